@@ -1,0 +1,168 @@
+"""The emulator process: the database port, the hosting port, startup, import/export, shutdown.
+
+`EmulatorServer(settings)` opens the journal, replays it, applies `--import` and the rules file,
+binds the ports (port 0 picks a free one) and serves until `stop()`, which closes streams,
+flushes the journal and writes `--export-on-exit`.
+"""
+
+import json
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from emulator import values
+from emulator.errors import ConfigError
+from emulator.rest import RestApi
+from emulator.settings import Settings
+from emulator.storage import Journal, MemoryJournal
+from emulator.store import ADMIN, Database
+from emulator.stream import Registry
+
+EXPORT_SUBDIR = "database_export"
+EXPORT_METADATA = "firebase-export-metadata.json"
+_log = logging.getLogger(__name__)
+
+
+class EmulatorServer:
+    """One running emulator.
+
+    Args:
+      settings: resolved settings (see `settings.load_settings`).
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.db: Database | None = None
+        self.registry: Registry | None = None
+        self.api: RestApi | None = None
+        self.port: int | None = None
+        self.hosting_port: int | None = None
+        self._runners: list[web.AppRunner] = []
+        self.extensions: list = []  # objects with async start(server) / stop() (event delivery)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.port}"
+
+    async def start(self) -> None:
+        """Load the data, then bind and serve.
+
+        Raises:
+          ConfigError: the rules file or import is invalid, or a port cannot be bound.
+          StorageUnavailable: the data dir cannot be opened.
+        """
+        s = self.settings
+        journal = Journal(s.data_dir) if s.data_dir is not None else MemoryJournal()
+        self.db = Database(journal)
+        replayed = self.db.load()
+        if replayed:
+            _log.info("replayed %d journal entries from %s", replayed, s.data_dir)
+        self.registry = Registry()
+        self.api = RestApi(self.db, self.registry, s.namespace, keep_alive_s=s.keep_alive_s)
+        self.registry._render_query = self.api.render_query_listener
+        self.db.commit_hooks.append(self.registry.on_commit)
+        if s.import_dir is not None:
+            await self._import(s.import_dir)
+        if s.rules_file is not None:
+            source = s.rules_file.read_text(encoding="utf-8")
+            try:
+                self.api.rules_check(source)
+            except Exception as exc:
+                raise ConfigError(f'Invalid rules file: "{s.rules_file}". {exc}') from exc
+            await self.db.set_rules(s.namespace, source)
+        for ext in self.extensions:
+            await ext.start(self)
+        app = web.Application(client_max_size=1024**3)
+        app.router.add_route("*", "/{tail:.*}", self.api.handle)
+        self.port = await self._serve(app, s.host, s.port, "database")
+        if s.hosting_public is not None and s.hosting_port is not None:
+            self.hosting_port = await self._serve(self._hosting_app(), s.host, s.hosting_port, "hosting")
+
+    async def _serve(self, app: web.Application, host: str, port: int, what: str) -> int:
+        runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise ConfigError(
+                f"Cannot listen for the {what} emulator on {host}:{port}: {exc.strerror or exc}. "
+                f"Is another emulator running? Stop it, or choose another port (0 picks a free one)."
+            ) from exc
+        self._runners.append(runner)
+        return site._server.sockets[0].getsockname()[1]
+
+    def _hosting_app(self) -> web.Application:
+        public = self.settings.hosting_public
+
+        async def init_json(_request):
+            # Firebase Hosting serves the project's web config here; pages read the database URL from it.
+            return web.json_response({
+                "projectId": self.settings.project,
+                "databaseURL": f"{self.url}?ns={self.settings.namespace}",
+                "apiKey": "demo-api-key",
+                "authDomain": f"{self.settings.project}.firebaseapp.com",
+                "emulator": True,
+            })
+
+        async def index(request):
+            rel = request.match_info.get("tail", "")
+            target = (public / rel).resolve()
+            if public.resolve() not in target.parents and target != public.resolve():
+                raise web.HTTPNotFound()
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                html = target.with_suffix(".html")
+                if html.is_file():
+                    target = html
+                else:
+                    raise web.HTTPNotFound(text=f"Not found: /{rel}")
+            return web.FileResponse(target, headers={"Cache-Control": "no-cache"})
+
+        app = web.Application()
+        app.router.add_get("/__/firebase/init.json", init_json)
+        app.router.add_get("/{tail:.*}", index)
+        return app
+
+    async def _import(self, directory: Path) -> None:
+        sub = directory / EXPORT_SUBDIR
+        folder = sub if sub.is_dir() else directory
+        for file in sorted(folder.glob("*.json")):
+            if file.name == EXPORT_METADATA:
+                continue
+            try:
+                data = json.loads(file.read_text(encoding="utf-8"))
+                value = values.normalize(data, 0)
+            except ValueError as exc:
+                raise ConfigError(f'Invalid import file: "{file}". {exc}') from exc
+            await self.db.write(file.stem, "put", (), [((), value)], ADMIN)
+            _log.info("imported namespace %s from %s", file.stem, file)
+
+    def export(self, directory: Path) -> None:
+        """Write every namespace as `<dir>/database_export/<ns>.json` (Firebase CLI layout)."""
+        folder = directory / EXPORT_SUBDIR
+        folder.mkdir(parents=True, exist_ok=True)
+        for ns, root in self.db.roots.items():
+            tmp = folder / f".{ns}.json.tmp"
+            tmp.write_text(values.dumps(values.render(root, export=True)), encoding="utf-8")
+            tmp.replace(folder / f"{ns}.json")
+        meta = {"version": "emulator", "database": {"version": "emulator", "path": EXPORT_SUBDIR}}
+        (directory / EXPORT_METADATA).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+
+    async def stop(self) -> None:
+        """Close streams, stop serving, flush the journal, then export if asked."""
+        if self.registry is not None:
+            self.registry.close_all()
+        for ext in reversed(self.extensions):
+            await ext.stop()
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        self._runners.clear()
+        if self.db is not None:
+            await self.db.settle()
+            if self.settings.export_on_exit is not None:
+                self.export(self.settings.export_on_exit)
+            await self.db.close()

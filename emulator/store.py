@@ -1,0 +1,258 @@
+"""The database: namespaces of trees, and the single place where a write is committed.
+
+All state lives on the event loop's thread, so writes are applied in one total order without
+locks. `Database.write` applies a write to memory, queues its journal record, and returns once
+the group commit that holds it is durable; readers wait for the same point, so nothing that can
+still be rolled back is ever shown. Committed writes are then announced, in order, to commit
+hooks (the SSE streams); write hooks run at apply time and may add outbox rows to the same
+transaction (event delivery to functions).
+"""
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from emulator import tree, values
+from emulator.errors import BadRequest, PreconditionFailed, StorageUnavailable
+from emulator.storage import Journal, Record
+
+NULL_ETAG = "null_etag"
+SNAPSHOT_EVERY = 50_000
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class Auth:
+    """Who is asking: the admin, an end user (uid + token claims), or nobody."""
+
+    kind: str = "admin"  # "admin" | "user" | "unauthenticated"
+    uid: str | None = None
+    token: dict | None = None
+
+
+ADMIN = Auth()
+
+
+@dataclass
+class Change:
+    """One committed write: the unit journaled, streamed to listeners and turned into events."""
+
+    seq: int
+    ns: str
+    kind: str  # "put" | "patch"
+    base: tuple[str, ...]
+    sets: list  # [(absolute path, stored value or None)] applied in order
+    auth: Auth
+    rendered: list = field(default_factory=list)  # JSON text of each set's value as clients see it
+    undo: list = field(default_factory=list)
+    done: asyncio.Future | None = None
+
+
+def etag_of(node) -> str:
+    """ETag of a stored node: a digest of its exported JSON, or `null_etag` when absent."""
+    if node is None:
+        return NULL_ETAG
+    digest = hashlib.sha1(values.dumps(values.render(node, export=True)).encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+class Database:
+    """Namespaces of trees over a journal.
+
+    Args:
+      journal: where committed writes go (SQLite file, or in-memory).
+      clock: milliseconds since the epoch (server timestamps); injectable for tests.
+    """
+
+    def __init__(self, journal: Journal, clock=lambda: int(time.time() * 1000)):
+        self.journal = journal
+        self.clock = clock
+        self.roots: dict[str, object] = {}
+        self.rules: dict[str, str] = {}
+        self.commit_hooks: list = []  # fn(change) after a change is durable, in order
+        self.write_hooks: list = []  # fn(change, before_root) -> outbox rows, at apply time
+        self._seq = 0
+        self._durable_seq = 0
+        self._pending: list[tuple[Change | None, Record, asyncio.Future | None]] = []
+        self._flushing = False
+        self._settled: asyncio.Event | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self._since_snapshot = 0
+
+    def load(self) -> int:
+        """Rebuild memory from the journal. Returns the number of log entries replayed."""
+        trees, log, rules, last = self.journal.load()
+        self.roots.update(trees)
+        self.rules.update(rules)
+        for _, ns, sets in log:
+            root = self.roots.get(ns)
+            for path, value in sets:
+                root, _ = tree.set_at(root, tuple(path), value)
+            self.roots[ns] = root
+        self._seq = self._durable_seq = last
+        self._since_snapshot = len(log)
+        return len(log)
+
+    # ---- reads -------------------------------------------------------------------------
+
+    def get(self, ns: str, path: tuple[str, ...]):
+        """The stored node at `path` (may include writes not yet durable: see `settle`)."""
+        return tree.get(self.roots.get(ns), path)
+
+    async def settle(self) -> None:
+        """Wait until every write applied so far is durable (or rolled back)."""
+        target = self._seq
+        while self._durable_seq < target and self._pending_or_flushing():
+            if self._settled is None:
+                self._settled = asyncio.Event()
+            await self._settled.wait()
+
+    def _pending_or_flushing(self) -> bool:
+        return bool(self._pending) or self._flushing
+
+    # ---- writes ------------------------------------------------------------------------
+
+    async def write(self, ns: str, kind: str, base: tuple[str, ...], sets: list, auth: Auth = ADMIN,
+                    if_match: str | None = None) -> Change:
+        """Apply a write atomically and return once it is durable.
+
+        Args:
+          ns: namespace.
+          kind: "put" (one set at `base`) or "patch" (sets below `base`, non-overlapping).
+          base: the location the request addressed.
+          sets: [(absolute path, normalised value or None)], may hold `.sv` placeholders.
+          auth: who writes (recorded on events).
+          if_match: an ETag the current value at `base` must have.
+
+        Raises:
+          PreconditionFailed: `if_match` does not match.
+          StorageUnavailable: the journal refused the commit; nothing changed.
+        """
+        root = self.roots.get(ns)
+        if if_match is not None:
+            current = tree.get(root, base)
+            if etag_of(current) != if_match:
+                raise PreconditionFailed(etag_of(current), values.dumps(values.render(current)))
+        now = self.clock()
+        resolved = [(p, tree.resolve_server_values(root, p, v, now) if isinstance(v, dict) else v) for p, v in sets]
+        self._seq += 1
+        change = Change(self._seq, ns, kind, base, resolved, auth)
+        change.rendered = [values.dumps(values.render(v)) for _, v in resolved]
+        outbox = []
+        for hook in self.write_hooks:
+            outbox.extend(hook(change, root) or ())
+        for path, value in resolved:
+            root, undo = tree.set_at(root, path, value)
+            change.undo.append(undo)
+        self.roots[ns] = root
+        payload = json.dumps([[list(p), v] for p, v in resolved], separators=(",", ":"))
+        change.done = asyncio.get_running_loop().create_future()
+        self._enqueue(change, Record("write", ns, change.seq, payload, outbox))
+        self._since_snapshot += 1
+        if self._since_snapshot >= SNAPSHOT_EVERY:
+            self.snapshot()
+        await change.done
+        return change
+
+    async def set_rules(self, ns: str, source: str) -> None:
+        """Store a namespace's rules source durably."""
+        old = self.rules.get(ns)
+        self.rules[ns] = source
+        fut = asyncio.get_running_loop().create_future()
+        self._enqueue(None, Record("rules", ns, self._seq, source), fut)
+        try:
+            await fut
+        except StorageUnavailable:
+            if old is None:
+                self.rules.pop(ns, None)
+            else:
+                self.rules[ns] = old
+            raise
+
+    def snapshot(self) -> None:
+        """Queue a snapshot of every namespace; the log before it is dropped when it commits."""
+        for ns, root in self.roots.items():
+            self._enqueue(None, Record("snapshot", ns, self._seq, json.dumps(root, separators=(",", ":"))))
+        self._since_snapshot = 0
+
+    def _enqueue(self, change, record, fut=None):
+        self._pending.append((change, record, fut))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self):
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    await loop.run_in_executor(self._executor, self.journal.commit, [rec for _, rec, _ in batch])
+                except StorageUnavailable as exc:
+                    self._rollback(batch + self._pending, exc)
+                    self._pending = []
+                    self._wake_settlers()
+                    continue
+                self._durable_seq = max([self._durable_seq] + [c.seq for c, _, _ in batch if c is not None])
+                for change, _, fut in batch:
+                    if change is not None:
+                        self._announce(change)
+                        change.done.set_result(None)
+                    elif fut is not None and not fut.done():
+                        fut.set_result(None)
+                self._wake_settlers()
+        finally:
+            self._flushing = False
+            self._wake_settlers()
+
+    def _wake_settlers(self) -> None:
+        if self._settled is not None:
+            self._settled.set()
+            self._settled = None
+
+    def _announce(self, change: Change) -> None:
+        for hook in self.commit_hooks:
+            try:
+                hook(change)
+            except Exception:  # a broken listener must never undo a durable write
+                _log.exception("commit hook failed for seq %s", change.seq)
+
+    def _rollback(self, entries, exc: StorageUnavailable) -> None:
+        """Undo every applied-but-not-durable write, newest first, and fail its request."""
+        for change, _, fut in reversed(entries):
+            if change is not None:
+                root = self.roots.get(change.ns)
+                for path, old in reversed(change.undo):
+                    root, _ = tree.set_at(root, path, old)
+                self.roots[change.ns] = root
+                self._seq = min(self._seq, change.seq - 1)
+                if not change.done.done():
+                    change.done.set_exception(StorageUnavailable(str(exc)))
+            elif fut is not None and not fut.done():
+                fut.set_exception(StorageUnavailable(str(exc)))
+
+    async def close(self) -> None:
+        """Flush what is queued, then close the journal."""
+        await self.settle()
+        self._executor.shutdown(wait=True)
+        self.journal.close()
+
+
+def check_no_overlap(paths: list[tuple[str, ...]]) -> None:
+    """Reject a multi-path update in which one path is an ancestor of another.
+
+    Raises:
+      BadRequest: naming both paths.
+    """
+    ordered = sorted(paths)
+    for a, b in zip(ordered, ordered[1:]):
+        if b[: len(a)] == a:
+            raise BadRequest(
+                f'Invalid data; update paths "{values.path_str(a)}" and "{values.path_str(b)}" overlap. '
+                "A multi-path update may not write a path and one of its descendants."
+            )

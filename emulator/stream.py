@@ -1,0 +1,163 @@
+"""Server-sent event streams: who listens where, and the events each committed write produces.
+
+A listener holds a bounded queue of ready-to-send frames. Fan-out runs once per committed change
+and costs one dictionary probe per ancestor of the written path plus one comparison per distinct
+listened path below it; frames are built once per relative path and shared by every listener at
+the same location, so hundreds of listeners do not slow writes down. A listener that stops
+reading overflows its queue and is disconnected (its client reconnects and gets a fresh `put`)
+instead of holding memory or anyone else back.
+"""
+
+import asyncio
+import json
+
+from emulator import values
+from emulator.store import Change
+
+MAX_QUEUED_FRAMES = 10_000
+KEEP_ALIVE = b"event: keep-alive\ndata: null\n\n"
+CANCEL = b"event: cancel\ndata: null\n\n"
+_CLOSE = object()
+
+
+def frame(event: str, rel_path: tuple[str, ...], data_json: str) -> bytes:
+    """One SSE frame: `event: <event>` and a `{"path", "data"}` payload (data already JSON)."""
+    path = json.dumps(values.path_str(rel_path), ensure_ascii=False)
+    return f'event: {event}\ndata: {{"path":{path},"data":{data_json}}}\n\n'.encode()
+
+
+class Listener:
+    """One open stream at a location of a namespace."""
+
+    def __init__(self, ns: str, path: tuple[str, ...], query=None):
+        self.ns, self.path, self.query = ns, path, query
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.closed = False
+        self.last_query_json: str | None = None
+
+    def send(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if self.queue.qsize() >= MAX_QUEUED_FRAMES:
+            self.close()
+            return
+        self.queue.put_nowait(data)
+
+    def close(self) -> None:
+        """End the stream after what is queued (used for slow consumers and shutdown)."""
+        if not self.closed:
+            self.closed = True
+            self.queue.put_nowait(_CLOSE)
+
+    async def frames(self, keep_alive_s: float):
+        """Yield batches of frames to write; a keep-alive when idle; stop when closed."""
+        while True:
+            try:
+                item = await asyncio.wait_for(self.queue.get(), keep_alive_s)
+            except asyncio.TimeoutError:
+                yield KEEP_ALIVE
+                continue
+            chunks = [item]
+            while not self.queue.empty():
+                chunks.append(self.queue.get_nowait())
+            stop = _CLOSE in chunks
+            data = b"".join(c for c in chunks if c is not _CLOSE)
+            if data:
+                yield data
+            if stop:
+                return
+
+
+class Registry:
+    """Listeners by namespace and path; `on_commit` is the store's commit hook.
+
+    Args:
+      render_query: fn(listener) -> JSON text of the listener's current query result.
+    """
+
+    def __init__(self, render_query=None):
+        self._by_ns: dict[str, dict[tuple, set[Listener]]] = {}
+        self._render_query = render_query
+
+    def __len__(self) -> int:
+        return sum(len(s) for paths in self._by_ns.values() for s in paths.values())
+
+    def add(self, listener: Listener) -> None:
+        self._by_ns.setdefault(listener.ns, {}).setdefault(listener.path, set()).add(listener)
+
+    def remove(self, listener: Listener) -> None:
+        paths = self._by_ns.get(listener.ns, {})
+        group = paths.get(listener.path)
+        if group is not None:
+            group.discard(listener)
+            if not group:
+                del paths[listener.path]
+
+    def close_all(self) -> None:
+        for paths in self._by_ns.values():
+            for group in paths.values():
+                for listener in list(group):
+                    listener.close()
+
+    def listeners(self):
+        for paths in self._by_ns.values():
+            for group in paths.values():
+                yield from group
+
+    def on_commit(self, change: Change) -> None:
+        paths = self._by_ns.get(change.ns)
+        if not paths:
+            return
+        top = change.base if change.kind == "patch" else change.sets[0][0]
+        for lpath, group in list(paths.items()):
+            if lpath[: len(top)] == top or top[: len(lpath)] == lpath:
+                plain = [l for l in group if l.query is None]
+                if plain:
+                    data = self._frames_for(change, lpath)
+                    if data:
+                        for listener in plain:
+                            listener.send(data)
+                for listener in group:
+                    if listener.query is not None:
+                        self._refresh_query(listener)
+
+    def _refresh_query(self, listener: Listener) -> None:
+        data = self._render_query(listener)
+        if data != listener.last_query_json:
+            listener.last_query_json = data
+            listener.send(frame("put", (), data))
+
+    @staticmethod
+    def _frames_for(change: Change, lpath: tuple) -> bytes:
+        n = len(lpath)
+        if change.kind == "patch" and change.base[:n] == lpath:
+            rel = change.base[n:]
+            items = ",".join(
+                f"{json.dumps('/'.join(p[len(change.base):]), ensure_ascii=False)}:{r}"
+                for (p, _), r in zip(change.sets, change.rendered)
+            )
+            return frame("patch", rel, "{" + items + "}")
+        out, below = [], []
+        for (path, _), rendered in zip(change.sets, change.rendered):
+            if path[:n] == lpath:  # written at or below the listener
+                if change.kind == "patch":
+                    below.append(f"{json.dumps('/'.join(path[n:]), ensure_ascii=False)}:{rendered}")
+                else:
+                    out.append(frame("put", path[n:], rendered))
+            elif lpath[: len(path)] == path:  # written above the listener: send its new value
+                sub = _navigate(json.loads(rendered), lpath[len(path):])
+                out.append(frame("put", (), values.dumps(sub)))
+        if below:
+            out.append(frame("patch", (), "{" + ",".join(below) + "}"))
+        return b"".join(out)
+
+
+def _navigate(value, rel: tuple[str, ...]):
+    for key in rel:
+        if isinstance(value, dict):
+            value = value.get(key)
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return None
+    return value
