@@ -1,0 +1,159 @@
+"""The Zendesk Tickets API subset the enrichment function uses, under ``/api/v2``.
+
+Idempotent creation, two ways:
+
+* ``Idempotency-Key`` header (Zendesk's own mechanism): the same key with the same body returns
+  the ticket created the first time, with the first status and header ``x-idempotency-lookup: hit``
+  (``miss`` on first use); the same key with another body is a 400 ``IdempotentRequestError``.
+  Keys are kept two hours, like Zendesk.
+* ``external_id`` (a stub extension; Zendesk itself allows duplicates): creating a ticket whose
+  ``external_id`` already exists returns the oldest such ticket with status 200 instead of 201.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from helpdesk.auth import is_authorized
+from helpdesk.errors import BadRequest
+from helpdesk.jsonhttp import read_json
+from helpdesk.store import SORT_COLUMNS
+from helpdesk.tickets import parse_id, render_ticket, validate_create, validate_update
+
+bp = Blueprint("api", __name__, url_prefix="/api/v2")
+
+MAX_PER_PAGE = 100
+MAX_PAGE = 10**7
+MAX_IDEMPOTENCY_KEY = 255
+_PUBLIC_ENDPOINTS = ("api.openapi",)
+_OPENAPI_PATH = Path(__file__).with_name("openapi.json")
+
+
+@bp.before_request
+def _authenticate() -> Response | None:
+    if request.endpoint in _PUBLIC_ENDPOINTS:
+        return None
+    if is_authorized(request.headers.get("Authorization"), _stub().settings.api_token):
+        return None
+    response = jsonify(error="Couldn't authenticate you")
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Basic realm="Web Password"'
+    return response
+
+
+@bp.post("/tickets")
+@bp.post("/tickets.json")
+def create_ticket() -> tuple[Response, int]:
+    """Creates a ticket from ``{"ticket": {...}}``; see the module docstring for idempotency."""
+    body = read_json()
+    fields = validate_create(_unwrap(body, "ticket"))
+    key = request.headers.get("Idempotency-Key")
+    idempotency = None
+    if key is not None:
+        if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+            raise BadRequest(f'Invalid Idempotency-Key: "{key[:40]}". Must be 1-{MAX_IDEMPOTENCY_KEY} characters.')
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        idempotency = (key, digest)
+    ticket, status, replayed = _stub().create_ticket(fields, idempotency)
+    response = jsonify(ticket=render_ticket(ticket, _base_url()))
+    response.headers["Location"] = f"{_base_url()}/api/v2/tickets/{ticket['id']}.json"
+    if key is not None:
+        response.headers["x-idempotency-lookup"] = "hit" if replayed else "miss"
+    return response, status
+
+
+@bp.get("/tickets/<ticket_id>")
+def show_ticket(ticket_id: str) -> Response:
+    """Returns ``{"ticket": {...}}`` (``/tickets/{id}`` and ``/tickets/{id}.json``)."""
+    return jsonify(ticket=render_ticket(_stub().store.get_ticket(parse_id(ticket_id)), _base_url()))
+
+
+@bp.put("/tickets/<ticket_id>")
+def update_ticket(ticket_id: str) -> Response:
+    """Applies a partial ``{"ticket": {...}}`` update; a ``comment`` is appended."""
+    number = parse_id(ticket_id)
+    changes = validate_update(_unwrap(read_json(), "ticket"))
+    ticket = _stub().update_ticket(number, changes)
+    return jsonify(ticket=render_ticket(ticket, _base_url()))
+
+
+@bp.get("/tickets")
+@bp.get("/tickets.json")
+def list_tickets() -> Response:
+    """Lists tickets with offset pagination; ``external_id`` filters, ``sort_by``/``sort_order`` sort."""
+    page, per_page = _int_param("page", 1, MAX_PAGE), min(_int_param("per_page", MAX_PER_PAGE, 10**6), MAX_PER_PAGE)
+    sort_by, sort_order = request.args.get("sort_by", "id"), request.args.get("sort_order", "asc")
+    if sort_by not in SORT_COLUMNS:
+        raise BadRequest(f'Invalid sort_by: "{sort_by[:40]}". Must be one of {", ".join(SORT_COLUMNS)}.')
+    if sort_order not in ("asc", "desc"):
+        raise BadRequest(f'Invalid sort_order: "{sort_order[:40]}". Must be asc or desc.')
+    external_id = request.args.get("external_id")
+    rows, total = _stub().store.list_tickets((page - 1) * per_page, per_page, external_id, sort_by,
+                                            sort_order == "desc")
+    base = _base_url()
+    extra = {k: request.args[k] for k in ("external_id", "sort_by", "sort_order") if k in request.args}
+
+    def link(number: int) -> str:
+        return f"{base}/api/v2/tickets.json?" + urlencode({"page": number, "per_page": per_page, **extra})
+
+    return jsonify(tickets=[render_ticket(row, base) for row in rows],
+                   next_page=link(page + 1) if page * per_page < total else None,
+                   previous_page=link(page - 1) if page > 1 else None,
+                   count=total)
+
+
+@bp.get("/tickets/<ticket_id>/comments")
+@bp.get("/tickets/<ticket_id>/comments.json")
+def list_comments(ticket_id: str) -> Response:
+    """Lists a ticket's comments, oldest first; the first is the description."""
+    number = parse_id(ticket_id)
+    _stub().store.get_ticket(number)
+    comments = [{"id": c["id"], "type": "Comment", "author_id": c["author_id"], "body": c["body"],
+                 "plain_body": c["body"], "public": c["public"], "created_at": c["created_at"]}
+                for c in _stub().store.list_comments(number)]
+    return jsonify(comments=comments, next_page=None, previous_page=None, count=len(comments))
+
+
+@bp.get("/users/<user_id>")
+def show_user(user_id: str) -> Response:
+    """Returns ``{"user": {...}}`` for a requester created from ``requester: {name, email}``."""
+    user = _stub().store.get_user(parse_id(user_id))
+    return jsonify(user={"id": user["id"], "url": f"{_base_url()}/api/v2/users/{user['id']}.json",
+                         "name": user["name"], "email": user["email"], "role": "end-user",
+                         "created_at": user["created_at"], "updated_at": user["created_at"]})
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """Serves the OpenAPI 3 description of this API (no authentication)."""
+    return Response(_OPENAPI_PATH.read_bytes(), mimetype="application/json")
+
+
+def _stub() -> Any:
+    return current_app.extensions["helpdesk"]
+
+
+def _base_url() -> str:
+    return _stub().settings.public_url.rstrip("/") or request.host_url.rstrip("/")
+
+
+def _unwrap(body: Any, key: str) -> Any:
+    if not isinstance(body, dict) or key not in body:
+        raise BadRequest(f'Invalid request body: "{json.dumps(body)[:60]}". Must be a JSON object {{"{key}": {{...}}}}.')
+    return body[key]
+
+
+def _int_param(name: str, default: int, maximum: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or not 1 <= int(raw) <= maximum:
+        raise BadRequest(f'Invalid {name}: "{raw[:40]}". Must be an integer from 1 to {maximum}.',
+                         error="InvalidPaginationParameter")
+    return int(raw)
