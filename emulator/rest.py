@@ -74,6 +74,12 @@ class RestApi:
             raise BadRequest(f'Invalid method: "{method}". Use GET, PUT, POST, PATCH or DELETE.')
         except EmulatorError as exc:
             return _error_response(exc)
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a bug of ours: log it, and answer as Firebase does for real faults
+            _log.exception("internal error on %s %s", request.method, request.rel_url)
+            error = EmulatorError(f"Internal error: {type(exc).__name__}. See the emulator's log.")
+            return _error_response(error)
 
     def _namespace(self, request: web.Request) -> str:
         ns = request.query.get("ns", self.default_ns)
@@ -110,7 +116,7 @@ class RestApi:
         return render
 
     async def _get(self, request, ns, path, opts):
-        query = queries.parse_query(request.query)
+        query = _parse_query(request.query)
         if query is not None and opts["shallow"]:
             raise BadRequest("Invalid query: shallow=true cannot be combined with orderBy, limits or ranges.")
         text, etag = await self._read(ns, path, self._renderer(opts, query))
@@ -124,7 +130,7 @@ class RestApi:
         return web.Response(text=text, content_type="application/json", charset="utf-8", headers=headers)
 
     async def _stream(self, request, ns, path, opts):
-        query = queries.parse_query(request.query)
+        query = _parse_query(request.query)
         render = self._renderer({**opts, "pretty": False}, query)
         resp = web.StreamResponse(headers={**CORS_HEADERS, "Content-Type": "text/event-stream; charset=utf-8",
                                            "Cache-Control": "no-cache", "Connection": "keep-alive"})
@@ -237,6 +243,13 @@ def _check_rules_json(source: str) -> None:
         raise BadRequest(f"Invalid rules: not valid JSON ({exc}).") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("rules"), dict):
         raise BadRequest('Invalid rules: the document must be an object with a "rules" object.')
+
+
+def _parse_query(params):
+    try:
+        return queries.parse_query(params)
+    except queries.QueryError as exc:
+        raise BadRequest(str(exc)) from exc
 
 
 def _patch_sets(path, value, body):

@@ -140,7 +140,7 @@ class Registry:
         out, below = [], []
         for (path, _), rendered in zip(change.sets, change.rendered):
             if path[:n] == lpath:  # written at or below the listener
-                if change.kind == "patch":
+                if change.kind == "patch" and len(path) > n:
                     below.append(f"{json.dumps('/'.join(path[n:]), ensure_ascii=False)}:{rendered}")
                 else:
                     out.append(frame("put", path[n:], rendered))

@@ -1,0 +1,120 @@
+"""Malformed requests: each gets Firebase's status and error text, and the stored tree is unchanged."""
+
+import json
+
+import pytest
+
+from emulator.rest import WRITE_TOO_BIG
+from emulator.values import INVALID_JSON, INVALID_PATH
+
+KEY_ERROR = "Invalid data; couldn't parse key beginning at {}. Key value can't be empty or contain $ # [ ] / or ."
+LONG_KEY = "k" * 769
+DEEP_VALUE = json.dumps(json.loads("{\"a\":" * 33 + "1" + "}" * 33))
+DEEP_PATH = "/".join(["d"] * 33)
+
+# (id, method, path under the test location ("" is the location itself), body, extra headers,
+#  query string, expected status, expected error text (exact) or None for a regex in `match`)
+CASES = [
+    ("json-truncated", "PUT", "", b'{"a": 1', {}, "", 400, INVALID_JSON),
+    ("json-empty-body", "PUT", "", b"", {}, "", 400, INVALID_JSON),
+    ("json-nan", "PUT", "", b"NaN", {}, "", 400, INVALID_JSON),
+    ("json-infinity", "PUT", "", b'{"a": Infinity}', {}, "", 400, INVALID_JSON),
+    ("json-overflow-number", "PUT", "", b"1e999", {}, "", 400, INVALID_JSON),
+    ("json-trailing-garbage", "PUT", "", b'{"a": 1} x', {}, "", 400, INVALID_JSON),
+    ("json-invalid-utf8", "PUT", "", b'"\xff\xfe"', {}, "", 400, INVALID_JSON),
+    ("json-single-quotes", "POST", "", b"{'a': 1}", {}, "", 400, INVALID_JSON),
+    ("json-patch-garbage", "PATCH", "", b"{,}", {}, "", 400, INVALID_JSON),
+    ("key-dot", "PUT", "", b'{"a.b": 1}', {}, "", 400, KEY_ERROR.format("1:2")),
+    ("key-dollar", "PUT", "", b'{"$a": 1}', {}, "", 400, KEY_ERROR.format("1:2")),
+    ("key-hash", "PUT", "", b'{"a#": 1}', {}, "", 400, KEY_ERROR.format("1:2")),
+    ("key-open-bracket", "PUT", "", b'{"a[": 1}', {}, "", 400, KEY_ERROR.format("1:2")),
+    ("key-close-bracket", "PUT", "", b'{"a]": 1}', {}, "", 400, KEY_ERROR.format("1:2")),
+    ("key-slash", "PUT", "", b'{"a/b": 1}', {}, "", 400, KEY_ERROR.format("1:2")),
+    ("key-empty", "PUT", "", b'{"": 1}', {}, "", 400, KEY_ERROR.format("1:2")),
+    ("key-control-char", "PUT", "", b'{"a\\u0001": 1}', {}, "", 400, KEY_ERROR.format("1:2")),
+    ("key-del-char", "PUT", "", b'{"a\\u007f": 1}', {}, "", 400, KEY_ERROR.format("1:2")),
+    ("key-too-long", "PUT", "", json.dumps({LONG_KEY: 1}).encode(), {}, "", 400, KEY_ERROR.format("1:2")),
+    ("key-nested-position", "PUT", "", b'{"ok": {"b.d": 1}}', {}, "", 400, KEY_ERROR.format("1:9")),
+    ("key-multiline-position", "PUT", "", b'{\n  "ok": 1,\n  "x#": 2\n}', {}, "", 400, KEY_ERROR.format("3:3")),
+    ("key-in-pushed-body", "POST", "", b'{"a$": 1}', {}, "", 400, KEY_ERROR.format("1:2")),
+    ("path-dot", "PUT", "/a.b", b"1", {}, "", 400, INVALID_PATH),
+    ("path-dollar", "PUT", "/$a", b"1", {}, "", 400, INVALID_PATH),
+    ("path-hash-encoded", "GET", "/a%23b", None, {}, "", 400, INVALID_PATH),
+    ("path-bracket-encoded", "DELETE", "/a%5Bb", None, {}, "", 400, INVALID_PATH),
+    ("path-control-char", "PUT", "/a%01b", b"1", {}, "", 400, INVALID_PATH),
+    ("path-key-too-long", "PUT", "/" + LONG_KEY, b"1", {}, "", 400, INVALID_PATH),
+    ("path-too-deep", "PUT", "/" + DEEP_PATH, b"1", {}, "", 400, None),
+    ("value-too-deep", "PUT", "", DEEP_VALUE.encode(), {}, "", 400, None),
+    ("string-too-long", "PUT", "", b'"' + b"x" * (10 * 1024 * 1024 + 1) + b'"', {}, "", 400, None),
+    ("write-too-big", "PUT", "", b'"' + b"x" * (33 * 1024 * 1024) + b'"', {}, "", 400, WRITE_TOO_BIG),
+    ("patch-not-object", "PATCH", "", b"5", {}, "", 400, None),
+    ("patch-bad-path", "PATCH", "", b'{"a.b/c": 1}', {}, "", 400, None),
+    ("patch-empty-path", "PATCH", "", b'{"": 1}', {}, "", 400, None),
+    ("patch-overlap", "PATCH", "", b'{"a": {"b": 1}, "a/b": 2}', {}, "", 400, None),
+    ("sv-unknown", "PUT", "", b'{"t": {".sv": "now"}}', {}, "", 400, None),
+    ("sv-increment-string", "PUT", "", b'{".sv": {"increment": "1"}}', {}, "", 400, None),
+    ("sv-with-siblings", "PUT", "", b'{".sv": "timestamp", "x": 1}', {}, "", 400, None),
+    ("value-with-children", "PUT", "", b'{".value": 1, "x": 2}', {}, "", 400, None),
+    ("priority-object", "PUT", "", b'{".priority": {"a": 1}, "x": 2}', {}, "", 400, None),
+    ("query-no-order-by", "GET", "", None, {}, "limitToFirst=1", 400,
+     "orderBy must be defined when other query parameters are defined"),
+    ("query-order-by-unquoted", "GET", "", None, {}, "orderBy=height", 400, "orderBy must be a valid JSON encoded path"),
+    ("query-two-limits", "GET", "", None, {}, 'orderBy="$key"&limitToFirst=1&limitToLast=1', 400,
+     "Only one of limitToFirst and limitToLast may be specified"),
+    ("query-limit-not-integer", "GET", "", None, {}, 'orderBy="$key"&limitToFirst=x', 400, "limitToFirst must be an integer"),
+    ("query-equal-and-range", "GET", "", None, {}, 'orderBy="a"&equalTo=1&startAt=0', 400,
+     "equalTo cannot be specified in addition to startAfter, startAt, endAt, or endBefore"),
+    ("query-object-bound", "GET", "", None, {}, 'orderBy="a"&startAt={"x":1}', 400,
+     "Constraint index field must be a JSON primitive"),
+    ("query-key-bound-number", "GET", "", None, {}, 'orderBy="$key"&startAt=1', 400,
+     "Provided key index type is invalid, must be string"),
+    ("query-with-shallow", "GET", "", None, {}, 'orderBy="$key"&shallow=true', 400, None),
+    ("shallow-not-boolean", "GET", "", None, {}, "shallow=yes", 400, None),
+    ("print-unknown", "GET", "", None, {}, "print=loud", 400, None),
+    ("format-unknown", "GET", "", None, {}, "format=xml", 400, None),
+    ("write-size-limit-unknown", "DELETE", "", None, {}, "writeSizeLimit=huge", 400, None),
+    ("namespace-invalid", "GET", "", None, {}, "ns=Bad_NS", 400, None),
+    ("method-override-unknown", "POST", "", b"1", {"X-HTTP-Method-Override": "TRACE"}, "", 400, None),
+    ("not-a-json-url", "GET", "/no-suffix", None, {}, "", 404, None),
+    ("etag-mismatch", "PUT", "", b'"new"', {"if-match": "not-the-etag"}, "", 412, None),
+    ("override-by-non-admin", "GET", "", None, {"Authorization": ""}, "auth_variable_override=%7B%7D", 401, None),
+    ("garbage-auth-token", "GET", "", None, {"Authorization": ""}, "auth=not-a-jwt", 401, None),
+]
+
+
+def _url(base, suffix, query):
+    url = f"{base}{suffix}.json" if suffix != "/no-suffix" else f"{base}/no-suffix"
+    return f"{url}?{query}" if query else url
+
+
+def _snapshot(http, emulator):
+    response = http.get(f"{emulator.url}/.json?format=export", headers={"Authorization": "Bearer owner"})
+    assert response.status_code == 200
+    return response.content
+
+
+def test_there_are_at_least_forty_cases():
+    assert len(CASES) >= 40
+    assert len({case[0] for case in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_malformed_request(case, emulator, base, http):
+    _, method, suffix, body, headers, query, status, error = case
+    http.put(f"{base}.json", json={"existing": {"value": 1, "list": [1, 2]}}).raise_for_status()
+    before = _snapshot(http, emulator)
+    headers = {"Authorization": "Bearer owner", **headers}
+    headers = {k: v for k, v in headers.items() if v}
+    response = http.request(method, _url(base, suffix, query), data=body, headers=headers)
+    assert response.status_code == status, response.text[:300]
+    assert response.headers["Content-Type"].startswith("application/json")
+    if status == 412:
+        assert response.json() == {"existing": {"value": 1, "list": [1, 2]}}
+        assert response.headers["ETag"]
+    else:
+        message = response.json()["error"]
+        if error is not None:
+            assert message == error
+        else:
+            assert len(message) > 20 and message[0].isupper(), message
+    assert _snapshot(http, emulator) == before

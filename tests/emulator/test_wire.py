@@ -1,0 +1,207 @@
+"""Wire details the SDK hides: status codes, headers, bodies, SSE framing, CORS, admin surface."""
+
+import json
+import socket
+import time
+
+import pytest
+import requests
+
+from tests.emulator.conftest import ADMIN, NS
+
+
+def test_put_echoes_and_silent_answers_204(http, base):
+    r = http.put(f"{base}.json", json={"a": [1, None, 3]})
+    assert r.status_code == 200 and r.json() == {"a": [1, None, 3]}
+    assert r.headers["Content-Type"] == "application/json; charset=utf-8"
+    r = http.put(f"{base}.json?print=silent", json={"b": 1})
+    assert r.status_code == 204 and r.content == b""
+    r = http.get(f"{base}.json?print=silent")
+    assert r.status_code == 204
+
+
+def test_pretty_print(http, base):
+    http.put(f"{base}.json", json={"a": {"b": 1}})
+    assert http.get(f"{base}.json?print=pretty").text == '{\n  "a" : {\n    "b" : 1\n  }\n}'
+
+
+def test_post_returns_name_and_delete_returns_null(http, base):
+    r = http.post(f"{base}.json", json={"x": 1})
+    name = r.json()["name"]
+    assert r.status_code == 200 and len(name) == 20
+    assert http.get(f"{base}/{name}.json").json() == {"x": 1}
+    r = http.delete(f"{base}/{name}.json")
+    assert r.status_code == 200 and r.text == "null"
+
+
+def test_null_and_empty_object_delete(http, base):
+    http.put(f"{base}.json", json={"a": 1, "b": {"c": 2}, "d": 3})
+    http.put(f"{base}/a.json", data="null")
+    http.put(f"{base}/b.json", json={})
+    http.patch(f"{base}.json", json={"e": {}, "f": {"g": None}})
+    assert http.get(f"{base}.json").json() == {"d": 3}
+
+
+def test_arrays_follow_firebase_rule(http, base):
+    http.put(f"{base}.json", json={"dense": {"0": "a", "1": "b", "2": "c"}, "sparse": {"0": "a", "5": "b"},
+                                   "gappy": {"0": "a", "2": "c"}, "padded": {"00": 1, "1": 2}})
+    got = http.get(f"{base}.json").json()
+    assert got["dense"] == ["a", "b", "c"]
+    assert got["sparse"] == {"0": "a", "5": "b"}  # max key 5 >= 2 * count 2: an object
+    assert got["gappy"] == ["a", None, "c"]
+    assert got["padded"] == {"00": 1, "1": 2}
+
+
+def test_format_export_includes_priorities(http, base):
+    http.put(f"{base}.json", json={"a": {".value": 1, ".priority": 5}, "b": {"c": 2, ".priority": "p"}})
+    assert http.get(f"{base}.json").json() == {"a": 1, "b": {"c": 2}}
+    assert http.get(f"{base}.json?format=export").json() == {
+        "a": {".value": 1, ".priority": 5}, "b": {"c": 2, ".priority": "p"}}
+    got = http.get(f'{base}.json?orderBy="$priority"&limitToFirst=1').json()
+    assert got == {"a": 1}
+
+
+def test_shallow(http, base):
+    http.put(f"{base}.json", json={"obj": {"x": 1}, "num": 2, "str": "s"})
+    assert http.get(f"{base}.json?shallow=true").json() == {"obj": True, "num": 2, "str": "s"}
+    assert http.get(f"{base}/num.json?shallow=true").json() == 2
+
+
+def test_etag_headers(http, base):
+    http.put(f"{base}.json", json={"v": 1})
+    r = http.get(f"{base}.json", headers={"X-Firebase-ETag": "true"})
+    etag = r.headers["ETag"]
+    assert "ETag" not in http.get(f"{base}.json").headers
+    r = http.get(f"{base}.json", headers={"if-none-match": etag})
+    assert r.status_code == 304 and r.content == b""
+    r = http.put(f"{base}.json", json={"v": 2}, headers={"if-match": etag})
+    assert r.status_code == 200 and r.headers["ETag"] != etag
+    r = http.put(f"{base}.json", json={"v": 3}, headers={"if-match": etag})
+    assert r.status_code == 412 and r.json() == {"v": 2}
+    assert http.get(f"{base}/absent.json", headers={"X-Firebase-ETag": "true"}).headers["ETag"] == "null_etag"
+    r = http.put(f"{base}/absent.json", json=1, headers={"if-match": "null_etag"})
+    assert r.status_code == 200
+    r = http.delete(f"{base}.json", headers={"if-match": "stale"})
+    assert r.status_code == 412
+
+
+def test_method_override(http, base):
+    http.put(f"{base}.json", json={"a": 1})
+    r = http.post(f"{base}.json", json={"b": 2}, headers={"X-HTTP-Method-Override": "PATCH"})
+    assert r.status_code == 200 and http.get(f"{base}.json").json() == {"a": 1, "b": 2}
+    http.post(f"{base}.json?x-http-method-override=DELETE")
+    assert http.get(f"{base}.json").json() is None
+
+
+def test_namespaces_are_isolated(http, emulator):
+    http.put(f"{emulator.url}/iso.json?ns=other-ns", json="other")
+    http.put(f"{emulator.url}/iso.json?ns={NS}", json="default")
+    assert http.get(f"{emulator.url}/iso.json?ns=other-ns").json() == "other"
+    assert http.get(f"{emulator.url}/iso.json").json() == "default"  # no ns: the project's default
+
+
+def test_cors_headers_and_preflight(http, base):
+    r = http.options(f"{base}.json", headers={"Origin": "http://localhost:5000",
+                                              "Access-Control-Request-Method": "PATCH",
+                                              "Access-Control-Request-Headers": "content-type,x-firebase-etag"})
+    assert r.status_code == 200
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    assert "PATCH" in r.headers["Access-Control-Allow-Methods"]
+    assert r.headers["Access-Control-Allow-Headers"] == "content-type,x-firebase-etag"
+    assert http.get(f"{base}.json").headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_rules_settings_admin_only(http, emulator):
+    url = f"{emulator.url}/.settings/rules.json"
+    assert http.get(url).status_code == 401
+    source = '{\n  // comments are allowed\n  "rules": {".read": true, ".write": "auth != null"}\n}'
+    r = http.put(url, data=source, headers=ADMIN)
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    assert http.get(url, headers=ADMIN).text == source
+    strict = http.get(f"{url}?format=strict&access_token=owner").json()
+    assert strict == {"rules": {".read": True, ".write": "auth != null"}}
+    r = http.put(url, data='{"rules": 5}', headers=ADMIN)
+    assert r.status_code == 400 and "rules" in r.json()["error"]
+    assert http.get(url, headers=ADMIN).text == source
+
+
+# ---- streaming -------------------------------------------------------------------------------
+
+class _Events:
+    """Reads SSE frames from one streaming response, keeping partial frames between calls."""
+
+    def __init__(self, response):
+        self._chunks = response.iter_content(chunk_size=None)
+        self._buf = b""
+
+    def read(self, count, timeout=5.0):
+        events, deadline = [], time.monotonic() + timeout
+        while len(events) < count and time.monotonic() < deadline:
+            while b"\n\n" in self._buf and len(events) < count:
+                raw, self._buf = self._buf.split(b"\n\n", 1)
+                lines = dict(line.split(": ", 1) for line in raw.decode().split("\n"))
+                events.append((lines["event"], json.loads(lines["data"])))
+            if len(events) < count:
+                self._buf += next(self._chunks)
+        return events
+
+
+def _read_events(response, count, timeout=5.0):
+    return _Events(response).read(count, timeout)
+
+
+def test_stream_framing_and_events(http, base):
+    http.put(f"{base}.json", json={"a": 1})
+    with requests.get(f"{base}.json", headers={"Accept": "text/event-stream"}, stream=True) as stream:
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        assert stream.headers["Cache-Control"] == "no-cache"
+        events = _Events(stream)
+        assert events.read(1) == [("put", {"path": "/", "data": {"a": 1}})]
+        http.put(f"{base}/b.json", json={"c": 2})
+        http.patch(f"{base}.json", json={"a": None, "d/e": 3})
+        http.put(f"{base}/../other.json", json=1)  # outside the location: no event
+        http.delete(f"{base}.json")
+        got = events.read(3)
+    assert got == [
+        ("put", {"path": "/b", "data": {"c": 2}}),
+        ("patch", {"path": "/", "data": {"a": None, "d/e": 3}}),
+        ("put", {"path": "/", "data": None}),
+    ]
+
+
+def test_stream_sends_keep_alive(base):
+    # The session emulator runs with --keep-alive 1.
+    with requests.get(f"{base}.json", headers={"Accept": "text/event-stream"}, stream=True) as stream:
+        events = _read_events(stream, 2, timeout=5)
+    assert events[0] == ("put", {"path": "/", "data": None})
+    assert events[1] == ("keep-alive", None)
+
+
+def test_stream_reconnect_gets_fresh_state(http, base):
+    http.put(f"{base}.json", json={"v": 1})
+    with requests.get(f"{base}.json", headers={"Accept": "text/event-stream"}, stream=True) as stream:
+        assert _read_events(stream, 1) == [("put", {"path": "/", "data": {"v": 1}})]
+    http.put(f"{base}/v.json", json=2)
+    with requests.get(f"{base}.json", headers={"Accept": "text/event-stream"}, stream=True) as stream:
+        assert _read_events(stream, 1) == [("put", {"path": "/", "data": {"v": 2}})]
+
+
+def test_stream_cors_for_browsers(base):
+    with requests.get(f"{base}.json", headers={"Accept": "text/event-stream", "Origin": "http://x"},
+                      stream=True) as stream:
+        assert stream.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_a_stalled_reader_does_not_block_writes(http, base):
+    """A client that opens a stream and never reads must not hold writers back."""
+    host, port = base.split("//")[1].split("/")[0].split(":")
+    path = "/" + base.split("/", 3)[3]
+    sock = socket.create_connection((host, int(port)))
+    sock.sendall(f"GET {path}.json HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n".encode())
+    try:
+        start = time.monotonic()
+        for i in range(200):
+            http.put(f"{base}/big/{i}.json", json="x" * 2000)
+        assert time.monotonic() - start < 20
+    finally:
+        sock.close()
