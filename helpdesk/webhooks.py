@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 _MAX_ERROR_CHARS = 500
 _STOP_JOIN_SECONDS = 2.0
 _IDLE_POLL_SECONDS = 0.5
+_WAKE_UP = -1  # queued by stop() so the worker notices at once
 
 
 class Dispatcher:
@@ -58,6 +59,7 @@ class Dispatcher:
     def stop(self) -> None:
         """Stops the worker; an unfinished delivery stays pending for the next start."""
         self._stop.set()
+        self._queue.put(_WAKE_UP)
         if self._thread is not None:
             self._thread.join(_STOP_JOIN_SECONDS)
         self._session.close()
@@ -73,6 +75,8 @@ class Dispatcher:
             try:
                 delivery_id = self._queue.get(timeout=_IDLE_POLL_SECONDS)
             except queue.Empty:
+                continue
+            if delivery_id == _WAKE_UP:
                 continue
             try:
                 self._deliver(delivery_id)
