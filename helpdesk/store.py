@@ -15,33 +15,12 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from helpdesk.errors import IdempotencyConflict, NotFound, RecordInvalid
+from helpdesk.schema import SCHEMA
 from helpdesk.tickets import FINAL_STATUSES, webhook_body
 
 IDEMPOTENCY_TTL_SECONDS = 2 * 60 * 60  # Zendesk keeps an Idempotency-Key for two hours.
 SORT_COLUMNS = ("id", "created_at", "updated_at", "status", "subject")
 _BUSY_TIMEOUT_MS = 5_000
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, email TEXT UNIQUE, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tickets (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, external_id TEXT, subject TEXT NOT NULL, raw_subject TEXT NOT NULL,
-  description TEXT NOT NULL, status TEXT NOT NULL, priority TEXT, type TEXT, tags TEXT NOT NULL,
-  custom_fields TEXT NOT NULL, requester_id INTEGER, submitter_id INTEGER, satisfaction_rating TEXT,
-  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, solved_at TEXT, closed_at TEXT);
-CREATE INDEX IF NOT EXISTS tickets_by_external_id ON tickets (external_id);
-CREATE TABLE IF NOT EXISTS comments (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, ticket_id INTEGER NOT NULL, author_id INTEGER, body TEXT NOT NULL,
-  public INTEGER NOT NULL, created_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS comments_by_ticket ON comments (ticket_id);
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-  key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, ticket_id INTEGER NOT NULL, status_code INTEGER NOT NULL,
-  created_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS webhook_deliveries (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, ticket_id INTEGER NOT NULL, event TEXT NOT NULL, url TEXT NOT NULL,
-  payload TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
-  last_status_code INTEGER, last_error TEXT, history TEXT NOT NULL DEFAULT '[]',
-  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, delivered_at TEXT);
-"""
 _JSON_COLUMNS = ("tags", "custom_fields", "satisfaction_rating", "history")
 _TICKET_COLUMNS = ("external_id", "subject", "raw_subject", "status", "priority", "type", "tags",
                    "custom_fields", "requester_id", "satisfaction_rating")
@@ -68,7 +47,7 @@ class Store:
         self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(SCHEMA)
 
     def close(self) -> None:
         """Closes the connection; the store is unusable afterwards."""

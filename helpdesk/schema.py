@@ -1,0 +1,27 @@
+"""SQL schema of the stub's SQLite database, created (if missing) each time a Store opens it.
+
+JSON-valued columns (tags, custom_fields, satisfaction_rating, history) hold JSON text.
+"""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, email TEXT UNIQUE, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tickets (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, external_id TEXT, subject TEXT NOT NULL, raw_subject TEXT NOT NULL,
+  description TEXT NOT NULL, status TEXT NOT NULL, priority TEXT, type TEXT, tags TEXT NOT NULL,
+  custom_fields TEXT NOT NULL, requester_id INTEGER, submitter_id INTEGER, satisfaction_rating TEXT,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, solved_at TEXT, closed_at TEXT);
+CREATE INDEX IF NOT EXISTS tickets_by_external_id ON tickets (external_id);
+CREATE TABLE IF NOT EXISTS comments (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, ticket_id INTEGER NOT NULL, author_id INTEGER, body TEXT NOT NULL,
+  public INTEGER NOT NULL, created_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS comments_by_ticket ON comments (ticket_id);
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+  key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, ticket_id INTEGER NOT NULL, status_code INTEGER NOT NULL,
+  created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, ticket_id INTEGER NOT NULL, event TEXT NOT NULL, url TEXT NOT NULL,
+  payload TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+  last_status_code INTEGER, last_error TEXT, history TEXT NOT NULL DEFAULT '[]',
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, delivered_at TEXT);
+"""
