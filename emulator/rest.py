@@ -9,7 +9,7 @@ import json
 import logging
 import re
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from emulator import query as queries
 from emulator import values
@@ -17,7 +17,7 @@ from emulator.auth import identify, require_admin
 from emulator.errors import BadRequest, EmulatorError, NotFound, PreconditionFailed
 from emulator.pushid import PushIdGenerator
 from emulator.store import Database, check_no_overlap, etag_of
-from emulator.stream import Listener, Registry, frame
+from emulator.stream import KEEP_ALIVE, Listener, Registry, frame
 
 JSON_TYPE = "application/json; charset=utf-8"
 MAX_WRITE_BYTES = 32 * 1024 * 1024
@@ -141,9 +141,13 @@ class RestApi:
         listener.last_query_json = initial
         self.registry.add(listener)
         try:
-            await resp.write(frame("put", (), initial))
-            async for chunk in listener.frames(self.keep_alive_s):
-                await resp.write(chunk)
+            await resp.write(frame("put", (), initial))  # sends the headers too
+            listener.attach(request.transport, chunked=request.version >= HttpVersion11)
+            while not listener.closed:
+                try:
+                    await asyncio.wait_for(listener.done.wait(), self.keep_alive_s)
+                except asyncio.TimeoutError:
+                    listener.send(KEEP_ALIVE)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:

@@ -1,11 +1,9 @@
 """Server-sent event streams: who listens where, and the events each committed write produces.
 
-A listener holds a bounded queue of ready-to-send frames. Fan-out runs once per committed change
-and costs one dictionary probe per ancestor of the written path plus one comparison per distinct
-listened path below it; frames are built once per relative path and shared by every listener at
-the same location, so hundreds of listeners do not slow writes down. A listener that stops
-reading overflows its queue and is disconnected (its client reconnects and gets a fresh `put`)
-instead of holding memory or anyone else back.
+Fan-out runs once per committed change and costs one comparison per distinct listened path;
+frames are built (and chunk-framed) once per location and shared by every listener there, then
+written to each connection without waking a coroutine, so hundreds of listeners do not slow
+writes down.
 """
 
 import asyncio
@@ -14,10 +12,9 @@ import json
 from emulator import values
 from emulator.store import Change
 
-MAX_QUEUED_FRAMES = 10_000
+MAX_BUFFERED_BYTES = 8 * 1024 * 1024
 KEEP_ALIVE = b"event: keep-alive\ndata: null\n\n"
 CANCEL = b"event: cancel\ndata: null\n\n"
-_CLOSE = object()
 
 
 def frame(event: str, rel_path: tuple[str, ...], data_json: str) -> bytes:
@@ -26,46 +23,58 @@ def frame(event: str, rel_path: tuple[str, ...], data_json: str) -> bytes:
     return f'event: {event}\ndata: {{"path":{path},"data":{data_json}}}\n\n'.encode()
 
 
+def chunk(data: bytes) -> bytes:
+    """`data` framed as one HTTP/1.1 chunk."""
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
 class Listener:
-    """One open stream at a location of a namespace."""
+    """One open stream at a location of a namespace.
+
+    Frames are written straight to the connection's transport, so fan-out costs one
+    non-blocking `write` per listener and wakes no coroutine. A client that stops reading lets
+    the transport's buffer grow past MAX_BUFFERED_BYTES; it is then disconnected (it reconnects
+    and gets a fresh `put`) rather than holding memory or slowing anyone else.
+    """
 
     def __init__(self, ns: str, path: tuple[str, ...], query=None):
         self.ns, self.path, self.query = ns, path, query
-        self.queue: asyncio.Queue = asyncio.Queue()
         self.closed = False
+        self.done = asyncio.Event()
         self.last_query_json: str | None = None
+        self._transport = None
+        self._chunked = True
+        self._backlog: list[bytes] = []
 
-    def send(self, data: bytes) -> None:
+    def attach(self, transport, chunked: bool) -> None:
+        """Start writing to `transport` (after the response headers went out)."""
+        self._transport, self._chunked = transport, chunked
+        backlog, self._backlog = self._backlog, []
+        for data in backlog:
+            self.send(data)
+
+    def send(self, data: bytes, chunked: bytes | None = None) -> None:
+        """Write one or more frames; `chunked` is the same bytes already chunk-framed."""
         if self.closed:
             return
-        if self.queue.qsize() >= MAX_QUEUED_FRAMES:
+        transport = self._transport
+        if transport is None:
+            self._backlog.append(data)
+            return
+        if transport.is_closing():
             self.close()
             return
-        self.queue.put_nowait(data)
+        if transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
+            transport.abort()  # a stalled reader: drop it, its client reconnects
+            self.close()
+            return
+        transport.write((chunked or chunk(data)) if self._chunked else data)
 
     def close(self) -> None:
-        """End the stream after what is queued (used for slow consumers and shutdown)."""
+        """End the stream (shutdown, lost read access, or a stalled reader)."""
         if not self.closed:
             self.closed = True
-            self.queue.put_nowait(_CLOSE)
-
-    async def frames(self, keep_alive_s: float):
-        """Yield batches of frames to write; a keep-alive when idle; stop when closed."""
-        while True:
-            try:
-                item = await asyncio.wait_for(self.queue.get(), keep_alive_s)
-            except asyncio.TimeoutError:
-                yield KEEP_ALIVE
-                continue
-            chunks = [item]
-            while not self.queue.empty():
-                chunks.append(self.queue.get_nowait())
-            stop = _CLOSE in chunks
-            data = b"".join(c for c in chunks if c is not _CLOSE)
-            if data:
-                yield data
-            if stop:
-                return
+            self.done.set()
 
 
 class Registry:
@@ -115,8 +124,9 @@ class Registry:
                 if plain:
                     data = self._frames_for(change, lpath)
                     if data:
+                        framed = chunk(data)
                         for listener in plain:
-                            listener.send(data)
+                            listener.send(data, framed)
                 for listener in group:
                     if listener.query is not None:
                         self._refresh_query(listener)

@@ -1,0 +1,132 @@
+"""Emulator benchmark: durable small writes per second, and write-to-event latency with many streams.
+
+Run: `python -m bench.emulator [--seconds 5] [--out bench/results/emulator.json]`. Starts a real
+emulator process (durable data dir in a temp folder), drives it over loopback with aiohttp
+clients, prints a table and saves JSON.
+"""
+
+import argparse
+import asyncio
+import json
+import platform
+import statistics
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import aiohttp
+
+from tests.support.procs import start_emulator
+
+TARGET_WRITES_PER_S = 2000
+TARGET_EVENT_P99_MS = 10.0
+
+
+def pct(samples, q):
+    """The q-th percentile (0-100) of samples, nearest-rank."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, int(round(q / 100 * len(ordered) + 0.5)) - 1))]
+
+
+async def writes(url: str, clients: int, seconds: float) -> dict:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def client(c):
+            n = 0
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                async with session.put(f"{url}/bench/c{c}/{n % 1000}.json?print=silent",
+                                       data=b'{"v":1,"s":"small ticket field"}') as r:
+                    assert r.status == 204, await r.text()
+                latencies.append(time.perf_counter() - t0)
+                n += 1
+        start = time.perf_counter()
+        await asyncio.gather(*(client(c) for c in range(clients)))
+        elapsed = time.perf_counter() - start
+    return {"clients": clients, "writes": len(latencies), "writes_per_s": round(len(latencies) / elapsed),
+            "p50_ms": round(pct(latencies, 50) * 1000, 2), "p99_ms": round(pct(latencies, 99) * 1000, 2)}
+
+
+async def fanout(url: str, streams: int, writes_n: int) -> dict:
+    """Open `streams` listeners on one location, write `writes_n` times, time each delivery."""
+    sent: dict[int, float] = {}
+    delays: list[float] = []
+    ready = asyncio.Event()
+    opened = 0
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as session:
+        async def listen(i):
+            nonlocal opened
+            async with session.get(f"{url}/fan.json", headers={"Accept": "text/event-stream"}) as r:
+                got = 0
+                async for line in r.content:
+                    if line.startswith(b"data: ") and b'"path":"/n"' in line:
+                        now = time.perf_counter()
+                        n = json.loads(line[6:])["data"]
+                        delays.append(now - sent[n])
+                        got += 1
+                        if got == writes_n:
+                            return
+                    elif line.startswith(b"data: ") and b'"path":"/"' in line:
+                        opened += 1
+                        if opened == streams:
+                            ready.set()
+
+        tasks = [asyncio.create_task(listen(i)) for i in range(streams)]
+        await asyncio.wait_for(ready.wait(), 60)
+        write_lat = []
+        for n in range(writes_n):
+            sent[n] = time.perf_counter()
+            async with session.put(f"{url}/fan/n.json?print=silent", data=str(n)) as r:
+                assert r.status == 204
+            write_lat.append(time.perf_counter() - sent[n])
+            await asyncio.sleep(0.02)
+        await asyncio.wait_for(asyncio.gather(*tasks), 60)
+    return {"streams": streams, "writes": writes_n, "events": len(delays),
+            "event_p50_ms": round(pct(delays, 50) * 1000, 2), "event_p99_ms": round(pct(delays, 99) * 1000, 2),
+            "write_p50_ms": round(pct(write_lat, 50) * 1000, 2), "write_p99_ms": round(pct(write_lat, 99) * 1000, 2)}
+
+
+def machine() -> dict:
+    import os
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=5.0, help="duration of each write run")
+    p.add_argument("--fanout-writes", type=int, default=100, help="writes per fan-out run")
+    p.add_argument("--out", default="bench/results/emulator.json")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as data_dir:
+        emu = start_emulator(data_dir=data_dir)
+        try:
+            write_rows = [asyncio.run(writes(emu.url, c, args.seconds)) for c in (1, 8, 32)]
+            fan_rows = [asyncio.run(fanout(emu.url, s, args.fanout_writes)) for s in (100, 500)]
+        finally:
+            emu.stop()
+    print("\nDurable small writes (SQLite WAL, synchronous=FULL)")
+    print(f"{'clients':>8} {'writes/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+    for r in write_rows:
+        print(f"{r['clients']:>8} {r['writes_per_s']:>10} {r['p50_ms']:>8} {r['p99_ms']:>8}")
+    print("\nWrite-to-event latency, all streams on the written location")
+    print(f"{'streams':>8} {'events':>8} {'p50 ms':>8} {'p99 ms':>8} {'write p99':>10}")
+    for r in fan_rows:
+        print(f"{r['streams']:>8} {r['events']:>8} {r['event_p50_ms']:>8} {r['event_p99_ms']:>8} {r['write_p99_ms']:>10}")
+    best = max(r["writes_per_s"] for r in write_rows)
+    p99_100 = fan_rows[0]["event_p99_ms"]
+    print(f"\ntargets: >= {TARGET_WRITES_PER_S} writes/s: {'met' if best >= TARGET_WRITES_PER_S else 'MISSED'} ({best}); "
+          f"p99 write-to-event with 100 streams < {TARGET_EVENT_P99_MS} ms: "
+          f"{'met' if p99_100 < TARGET_EVENT_P99_MS else 'MISSED'} ({p99_100})")
+    result = {"benchmark": "emulator", "machine": machine(), "writes": write_rows, "fanout": fan_rows}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"saved {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""The store in-process: commit, rollback when the journal fails, snapshots, replay, push ids."""
+
+import asyncio
+
+import pytest
+
+from emulator import store as store_module
+from emulator.errors import StorageUnavailable
+from emulator.pushid import PUSH_CHARS, PushIdGenerator
+from emulator.storage import Journal
+from emulator.store import Database
+
+
+class FlakyJournal(Journal):
+    """A real SQLite journal whose next commits can be made to fail, as a full disk would."""
+
+    fail = False
+
+    def commit(self, records):
+        if self.fail:
+            raise StorageUnavailable("disk full (simulated)")
+        super().commit(records)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_failed_commit_rolls_back_memory_and_fails_every_pending_write(tmp_path):
+    async def scenario():
+        db = Database(FlakyJournal(tmp_path))
+        await db.write("ns", "put", ("a",), [(("a",), {"x": 1})])
+        db.journal.fail = True
+        first = asyncio.ensure_future(db.write("ns", "put", ("a", "x"), [(("a", "x"), 2)]))
+        second = asyncio.ensure_future(db.write("ns", "patch", (), [(("b",), 3), (("a", "y"), 4)]))
+        results = await asyncio.gather(first, second, return_exceptions=True)
+        assert all(isinstance(r, StorageUnavailable) for r in results)
+        assert db.roots["ns"] == {"a": {"x": 1}}
+        db.journal.fail = False
+        await db.write("ns", "put", ("c",), [(("c",), 5)])
+        await db.close()
+
+    run(scenario())
+    reopened = Database(Journal(tmp_path))
+    reopened.load()
+    assert reopened.roots["ns"] == {"a": {"x": 1}, "c": 5}
+
+
+def test_snapshot_compacts_the_log_and_replays(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "SNAPSHOT_EVERY", 10)
+
+    async def scenario():
+        db = Database(Journal(tmp_path))
+        for i in range(25):
+            await db.write("ns", "put", ("k", str(i)), [(("k", str(i)), i)])
+        await db.write("other", "put", (), [((), "leaf")])
+        await db.close()
+
+    run(scenario())
+    journal = Journal(tmp_path)
+    log_rows = journal.execute("SELECT COUNT(*) FROM log")[0][0]
+    assert log_rows < 10
+    db = Database(journal)
+    db.load()
+    assert db.roots["ns"] == {"k": {str(i): i for i in range(25)}}
+    assert db.roots["other"] == "leaf"
+
+
+def test_server_values_resolve_against_state_before_the_write(tmp_path):
+    async def scenario():
+        db = Database(Journal(tmp_path), clock=lambda: 1234)
+        await db.write("ns", "put", ("n",), [(("n",), 10)])
+        inc = {".sv": {"increment": 5}}
+        await db.write("ns", "patch", (), [(("n",), dict(inc)), (("m",), dict(inc)), (("t",), {".sv": "timestamp"})])
+        assert db.roots["ns"] == {"n": 15, "m": 5, "t": 1234}
+        await db.close()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("clock_values", [[1000] * 500, list(range(1000, 1500))])
+def test_push_ids_strictly_increase(clock_values):
+    ticks = iter(clock_values)
+    gen = PushIdGenerator(clock=lambda: next(ticks))
+    ids = [gen.next_id() for _ in clock_values]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert all(len(i) == 20 and set(i) <= set(PUSH_CHARS) for i in ids)
+
+
+def test_push_id_encodes_the_timestamp():
+    gen = PushIdGenerator(clock=lambda: 1_700_000_000_000)
+    stamp = gen.next_id()[:8]
+    value = 0
+    for ch in stamp:
+        value = value * 64 + PUSH_CHARS.index(ch)
+    assert value == 1_700_000_000_000
