@@ -183,7 +183,8 @@ def server(tmp_path_factory, receiver) -> Iterator[ServerProcess]:
                          server_env(HELPDESK_WEBHOOK_URL=receiver.url)).start()
     yield proc
     if proc.proc.poll() is None:
-        proc.stop()
+        assert proc.stop() == 0
+    assert "Traceback" not in proc.log.read_text(), proc.log.read_text()[-3000:]
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from helpdesk.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
-from tests.helpdesk.conftest import WEBHOOK_SECRET, ServerProcess, server_env, wait_for
+from tests.helpdesk.conftest import TOKEN, WEBHOOK_SECRET, ServerProcess, server_env, wait_for
 
 
 def _create(live, **fields):
@@ -65,6 +65,7 @@ def test_authentication_failures_are_401(live):
         assert response.json() == {"error": "Couldn't authenticate you"}
     assert requests.get(live.url + "/api/v2/tickets", auth=("a@b.c/token", "nope"), timeout=5).status_code == 401
     assert live.api("GET", "/api/v2/tickets").status_code == 200
+    assert requests.get(live.url + "/api/v2/tickets", auth=("agent@example.com/token", TOKEN), timeout=5).ok
 
 
 def test_error_shapes_over_http(live):
