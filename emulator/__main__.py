@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep data in memory only (env RTDB_EMULATOR_IN_MEMORY=1)")
     p.add_argument("--import", dest="import_dir", help="load an export directory at start (env RTDB_EMULATOR_IMPORT)")
     p.add_argument("--export-on-exit", help="write an export directory at exit (env RTDB_EMULATOR_EXPORT_ON_EXIT)")
+    p.add_argument("--triggers", help="function triggers file (env RTDB_EMULATOR_TRIGGERS; default ./triggers.json)")
     p.add_argument("--keep-alive", type=float, help="seconds between keep-alive events on idle streams (default 30)")
     p.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
     return p

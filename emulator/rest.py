@@ -49,6 +49,8 @@ class RestApi:
         self.push_ids = PushIdGenerator(db.clock)
         # Hook for rules: fn(rules_source) raises BadRequest for an invalid rules document.
         self.rules_check = rules_check or _check_rules_json
+        # Admin-only endpoints under /.settings/ added by the server: raw path -> fn(request, method).
+        self.settings_handlers: dict = {}
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Entry point for every request on the database port."""
@@ -60,6 +62,9 @@ class RestApi:
             ns = self._namespace(request)
             if raw_path == _SETTINGS_RULES:
                 return await self._rules(request, method, ns)
+            if raw_path in self.settings_handlers:
+                require_admin(request)
+                return await self.settings_handlers[raw_path](request, method)
             if not raw_path.endswith(".json"):
                 raise NotFound(f'Not found: "{raw_path}". Database URLs end in .json, e.g. /tickets.json.')
             path = values.parse_path(raw_path[: -len(".json")])

@@ -12,12 +12,15 @@ from pathlib import Path
 from aiohttp import web
 
 from emulator import values
+from emulator.admin import admin_handlers
+from emulator.delivery import Delivery
 from emulator.errors import ConfigError
 from emulator.rest import RestApi
 from emulator.settings import Settings
 from emulator.storage import Journal, MemoryJournal
 from emulator.store import ADMIN, Database
 from emulator.stream import Registry
+from emulator.triggers import EventRecorder
 
 EXPORT_SUBDIR = "database_export"
 EXPORT_METADATA = "firebase-export-metadata.json"
@@ -39,7 +42,9 @@ class EmulatorServer:
         self.port: int | None = None
         self.hosting_port: int | None = None
         self._runners: list[web.AppRunner] = []
-        self.extensions: list = []  # objects with async start(server) / stop() (event delivery)
+        self.extensions: list = []  # objects with async start(server) / stop()
+        self.triggers: list = []
+        self.delivery: Delivery | None = None
 
     @property
     def url(self) -> str:
@@ -62,6 +67,13 @@ class EmulatorServer:
         self.api = RestApi(self.db, self.registry, s.namespace, keep_alive_s=s.keep_alive_s)
         self.registry._render_query = self.api.render_query_listener
         self.db.commit_hooks.append(self.registry.on_commit)
+        self.triggers = list(s.triggers)
+        self.delivery = Delivery(self.triggers)
+        await self.delivery.start(self)
+        self.db.write_hooks.append(EventRecorder(self.triggers, self.delivery.new_id))
+        self.api.settings_handlers.update(admin_handlers(self))
+        for ext in self.extensions:
+            await ext.start(self)
         if s.import_dir is not None:
             await self._import(s.import_dir)
         if s.rules_file is not None:
@@ -71,8 +83,6 @@ class EmulatorServer:
             except Exception as exc:
                 raise ConfigError(f'Invalid rules file: "{s.rules_file}". {exc}') from exc
             await self.db.set_rules(s.namespace, source)
-        for ext in self.extensions:
-            await ext.start(self)
         app = web.Application(client_max_size=1024**3)
         app.router.add_route("*", "/{tail:.*}", self.api.handle)
         self.port = await self._serve(app, s.host, s.port, "database")
@@ -158,6 +168,8 @@ class EmulatorServer:
             self.registry.close_all()
         for ext in reversed(self.extensions):
             await ext.stop()
+        if self.delivery is not None:
+            await self.delivery.stop()
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()

@@ -3,11 +3,12 @@
 Everything the emulator is told comes through `load_settings`; nothing else reads the
 environment. Environment variables: RTDB_EMULATOR_CONFIG, RTDB_EMULATOR_HOST, RTDB_EMULATOR_PORT,
 RTDB_EMULATOR_DATA_DIR, RTDB_EMULATOR_IMPORT, RTDB_EMULATOR_EXPORT_ON_EXIT, RTDB_EMULATOR_IN_MEMORY,
-HOSTING_EMULATOR_PORT, GCLOUD_PROJECT.
+RTDB_EMULATOR_TRIGGERS, HOSTING_EMULATOR_PORT, GCLOUD_PROJECT; trigger URLs may use `${VAR:-default}`.
 """
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,8 @@ DEFAULT_HOSTING_PORT = 5000
 DEFAULT_PROJECT = "demo-tickets"
 DEFAULT_DATA_DIR = ".data/database"
 DEFAULT_KEEP_ALIVE_S = 30.0
+DEFAULT_TRIGGERS_FILE = "triggers.json"
+_ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
 
 @dataclass
@@ -87,6 +90,7 @@ def load_settings(args=None, env=None) -> Settings:
         s.hosting_public = base / public
         s.hosting_port = _port(flag("hosting_port"), env.get("HOSTING_EMULATOR_PORT"), hosting_conf.get("port"),
                                DEFAULT_HOSTING_PORT, "hosting port")
+    s.triggers = _triggers(flag("triggers") or env.get("RTDB_EMULATOR_TRIGGERS"), base, env)
     keep_alive = flag("keep_alive")
     if keep_alive is not None:
         s.keep_alive_s = float(keep_alive)
@@ -142,3 +146,18 @@ def _rules_file(database, base: Path, config_path: Path) -> Path | None:
     if not path.exists():
         raise ConfigError(f'Invalid database.rules: "{rules}". The file {path} does not exist.')
     return path
+
+
+def _triggers(explicit, base: Path, env) -> list:
+    from emulator.triggers import parse_triggers  # triggers imports the store; settings stays light
+
+    path = Path(explicit) if explicit else base / DEFAULT_TRIGGERS_FILE
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f'Invalid --triggers: "{path}". The file does not exist.')
+        return []
+    doc = _read_json(path, "triggers file")
+    for entry in doc.get("triggers", []) if isinstance(doc, dict) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("url"), str):
+            entry["url"] = _ENV_REF.sub(lambda m: env.get(m.group(1)) or (m.group(2) or ""), entry["url"])
+    return parse_triggers(doc, f'"{path}"')

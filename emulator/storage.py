@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, ns TEXT NOT NULL, sets 
 CREATE TABLE IF NOT EXISTS snapshot (ns TEXT PRIMARY KEY, seq INTEGER NOT NULL, tree TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rules (ns TEXT PRIMARY KEY, source TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     trigger TEXT NOT NULL,
     ordering_key TEXT NOT NULL,
     event TEXT NOT NULL,
@@ -106,7 +106,7 @@ class Journal:
                         conn.execute("INSERT OR REPLACE INTO snapshot (ns, seq, tree) VALUES (?, ?, ?)", (rec.ns, rec.seq, rec.payload))
                         conn.execute("DELETE FROM log WHERE ns = ? AND seq <= ?", (rec.ns, rec.seq))
                     if rec.outbox:
-                        conn.executemany("INSERT INTO outbox (trigger, ordering_key, event) VALUES (?, ?, ?)", rec.outbox)
+                        conn.executemany("INSERT INTO outbox (id, trigger, ordering_key, event) VALUES (?, ?, ?, ?)", rec.outbox)
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 try:

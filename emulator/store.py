@@ -4,8 +4,8 @@ All state lives on the event loop's thread, so writes are applied in one total o
 locks. `Database.write` applies a write to memory, queues its journal record, and returns once
 the group commit that holds it is durable; readers wait for the same point, so nothing that can
 still be rolled back is ever shown. Committed writes are then announced, in order, to commit
-hooks (the SSE streams); write hooks run at apply time and may add outbox rows to the same
-transaction (event delivery to functions).
+hooks (the SSE streams, event delivery); write hooks run at apply time and may add outbox rows to
+the same transaction (the CloudEvents for functions).
 """
 
 import asyncio
@@ -50,6 +50,7 @@ class Change:
     auth: Auth
     rendered: list = field(default_factory=list)  # JSON text of each set's value as clients see it
     undo: list = field(default_factory=list)
+    outbox: list = field(default_factory=list)  # (id, trigger, ordering key, event JSON) committed with it
     done: asyncio.Future | None = None
 
 
@@ -75,7 +76,9 @@ class Database:
         self.roots: dict[str, object] = {}
         self.rules: dict[str, str] = {}
         self.commit_hooks: list = []  # fn(change) after a change is durable, in order
-        self.write_hooks: list = []  # fn(change, before_root) -> outbox rows, at apply time
+        # fn(change, root_before) -> None or fn(root_after) -> outbox rows; called at apply time,
+        # before and after the write, so hooks can see both sides and add to the same transaction.
+        self.write_hooks: list = []
         self._seq = 0
         self._durable_seq = 0
         self._pending: list[tuple[Change | None, Record, asyncio.Future | None]] = []
@@ -143,13 +146,12 @@ class Database:
         self._seq += 1
         change = Change(self._seq, ns, kind, base, resolved, auth)
         change.rendered = [values.dumps(values.render(v)) for _, v in resolved]
-        outbox = []
-        for hook in self.write_hooks:
-            outbox.extend(hook(change, root) or ())
+        finishers = [f for f in (hook(change, root) for hook in self.write_hooks) if f is not None]
         for path, value in resolved:
             root, undo = tree.set_at(root, path, value)
             change.undo.append(undo)
         self.roots[ns] = root
+        outbox = change.outbox = [row for finish in finishers for row in finish(root)]
         payload = json.dumps([[list(p), v] for p, v in resolved], separators=(",", ":"))
         change.done = asyncio.get_running_loop().create_future()
         self._enqueue(change, Record("write", ns, change.seq, payload, outbox))
