@@ -114,7 +114,7 @@ class RestApi:
                 return values.dumps(shallow, opts["pretty"]), None
             if query is not None:
                 picked = queries.apply_query(query, node, lambda key: values.priority_of(values.children(node).get(key)))
-                rendered = {k: values.render(v, export) for k, v in picked.items()} if picked else None
+                rendered = {k: values.render(v, export) for k, v in picked.items()} if picked is not None else None
                 return values.dumps(rendered, opts["pretty"]), None
             return values.dumps(values.render(node, export), opts["pretty"]), etag_of(node)
 

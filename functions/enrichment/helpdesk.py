@@ -1,0 +1,115 @@
+"""A Zendesk Tickets API client: create or update the helpdesk ticket of one database ticket.
+
+Idempotent by construction, so redelivered events never create a second ticket: the database
+ticket id is the helpdesk ticket's `external_id`; before creating, the client looks the ticket up
+by `external_id` (Zendesk's list filter) and updates it if it exists; creation carries an
+`Idempotency-Key` derived from the ticket id and input hash (Zendesk replays the first answer for
+a repeated key). Works against real Zendesk and against the local stub (helpdesk/).
+"""
+
+import base64
+
+import requests
+from ticketml.mask import mask_pii
+
+from enrichment.errors import PermanentError, TransientError
+
+SYSTEM = "zendesk"
+# Our P1..P4 onto Zendesk's priorities.
+ZENDESK_PRIORITY = {"P1": "urgent", "P2": "high", "P3": "normal", "P4": "low"}
+OUR_PRIORITY = {v: k for k, v in ZENDESK_PRIORITY.items()}
+ZENDESK_TYPE = {"issue": "problem", "request": "question"}
+
+
+class HelpdeskClient:
+    """Talks to one helpdesk.
+
+    Args:
+      base_url: e.g. https://acme.zendesk.com or http://127.0.0.1:5005.
+      token: API token; with `email`, sent as Zendesk's `email/token:token` Basic auth, else Bearer.
+      timeout_s: seconds per call.
+      session: a requests.Session (one per function instance, for connection reuse).
+    """
+
+    def __init__(self, base_url: str, token: str, email: str = "", timeout_s: float = 10.0, session=None):
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.session = session or requests.Session()
+        if email:
+            raw = f"{email}/token:{token}".encode()
+            self.session.headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+        else:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def upsert(self, ticket_id: str, ticket: dict, enrichment: dict, idempotency_key: str) -> dict:
+        """Create the helpdesk ticket for `ticket_id`, or update it if it exists.
+
+        Returns:
+          {"id": helpdesk id, "url": agent-facing URL, "created": bool}
+
+        Raises:
+          TransientError: unreachable, timed out, 5xx or 429.
+          PermanentError: any other refusal (bad token, invalid fields).
+        """
+        existing = self.find(ticket_id)
+        fields = ticket_fields(ticket_id, ticket, enrichment)
+        if existing is not None:
+            update = {k: v for k, v in fields.items() if k not in ("comment", "requester", "external_id")}
+            update["comment"] = {"body": _summary(enrichment), "public": False}
+            body = self._call("PUT", f"/api/v2/tickets/{existing['id']}.json", json={"ticket": update})
+            return {"id": body["ticket"]["id"], "url": self._agent_url(body["ticket"]["id"]), "created": False}
+        body = self._call("POST", "/api/v2/tickets.json", json={"ticket": fields},
+                          headers={"Idempotency-Key": idempotency_key})
+        return {"id": body["ticket"]["id"], "url": self._agent_url(body["ticket"]["id"]), "created": True}
+
+    def find(self, ticket_id: str) -> dict | None:
+        """The helpdesk ticket whose external_id is `ticket_id`, or None."""
+        body = self._call("GET", "/api/v2/tickets.json", params={"external_id": ticket_id})
+        tickets = body.get("tickets") or []
+        return min(tickets, key=lambda t: t["id"]) if tickets else None
+
+    def _agent_url(self, helpdesk_id) -> str:
+        return f"{self.base_url}/agent/tickets/{helpdesk_id}"
+
+    def _call(self, method: str, path: str, **kwargs) -> dict:
+        url = self.base_url + path
+        try:
+            resp = self.session.request(method, url, timeout=self.timeout_s, **kwargs)
+        except requests.RequestException as exc:
+            raise TransientError(f"Helpdesk unreachable at {url}: {type(exc).__name__}.") from exc
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise TransientError(f"Helpdesk answered {resp.status_code} to {method} {path}.")
+        if resp.status_code >= 400:
+            raise PermanentError(f"Helpdesk refused {method} {path} with {resp.status_code}: {resp.text[:300]}")
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise TransientError(f"Helpdesk answered {method} {path} with non-JSON: {resp.text[:100]!r}.") from exc
+
+
+def ticket_fields(ticket_id: str, ticket: dict, enrichment: dict) -> dict:
+    """The Zendesk ticket for a database ticket: masked text, mapped priority and type, tags."""
+    contact = ticket.get("contact") or {}
+    sentiment = enrichment["sentiment"]["label"]
+    tags = [f"category_{ticket['category']}", f"sentiment_{sentiment}", "enriched"]
+    if enrichment.get("needs_review"):
+        tags.append("needs_review")
+    return {
+        "external_id": ticket_id,
+        "subject": mask_pii(ticket["subject"]),
+        "comment": {"body": mask_pii(ticket["description"]) + "\n\n" + _summary(enrichment)},
+        "priority": ZENDESK_PRIORITY[enrichment["priority"]],
+        "type": ZENDESK_TYPE.get(ticket.get("type"), "question"),
+        "tags": tags,
+        "requester": {"name": contact.get("name"), "email": contact.get("email")},
+    }
+
+
+def _summary(enrichment: dict) -> str:
+    hours = enrichment["resolution_hours"]
+    return (f"Predicted priority {enrichment['priority']} "
+            f"({enrichment['priority_scores'][enrichment['priority']]:.0%} sure"
+            f"{', needs review' if enrichment.get('needs_review') else ''}); "
+            f"sentiment {enrichment['sentiment']['label']} ({enrichment['sentiment']['score']:+.2f}); "
+            f"expected resolution {hours['p50']:.1f} h, at most {hours['p90']:.1f} h. "
+            f"Model {enrichment['model_version']}.")

@@ -1,0 +1,147 @@
+"""Enrich one ticket from one database event: skip, validate, predict, write back, forward.
+
+Every step is decided from the ticket's current state and the `input_hash` of the fields the
+model reads, which makes the handler idempotent: a redelivered event, or the event of the
+function's own write-back, finds the work done and stops; an edit of the text changes the hash
+and re-enriches; a crash between steps resumes at the first step not yet done.
+"""
+
+import time
+
+from ticketml.features import input_hash
+
+from enrichment import validate
+from enrichment.errors import PermanentError
+
+OWN_FIELDS = ("enrichment", "enrichment_error", "helpdesk", "helpdesk_error", "resolution")
+
+
+class Enricher:
+    """The pipeline with its collaborators injected.
+
+    Args:
+      tickets: `get(ticket_id) -> dict | None` and `update(ticket_id, fields)` on the database.
+      model: `current()` -> a ticketml Bundle (reloads when a new one is published).
+      helpdesk: a HelpdeskClient.
+      log: a logger (JSON lines).
+      clock: seconds since the epoch.
+    """
+
+    def __init__(self, tickets, model, helpdesk, log, clock=time.time):
+        self.tickets, self.model, self.helpdesk, self.log, self.clock = tickets, model, helpdesk, log, clock
+
+    def handle(self, attributes: dict, data: dict | None) -> str:
+        """Process one CloudEvent (attributes, data). Returns the outcome's name.
+
+        Raises:
+          TransientError: the database or helpdesk failed in a way worth retrying.
+        """
+        started = time.perf_counter()
+        ref = attributes.get("ref") or attributes.get("subject", "").removeprefix("refs/")
+        ticket_id = ref.split("/")[1] if ref.startswith("tickets/") and ref.count("/") == 1 else None
+        fields = {"ticket_id": ticket_id, "event_id": attributes.get("id"), "event_type": attributes.get("type")}
+        if ticket_id is None:
+            return self._done("ignored_other_path", fields, started)
+        data = data or {}
+        after = _merge(data.get("data"), data.get("delta"))
+        if after is None or attributes.get("type", "").endswith(".deleted"):
+            return self._done("skipped_delete", fields, started)
+        if _up_to_date(after):
+            return self._done("skipped_up_to_date", fields, started)
+
+        timings = fields["timings_ms"] = {}
+        t0 = time.perf_counter()
+        ticket = self.tickets.get(ticket_id)
+        timings["read"] = _ms(t0)
+        if ticket is None:
+            return self._done("skipped_delete", fields, started)
+        digest = input_hash(ticket)
+        if _up_to_date(ticket) or (ticket.get("enrichment_error") or {}).get("input_hash") == digest:
+            return self._done("skipped_up_to_date", fields, started)
+
+        problems = validate.problems(ticket)
+        if problems:
+            error = {"message": " ".join(problems), "problems": problems, "input_hash": digest,
+                     "at": self._now_ms()}
+            t0 = time.perf_counter()
+            self.tickets.update(ticket_id, {"enrichment_error": error, "enrichment": None})
+            timings["write"] = _ms(t0)
+            fields["problems"] = problems
+            return self._done("invalid", fields, started, severity="WARNING")
+
+        enrichment = ticket.get("enrichment")
+        if not isinstance(enrichment, dict) or enrichment.get("input_hash") != digest:
+            bundle = self.model.current()
+            t0 = time.perf_counter()
+            enrichment = {**bundle.predict(ticket), "input_hash": digest, "enriched_at": self._now_ms()}
+            timings["predict"] = _ms(t0)
+            t0 = time.perf_counter()
+            self.tickets.update(ticket_id, {"enrichment": enrichment, "enrichment_error": None})
+            timings["write"] = _ms(t0)
+        fields["model_version"] = enrichment.get("model_version")
+        fields["priority"] = enrichment.get("priority")
+
+        link = ticket.get("helpdesk")
+        if isinstance(link, dict) and link.get("input_hash") == digest:
+            return self._done("enriched", fields, started)
+        t0 = time.perf_counter()
+        try:
+            result = self.helpdesk.upsert(ticket_id, ticket, enrichment, idempotency_key=f"{ticket_id}:{digest[:16]}")
+        except PermanentError as exc:
+            timings["helpdesk"] = _ms(t0)
+            self.tickets.update(ticket_id, {"helpdesk_error": {"message": str(exc), "input_hash": digest,
+                                                                "at": self._now_ms()}})
+            fields["error"] = str(exc)
+            return self._done("helpdesk_refused", fields, started, severity="ERROR")
+        timings["helpdesk"] = _ms(t0)
+        t0 = time.perf_counter()
+        self.tickets.update(ticket_id, {"helpdesk": {"system": "zendesk", "id": result["id"], "url": result["url"],
+                                                     "synced_at": self._now_ms(), "input_hash": digest},
+                                        "helpdesk_error": None})
+        timings["write_link"] = _ms(t0)
+        fields["helpdesk_id"] = result["id"]
+        return self._done("forwarded" if result["created"] else "helpdesk_updated", fields, started)
+
+    def _done(self, outcome: str, fields: dict, started: float, severity: str = "INFO") -> str:
+        fields = {**fields, "outcome": outcome, "total_ms": _ms(started)}
+        self.log.log(_LEVELS[severity], f"ticket {fields.get('ticket_id')}: {outcome}", extra={"fields": fields})
+        return outcome
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+
+_LEVELS = {"INFO": 20, "WARNING": 30, "ERROR": 40}
+
+
+def _up_to_date(ticket: dict) -> bool:
+    """True when enrichment and helpdesk link both carry the hash of the ticket's current inputs."""
+    if not isinstance(ticket, dict):
+        return False
+    digest = input_hash(ticket)
+    enrichment, link = ticket.get("enrichment"), ticket.get("helpdesk")
+    return (isinstance(enrichment, dict) and enrichment.get("input_hash") == digest
+            and isinstance(link, dict) and link.get("input_hash") == digest)
+
+
+def _merge(before, delta):
+    """`before` deep-merged with `delta`, where nulls delete (how SDKs rebuild the new value)."""
+    if delta is None:
+        return None
+    if not isinstance(before, dict) or not isinstance(delta, dict):
+        return delta
+    out = dict(before)
+    for key, value in delta.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            merged = _merge(out.get(key), value)
+            if merged is None:
+                out.pop(key, None)
+            else:
+                out[key] = merged
+    return out or None
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 2)

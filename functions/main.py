@@ -1,0 +1,29 @@
+"""Cloud Functions entry points (deploy this folder as it is; see the README's deploy section).
+
+`enrich_ticket` is triggered by `google.firebase.database.ref.v1.written` on `tickets/{ticketId}`;
+`helpdesk_webhook` is called by the helpdesk when a ticket is solved or closed.
+"""
+
+import functions_framework
+from flask import jsonify
+
+from enrichment import webhook
+from enrichment.runtime import state
+
+
+@functions_framework.cloud_event
+def enrich_ticket(cloud_event):
+    """Enrich the ticket named by a Realtime Database CloudEvent.
+
+    Raises TransientError (so the platform redelivers) when the database or helpdesk fails.
+    """
+    attributes = {key: value for key, value in cloud_event.get_attributes().items()}
+    state()["enricher"].handle(attributes, cloud_event.get_data())
+
+
+@functions_framework.http
+def helpdesk_webhook(request):
+    """Record a solved or closed helpdesk ticket's outcome on the database ticket."""
+    s = state()
+    body, status = webhook.handle(s["tickets"], s["settings"].webhook_secret, request.headers, request.get_data())
+    return jsonify(body), status

@@ -1,0 +1,159 @@
+"""The whole local stack as one object: emulator (+ hosting, event delivery), functions, helpdesk stub.
+
+`Stack(ports, data_dir).start()` starts each process in dependency order, waits until each is
+healthy, and registers the database trigger with the function's real URL; `stop()` stops them in
+reverse. `make up` runs it on the ports of firebase.json; the end-to-end tests on free ports.
+"""
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from stack.procs import PYTHON, ROOT, ManagedProcess
+
+FUNCTIONS_FRAMEWORK = str(Path(PYTHON).parent / "functions-framework")
+NAMESPACE_SUFFIX = "-default-rtdb"
+_GUNICORN_READY = r"Listening at: (http://[\d.]+:(\d+))"
+
+
+@dataclass
+class Ports:
+    """Ports of the stack; 0 picks a free one."""
+
+    database: int = 9000
+    hosting: int = 5000
+    enrich: int = 5001
+    webhook: int = 5002
+    helpdesk: int = 5005
+
+    @classmethod
+    def free(cls) -> "Ports":
+        return cls(0, 0, 0, 0, 0)
+
+    @classmethod
+    def from_config(cls, config: Path, env=None) -> "Ports":
+        env = os.environ if env is None else env
+        emulators = json.loads(config.read_text()).get("emulators", {}) if config.exists() else {}
+        return cls(
+            database=int(env.get("RTDB_EMULATOR_PORT") or emulators.get("database", {}).get("port", 9000)),
+            hosting=int(env.get("HOSTING_EMULATOR_PORT") or emulators.get("hosting", {}).get("port", 5000)),
+            enrich=int(env.get("FUNCTIONS_PORT") or emulators.get("functions", {}).get("port", 5001)),
+            webhook=int(env.get("WEBHOOK_PORT") or 5002),
+            helpdesk=int(env.get("HELPDESK_PORT") or 5005),
+        )
+
+
+@dataclass
+class Stack:
+    """The running stack.
+
+    Args:
+      ports: where to listen.
+      data_dir: folder for the database journal and the helpdesk's SQLite file; None keeps the
+        database in memory (the helpdesk then uses a file in a temp folder the caller provides).
+      env: extra environment for every process (e.g. HELPDESK_* fault settings).
+      echo: print every process's output with a name prefix.
+      max_attempts / min_backoff_s: event delivery policy for the enrich trigger.
+    """
+
+    ports: Ports = field(default_factory=Ports)
+    data_dir: Path = ROOT / ".data"
+    env: dict = field(default_factory=dict)
+    echo: bool = False
+    max_attempts: int = 10
+    min_backoff_s: float = 1.0
+    max_backoff_s: float = 60.0
+    project: str = "demo-tickets"
+    model_dir: Path = ROOT / "model"
+    procs: dict = field(default_factory=dict)
+    urls: dict = field(default_factory=dict)
+
+    @property
+    def namespace(self) -> str:
+        return self.project + NAMESPACE_SUFFIX
+
+    def start(self) -> "Stack":
+        """Start everything; on any failure stop what started and raise RuntimeError."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_all()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_all(self) -> None:
+        base_env = {"GCLOUD_PROJECT": self.project, **self.env}
+        emu = self._start("database", [PYTHON, "-m", "emulator", "--config", str(ROOT / "firebase.json"),
+                                       "--port", str(self.ports.database), "--hosting-port", str(self.ports.hosting),
+                                       "--data-dir", str(self.data_dir / "database")],
+                          r"Database emulator ready at (http://[\d.]+:(\d+))", base_env)
+        self.urls["database"] = emu.match.group(1)
+        self.urls["hosting"] = f"http://127.0.0.1:{emu.port_of('Hosting emulator ready')}/"
+        db_host = self.urls["database"].removeprefix("http://")
+        fn_env = {**base_env, "FIREBASE_DATABASE_EMULATOR_HOST": db_host, "GUNICORN_LOG_LEVEL": "info",
+                  "MODEL_DIR": str(self.model_dir)}
+        hook = self._start("webhook", self._function("helpdesk_webhook", "http", self.ports.webhook), _GUNICORN_READY, fn_env)
+        self.urls["webhook"] = hook.match.group(1) + "/"
+        desk = self._start("helpdesk", [PYTHON, "-m", "helpdesk", "--port", str(self.ports.helpdesk),
+                                        "--db", str(self.data_dir / "helpdesk.sqlite3")],
+                           r"listening on (http://[\d.]+:(\d+))", {**base_env, "HELPDESK_WEBHOOK_URL": self.urls["webhook"]})
+        self.urls["helpdesk"] = desk.match.group(1) + "/"
+        enrich = self._start("enrich", self._function("enrich_ticket", "cloudevent", self.ports.enrich), _GUNICORN_READY,
+                             {**fn_env, "HELPDESK_URL": desk.match.group(1)})
+        self.urls["enrich"] = enrich.match.group(1) + "/"
+        self.register_trigger()
+
+    def _function(self, target: str, signature: str, port: int) -> list:
+        return [FUNCTIONS_FRAMEWORK, "--source", str(ROOT / "functions" / "main.py"), "--target", target,
+                "--signature-type", signature, "--host", "127.0.0.1", "--port", str(port)]
+
+    def _start(self, name, args, ready, env) -> ManagedProcess:
+        proc = ManagedProcess(args, ready=ready, env=env, timeout=60, echo=f"[{name}]" if self.echo else None)
+        self.procs[name] = proc
+        return proc.start()
+
+    def register_trigger(self) -> None:
+        """Point the enrich trigger at the running function (replaces the emulator's triggers)."""
+        trigger = {"name": "enrich_ticket", "ref": "tickets/{ticketId}",
+                   "event_type": "google.firebase.database.ref.v1.written", "url": self.urls["enrich"],
+                   "max_attempts": self.max_attempts, "min_backoff_s": self.min_backoff_s,
+                   "max_backoff_s": self.max_backoff_s, "timeout_s": 30}
+        r = requests.put(f"{self.urls['database']}/.settings/functionTriggers.json", json={"triggers": [trigger]},
+                         headers={"Authorization": "Bearer owner"}, timeout=10)
+        r.raise_for_status()
+
+    def restart(self, name: str, kill: bool = False) -> None:
+        """Stop (or kill -9) one process and start it again on the same port."""
+        proc = self.procs[name]
+        proc.kill() if kill else proc.stop()
+        for i, arg in enumerate(proc.args):
+            if arg == "--port" and proc.args[i + 1] == "0":
+                proc.args[i + 1] = str(proc.port_of(r"ready at|Listening at|listening on"))
+        proc.start()
+
+    def stop(self) -> None:
+        for name in reversed(list(self.procs)):
+            try:
+                self.procs[name].stop()
+            except Exception:  # keep stopping the others
+                self.procs[name].kill()
+
+    def check(self) -> dict:
+        """Which processes have exited (name -> exit code)."""
+        return {n: p.proc.returncode for n, p in self.procs.items() if p.proc and p.proc.poll() is not None}
+
+
+def wait_until_stopped(stack: Stack, stop_event) -> None:
+    """Block until `stop_event` is set or a process dies (then say which)."""
+    while not stop_event.wait(0.5):
+        dead = stack.check()
+        if dead:
+            names = ", ".join(f"{n} (exit {c})" for n, c in dead.items())
+            print(f"stack: {names} stopped unexpectedly; stopping the rest.", flush=True)
+            return
+    time.sleep(0)

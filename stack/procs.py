@@ -1,0 +1,103 @@
+"""Child processes that announce readiness on stdout: start, wait until ready, stop or kill."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+_MAX_LINES = 5000  # output kept in memory per process (long-running stacks must not grow)
+_URL = re.compile(r"https?://[\w.\-]+:(\d+)")
+
+
+class ManagedProcess:
+    """A child process whose readiness is a line on stdout matching `ready`.
+
+    Args:
+      args: the command.
+      echo: if given, a prefix; each output line is printed with it.
+      ready: regex that a stdout line matches once the process serves.
+      env: extra environment variables.
+      cwd: working directory (defaults to the repository root).
+      timeout: seconds to wait for readiness.
+    """
+
+    def __init__(self, args, ready: str, env=None, cwd=None, timeout: float = 30.0, echo: str | None = None):
+        self.args, self.ready, self.timeout = list(args), re.compile(ready), timeout
+        self.echo = echo  # print each output line with this prefix (for a person watching)
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.cwd = cwd or ROOT
+        self.proc: subprocess.Popen | None = None
+        self.lines: list[str] = []
+        self.match = None
+        self._ready = threading.Event()
+
+    def start(self) -> "ManagedProcess":
+        self.lines, self.match = [], None
+        self._ready.clear()
+        self.proc = subprocess.Popen(self.args, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
+        threading.Thread(target=self._pump, daemon=True).start()
+        if not self._ready.wait(self.timeout) or self.match is None:
+            self.kill()
+            raise RuntimeError(f"{self.args} did not become ready; output:\n" + "".join(self.lines))
+        return self
+
+    def _pump(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if len(self.lines) > _MAX_LINES:
+                del self.lines[: _MAX_LINES // 2]
+            if self.echo is not None:
+                print(f"{self.echo} {line}", end="", flush=True)
+            if self.match is None:
+                m = self.ready.search(line)
+                if m:
+                    self.match = m
+                    self._ready.set()
+        self._ready.set()
+
+    def port_of(self, pattern: str) -> int:
+        """The port in the first output line matching `pattern`."""
+        for line in self.lines:
+            if re.search(pattern, line):
+                return int(_URL.search(line).group(1))
+        raise LookupError(f"no line matches {pattern!r}: {self.lines}")
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM, then wait; SIGKILL if it does not exit in time. Returns the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+    def kill(self) -> None:
+        """SIGKILL: the crash case."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02, what: str = "condition"):
+    """Poll `predicate` until it returns a truthy value; return it, or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
