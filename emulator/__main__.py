@@ -1,5 +1,7 @@
 """`python -m emulator`: start the Realtime Database emulator (and hosting) from firebase.json.
 
+`python -m emulator dead-letters list|replay` inspects and replays dead-lettered events.
+
 Every flag falls back to an environment variable, then to firebase.json, then to a default
 (see `emulator.settings`). Exit status: 0 after a clean stop, 2 for invalid configuration.
 """
@@ -41,9 +43,9 @@ async def serve(settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     await server.start()
     where = "in memory" if settings.data_dir is None else f"data in {settings.data_dir}"
-    print(f"Database emulator ready at {server.url}/?ns={settings.namespace} ({where})", flush=True)
-    if server.hosting_port is not None:
+    if server.hosting_port is not None:  # printed first: the database line means everything is up
         print(f"Hosting emulator ready at http://{settings.host}:{server.hosting_port}/", flush=True)
+    print(f"Database emulator ready at {server.url}/?ns={settings.namespace} ({where})", flush=True)
     try:
         await stop.wait()
     finally:
@@ -51,6 +53,11 @@ async def serve(settings) -> None:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["dead-letters"]:
+        from emulator.deadletters import main as dead_letters
+
+        return dead_letters(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
