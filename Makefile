@@ -1,0 +1,55 @@
+# The two commands: `make up` (install and run the whole stack) and `make test` (every test).
+# Everything installs into .venv from the package registries; nothing else is downloaded.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+SEED   ?= 7
+DEMO_N ?= 20000
+
+.PHONY: up test bench train install install-dev clean help
+
+help:
+	@echo "make up     install into .venv, make sure a model bundle exists, run the whole stack (Ctrl-C stops)"
+	@echo "make test   run every test (installs the test tools too)"
+	@echo "make bench  run the benchmarks (tables printed, JSON saved in bench/results/)"
+	@echo "make train  retrain the shipped model reproducibly (seed $(SEED))"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python requirements.txt pyproject.toml
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	@touch $@
+
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+install: $(STAMP)
+install-dev: $(DEV_STAMP)
+
+model/current.json: | $(STAMP)
+	$(MAKE) train
+
+train: $(STAMP)
+	$(BIN)/python -m training demo-data --n $(DEMO_N) --seed $(SEED) --out .data/demo-tickets.jsonl
+	$(BIN)/python -m training train --data .data/demo-tickets.jsonl --out model --seed $(SEED)
+
+up: $(STAMP) model/current.json
+	$(BIN)/python -m stack
+
+test: $(DEV_STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(DEV_STAMP) model/current.json
+	$(BIN)/python -m bench.emulator
+	$(BIN)/python -m bench.pipeline
+
+clean:
+	rm -rf .data bench/results/*.tmp test-artifacts
