@@ -1,0 +1,141 @@
+"""Fixtures for the browser tests: the real stack on free ports, Debian's Chromium, pages.
+
+Every test here drives web/ as served by the emulator's hosting, in headless Chromium through
+Playwright's sync API. Without /usr/bin/chromium (apt-get install chromium) they are skipped.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+
+from stack import Ports, Stack
+from stack.procs import PYTHON, ROOT
+from tests.web.pages import DESKTOP
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # reported by pytest_collection_modifyitems
+    sync_playwright = None
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+OWNER = {"Authorization": "Bearer owner"}
+HELPDESK_TOKEN = "dev-helpdesk-token"
+DEMO_TICKETS = 2000
+SEED = "7"
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = None
+    if sync_playwright is None:
+        reason = "the playwright package is not installed (pip install -r requirements-dev.txt)"
+    elif not CHROMIUM.exists():
+        reason = f"Debian's Chromium is missing at {CHROMIUM} (apt-get install -y chromium)"
+    if reason:
+        here = Path(__file__).parent
+        for item in items:
+            if here in Path(item.fspath).parents:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    """The shipped model bundle, or one trained on seeded demo data when none is committed."""
+    shipped = ROOT / "model"
+    if (shipped / "current.json").exists():
+        return shipped
+    work = tmp_path_factory.mktemp("model")
+    data = work / "demo.jsonl"
+    for args in (["demo-data", "--n", str(DEMO_TICKETS), "--seed", SEED, "--out", str(data), "--quiet"],
+                 ["train", "--data", str(data), "--out", str(work / "bundle"), "--seed", SEED, "--quiet"]):
+        subprocess.run([PYTHON, "-m", "training", *args], cwd=ROOT, check=True, capture_output=True, timeout=300)
+    return work / "bundle"
+
+
+@pytest.fixture(scope="session")
+def stack(model_dir, tmp_path_factory):
+    """The whole pipeline (database + hosting, functions, helpdesk) on free ports."""
+    running = Stack(ports=Ports.free(), data_dir=tmp_path_factory.mktemp("stack"), model_dir=model_dir,
+                    min_backoff_s=0.2, max_attempts=5).start()
+    yield running
+    running.stop()
+
+
+class Database:
+    """The database over REST as the admin (another process than the browser)."""
+
+    def __init__(self, url: str, namespace: str):
+        self.url, self.namespace = url, namespace
+
+    def _call(self, method: str, path: str, value=None):
+        response = requests.request(method, f"{self.url}/{path.strip('/')}.json", params={"ns": self.namespace},
+                                    json=value, headers=OWNER, timeout=10)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def get(self, path: str):
+        return self._call("GET", path)
+
+    def put(self, path: str, value):
+        return self._call("PUT", path, value)
+
+    def patch(self, path: str, value: dict):
+        return self._call("PATCH", path, value)
+
+    def push(self, path: str, value) -> str:
+        return self._call("POST", path, value)["name"]
+
+    def delete(self, path: str):
+        return self._call("DELETE", path)
+
+
+@pytest.fixture(scope="session")
+def db(stack) -> Database:
+    """Admin access to the stack's database."""
+    return Database(stack.urls["database"], stack.namespace)
+
+
+@pytest.fixture(scope="session")
+def site(stack) -> str:
+    """The hosting URL that serves web/ (ends with a slash)."""
+    return stack.urls["hosting"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """Open pages in fresh contexts; any uncaught script error or dialog fails the test."""
+    contexts, errors = [], []
+
+    def open_page(viewport=DESKTOP):
+        context = browser.new_context(viewport=viewport)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(f"uncaught error: {exc}"))
+        page.on("dialog", lambda dialog: (errors.append(f"unexpected dialog: {dialog.message}"), dialog.dismiss()))
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    assert not errors, errors
+
+
+@pytest.fixture
+def page(new_page):
+    """One desktop-sized page."""
+    return new_page()

@@ -1,0 +1,129 @@
+"""Page objects for web/: the ticket form (index.html) and the agent queue (queue.html).
+
+Tests speak in what a person does (fill the form, send, open a ticket); the selectors live here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Locator, Page, expect
+
+from stack.procs import ROOT
+
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+ENRICHED_TIMEOUT_MS = 15_000  # the first prediction of a fresh function instance loads the model
+
+VALID = {
+    "category": "authentication",
+    "type": "issue",
+    "impact": "3",
+    "subject": "Cannot sign in since this morning's update",
+    "description": "Since this morning nobody on my team can sign in; every attempt says 'invalid token'. "
+                   "This blocks all our work, please help urgently!",
+    "name": "Ann Example",
+    "email": "ann@example.com",
+    "seniority": "3",
+    "experience": "experienced",
+}
+FIELD_ORDER = ["category", "type", "impact", "subject", "description", "name", "email", "seniority", "experience"]
+
+
+class SubmitPage:
+    """index.html: the ticket form, then the live card."""
+
+    def __init__(self, page: Page, site: str):
+        self.page, self.site = page, site
+
+    def open(self) -> "SubmitPage":
+        self.page.goto(self.site)
+        return self
+
+    def fill(self, **fields) -> "SubmitPage":
+        values = {**VALID, **fields}
+        for name in FIELD_ORDER:
+            value = values[name]
+            if value is None:
+                continue
+            if name in ("category", "experience"):
+                self.page.select_option(f"#{name}", value)
+            elif name in ("type", "impact"):
+                self.page.check(f"input[name={name}][value='{value}']")
+            else:
+                self.page.fill(f"#{name}", value)
+        return self
+
+    def send(self) -> None:
+        self.page.click("#send")
+
+    def error(self, name: str) -> Locator:
+        return self.page.locator(f"#{name}-error")
+
+    @property
+    def status(self) -> Locator:
+        return self.page.locator("#form-status")
+
+    @property
+    def card(self) -> Locator:
+        return self.page.locator("#ticket-card")
+
+    def ticket_id(self) -> str:
+        expect(self.page.locator("#result")).to_be_visible()
+        return self.page.locator("#result").get_attribute("data-ticket-id")
+
+    def wait_enriched(self) -> None:
+        expect(self.card.locator("[data-state=enriched]")).to_be_visible(timeout=ENRICHED_TIMEOUT_MS)
+
+    def wait_linked(self) -> None:
+        expect(self.card.locator("[data-state=linked]")).to_be_visible(timeout=ENRICHED_TIMEOUT_MS)
+
+
+class QueuePage:
+    """queue.html: the live list of tickets."""
+
+    def __init__(self, page: Page, site: str):
+        self.page, self.site = page, site
+
+    def open(self) -> "QueuePage":
+        self.page.goto(self.site + "queue.html")
+        expect(self.page.locator("#live-state")).to_have_attribute("data-state", "live")
+        return self
+
+    def row(self, ticket_id: str) -> Locator:
+        return self.page.locator(f'.ticket-row[data-id="{ticket_id}"]')
+
+    def open_row(self, ticket_id: str) -> Locator:
+        return self.page.locator(f'#open-list > .ticket-row[data-id="{ticket_id}"]')
+
+    def done_row(self, ticket_id: str) -> Locator:
+        return self.page.locator(f'#done-list > .ticket-row[data-id="{ticket_id}"]')
+
+    def open_order(self, among: list[str]) -> list[str]:
+        """The ids of the open list, in display order, restricted to `among`."""
+        ids = self.page.locator("#open-list > .ticket-row").evaluate_all("rows => rows.map(r => r.dataset.id)")
+        return [i for i in ids if i in among]
+
+    @property
+    def detail(self) -> Locator:
+        return self.page.locator("#detail")
+
+
+def save_screenshot(page: Page, name: str) -> Path:
+    """Save a full-page screenshot as test-artifacts/screenshots/<name>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True, animations="disabled")
+    return path
+
+
+def ticket(**fields) -> dict:
+    """A valid ticket as the form writes it, for writing through REST."""
+    base = {
+        "subject": VALID["subject"], "description": VALID["description"],
+        "contact": {"name": VALID["name"], "email": VALID["email"]},
+        "category": VALID["category"], "type": VALID["type"], "impact": 3, "experience": VALID["experience"],
+        "seniority": 3, "created_at": {".sv": "timestamp"}, "status": "new",
+    }
+    return {**base, **fields}

@@ -1,0 +1,112 @@
+"""The pure modules of web/js, run in the browser as the pages load them."""
+
+import pytest
+
+
+@pytest.fixture
+def run(page, site):
+    """Evaluate `body` (an async function body) with the page's modules imported as m.tree, m.format..."""
+    page.goto(site + "__/firebase/init.json")  # same origin, no page script running
+
+    def evaluate(body: str, arg=None):
+        return page.evaluate(
+            f"""async (arg) => {{
+                const m = {{
+                  tree: await import("/js/tree.js"), format: await import("/js/format.js"),
+                  validate: await import("/js/validate.js"), db: await import("/js/db.js"),
+                }};
+                {body}
+            }}""", arg)
+
+    return evaluate
+
+
+def test_stream_events_apply_at_any_depth(run):
+    result = run("""
+        const {applyEvent: apply} = m.tree;
+        const steps = [];
+        let v = apply(null, "put", {path: "/", data: {a: {x: 1, y: {z: 2}}, b: [10, 20]}});
+        steps.push(v);
+        const before = v;
+        v = apply(v, "patch", {path: "/a", data: {"y/z": 3, "w": 4}});
+        steps.push(v, v.b === before.b);                       // untouched subtree keeps its identity
+        v = apply(v, "put", {path: "/a/y/z", data: null});      // empty parents vanish
+        steps.push(v);
+        v = apply(v, "put", {path: "/b/1", data: 21});          // arrays patched by index
+        steps.push(m.tree.asList(v.b));
+        v = apply(v, "patch", {path: "/", data: {a: null, "c/d": {}}});
+        steps.push(v);
+        steps.push(apply(v, "put", {path: "/", data: null}));
+        steps.push(apply("leaf", "put", {path: "/k/j", data: null}));  // deleting under a leaf: no-op
+        return steps;
+    """)
+    assert result == [
+        {"a": {"x": 1, "y": {"z": 2}}, "b": [10, 20]},
+        {"a": {"x": 1, "y": {"z": 3}, "w": 4}, "b": [10, 20]}, True,
+        {"a": {"x": 1, "w": 4}, "b": [10, 20]},
+        [10, 21],
+        {"b": {"0": 10, "1": 21}},
+        None,
+        "leaf",
+    ]
+
+
+def test_durations_and_words(run):
+    result = run("""
+        const f = m.format;
+        return [
+          f.resolutionText({p50: 6, p90: 48}), f.resolutionText({p50: 0.33, p90: 3.71}),
+          f.resolutionText({p50: 24, p90: 24}), f.resolutionText({p50: 400, p90: 2000}), f.resolutionText({}),
+          f.humanDuration(0.01), f.humanDuration(1), f.humanDuration(23.6), f.humanDuration(47, "ceil"),
+          f.confidence({priority: "P2", priority_scores: {P2: 0.716}}), f.confidence({}),
+          f.sentimentWords({label: "negative", score: -0.8}), f.sentimentWords({label: "neutral", score: 0.9}),
+          f.sentimentWords({label: "positive", score: 0.2}), f.sentimentWords({label: "<b>"}),
+          f.age(0, 59_000), f.age(0, 5 * 60_000), f.age(0, 3 * 3600_000), f.age(0, 50 * 3600_000),
+        ];
+    """)
+    assert result == [
+        "about 6 hours, at most 2 days", "about 20 minutes, at most 4 hours", "about 1 day",
+        "about 2 weeks, at most 12 weeks", None,
+        "5 minutes", "1 hour", "1 day", "2 days",
+        72, None,
+        "Very negative", "Neutral", "Positive", None,
+        "just now", "5 min ago", "3 h ago", "2 days ago",
+    ]
+
+
+def test_form_checks_mirror_the_function(run):
+    result = run("""
+        const {check} = m.validate;
+        return [
+          check("subject", "  "), check("subject", "é".repeat(200)), check("subject", "😀".repeat(201)),
+          check("email", "a@b.c"), check("email", "a b@c.d"), check("impact", "4"), check("impact", "5"),
+          check("seniority", "0"), check("seniority", "100.5"), check("category", "billing"), check("type", "bug"),
+        ];
+    """)
+    assert result[0] == "Enter a subject."
+    assert result[1] == ""
+    assert result[2].startswith("Subject is 201 characters long")  # code points, as Python counts
+    assert result[3] == "" and result[4].endswith("Use the form name@example.com.")
+    assert result[5] == "" and result[6] == "Choose how much this affects your work."
+    assert result[7] == "" and "from 0 to 100" in result[8]
+    assert result[9] == "" and result[10]
+
+
+def test_urls_carry_namespace_and_an_emulator_token(run, stack):
+    result = run("""
+        await m.db.connect({role: "agent"});
+        const url = new URL(m.db.dbUrl("tickets/-Abc"));
+        const [header, payload, signature] = url.searchParams.get("auth").split(".");
+        const decode = (part) => JSON.parse(atob(part.replace(/-/g, "+").replace(/_/g, "/")));
+        return {origin: url.origin, path: url.pathname, ns: url.searchParams.get("ns"), header: decode(header),
+                payload: decode(payload), signature, uid: m.db.currentUid(),
+                stored: localStorage.getItem("tickets.uid.agent")};
+    """)
+    assert result["origin"] == stack.urls["database"]
+    assert (result["path"], result["ns"]) == ("/tickets/-Abc.json", stack.namespace)
+    assert result["header"]["alg"] == "none" and result["signature"] == ""
+    payload = result["payload"]
+    assert payload["sub"] == payload["user_id"] == result["uid"] == result["stored"]
+    assert payload["firebase"]["sign_in_provider"] == "anonymous"
+    assert payload["agent"] is True
+    assert payload["aud"] == "demo-tickets" and payload["exp"] > payload["iat"]

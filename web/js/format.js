@@ -1,0 +1,99 @@
+/**
+ * Words for what the model and the database say: priority names, sentiment, human durations,
+ * ages. Pure functions of their arguments, so the tests can call them directly.
+ */
+
+export const PRIORITIES = ["P1", "P2", "P3", "P4"];
+export const PRIORITY_NAMES = { P1: "Urgent", P2: "High", P3: "Normal", P4: "Low" };
+export const CATEGORY_NAMES = {
+  technical: "Technical", performance: "Performance", authentication: "Sign-in & access", billing: "Billing",
+};
+export const TYPE_NAMES = { request: "Request", issue: "Issue" };
+export const IMPACT_NAMES = ["None", "Low", "Moderate", "High", "Critical"];
+export const EXPERIENCE_NAMES = {
+  beginner: "Beginner", experienced: "Experienced", advanced: "Advanced", trainer: "Trainer",
+};
+const SENTIMENT_WORDS = { negative: "Negative", neutral: "Neutral", positive: "Positive" };
+const STRONG_SENTIMENT = 0.6;
+const HOUR_MS = 3600 * 1000;
+
+/** The model's confidence in its chosen priority, as a whole percentage, or null. */
+export function confidence(enrichment) {
+  const score = enrichment?.priority_scores?.[enrichment?.priority];
+  return typeof score === "number" && Number.isFinite(score) ? Math.round(score * 100) : null;
+}
+
+/** "Negative", "Very negative", "Neutral"... from {label, score}; null when absent. */
+export function sentimentWords(sentiment) {
+  const label = sentiment?.label;
+  if (!(label in SENTIMENT_WORDS)) return null;
+  const strong = label !== "neutral" && Math.abs(Number(sentiment.score) || 0) >= STRONG_SENTIMENT;
+  return strong ? `Very ${SENTIMENT_WORDS[label].toLowerCase()}` : SENTIMENT_WORDS[label];
+}
+
+/** The sentiment label if it is a known one ("negative" | "neutral" | "positive"), else "unknown". */
+export function sentimentKey(sentiment) {
+  return sentiment?.label in SENTIMENT_WORDS ? sentiment.label : "unknown";
+}
+
+/**
+ * A duration in hours as words: "20 minutes", "6 hours", "2 days", "3 weeks".
+ *
+ * @param {number} hours
+ * @param {"round"|"ceil"} mode  "ceil" for upper bounds, so "at most" never understates.
+ */
+export function humanDuration(hours, mode = "round") {
+  const fit = mode === "ceil" ? Math.ceil : Math.round;
+  const minutes = hours * 60;
+  if (minutes < 55) {
+    const n = Math.max(5, fit(minutes / 5) * 5);
+    return n >= 60 ? "1 hour" : `${n} minutes`;
+  }
+  if (hours < 23.5) return plural(Math.max(1, fit(hours)), "hour");
+  const days = hours / 24;
+  if (days < 13.5) return plural(Math.max(1, fit(days)), "day");
+  return plural(Math.max(2, fit(days / 7)), "week");
+}
+
+/** "about 6 hours, at most 2 days" from {p50, p90}; null when either is missing. */
+export function resolutionText(resolutionHours) {
+  const p50 = Number(resolutionHours?.p50);
+  const p90 = Number(resolutionHours?.p90);
+  if (!Number.isFinite(p50) || !Number.isFinite(p90) || p50 < 0 || p90 < 0) return null;
+  const typical = humanDuration(p50, "round");
+  const worst = humanDuration(Math.max(p50, p90), "ceil");
+  return typical === worst ? `about ${typical}` : `about ${typical}, at most ${worst}`;
+}
+
+/** "just now", "4 min ago", "3 h ago", "2 days ago" for a time in ms since the epoch. */
+export function age(ms, now = Date.now()) {
+  if (!Number.isFinite(ms)) return "";
+  const minutes = Math.floor(Math.max(0, now - ms) / 60000);
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return `${hours} h ago`;
+  const days = Math.floor(hours / 24);
+  return days === 1 ? "yesterday" : `${days} days ago`;
+}
+
+/** A local date and time for ms since the epoch, or "" when absent. */
+export function dateTime(ms) {
+  if (!Number.isFinite(ms)) return "";
+  return new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+/** An ISO string for a <time datetime> attribute, or null. */
+export function isoTime(ms) {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+}
+
+/** Hours between two times in ms, in words ("about 3 hours"), or "". */
+export function elapsed(fromMs, toMs) {
+  if (!Number.isFinite(fromMs) || !Number.isFinite(toMs) || toMs < fromMs) return "";
+  return humanDuration((toMs - fromMs) / HOUR_MS);
+}
+
+function plural(n, unit) {
+  return `${n} ${unit}${n === 1 ? "" : "s"}`;
+}

@@ -1,0 +1,85 @@
+/**
+ * A local copy of a database location, kept current from the streaming protocol's events.
+ *
+ * The server sends `put` (replace the value at `path`) and `patch` (for each key of `data`,
+ * which may itself be a deep path like "resolution/status", replace that child) with `path`
+ * relative to the listened URL. Updates are immutable with structural sharing: an untouched
+ * subtree keeps its identity, so a view can tell which children changed with `!==`.
+ * As in the database, null and {} delete, and a parent left empty disappears.
+ */
+
+/** Split "/a/b" or "a/b/" into ["a", "b"]. */
+export function segments(path) {
+  return String(path || "").split("/").filter(Boolean);
+}
+
+/**
+ * Apply one stream event to a value.
+ *
+ * @param {*} root  the current value (null when absent).
+ * @param {"put"|"patch"} kind  the event name.
+ * @param {{path: string, data: *}} event  the event's JSON.
+ * @returns {*} the new value (null when absent).
+ */
+export function applyEvent(root, kind, { path, data }) {
+  const base = segments(path);
+  if (kind === "put") return setIn(root, base, data);
+  if (kind === "patch") {
+    let next = root;
+    for (const [key, value] of Object.entries(data || {})) next = setIn(next, base.concat(segments(key)), value);
+    return next;
+  }
+  throw new Error(`Invalid event: "${kind}". Expected put or patch.`);
+}
+
+/** The value at a path of segments, or undefined. */
+export function getIn(node, path) {
+  let here = node;
+  for (const key of path) {
+    if (here === null || typeof here !== "object") return undefined;
+    here = here[key];
+  }
+  return here;
+}
+
+/**
+ * A list from a database value: arrays pass through, objects with numeric keys (what an array
+ * becomes after a child is patched) are read in key order; nulls are dropped.
+ */
+export function asList(value) {
+  if (Array.isArray(value)) return value.filter((item) => item !== null && item !== undefined);
+  if (value && typeof value === "object") {
+    return Object.keys(value).sort((a, b) => Number(a) - Number(b)).map((key) => value[key])
+      .filter((item) => item !== null && item !== undefined);
+  }
+  return [];
+}
+
+function setIn(node, path, value) {
+  if (path.length === 0) return normalize(value);
+  const [key, ...rest] = path;
+  const base = isContainer(node) ? node : {};
+  const child = setIn(base[key], rest, value);
+  if (child === base[key] || (child === null && !(key in base))) return node;
+  // Arrays become plain objects once a child changes: keys stay the database's keys.
+  const copy = Object.assign({}, base);
+  if (child === null) delete copy[key];
+  else copy[key] = child;
+  return Object.keys(copy).length ? copy : null;
+}
+
+function normalize(value) {
+  if (value === undefined || value === null) return null;
+  if (!isContainer(value)) return value;
+  const out = Array.isArray(value) ? [] : {};
+  let empty = true;
+  for (const [key, child] of Object.entries(value)) {
+    const kept = normalize(child);
+    if (kept !== null) { out[key] = kept; empty = false; }
+  }
+  return empty ? null : out;
+}
+
+function isContainer(value) {
+  return value !== null && typeof value === "object";
+}
