@@ -1,0 +1,144 @@
+"""Turn a ticket (as stored in the database) into the inputs the model reads.
+
+Everything here is a pure function of the ticket's fields, shared by training and serving so
+the two cannot drift apart. Tickets come from browsers and exports, so every field may be
+missing, of the wrong type or carry a value never seen in training; none of that raises.
+"""
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ticketml.mask import mask_pii
+
+MODEL_INPUT_FIELDS = (
+    "subject", "description", "category", "type", "impact", "experience", "seniority",
+)
+"""The ticket fields the model reads (and ``input_hash`` covers). ``contact`` is not one."""
+
+CATEGORICAL_FIELDS = ("category", "type", "experience")
+PRIORITIES = ("P1", "P2", "P3", "P4")
+SENTIMENTS = ("negative", "neutral", "positive")
+
+MISSING = "(missing)"
+MAX_TEXT_CHARS = 10_000  # Longer text is cut: it bounds masking and vectorising time.
+_IMPACT_RANGE = (0, 4)
+_SENIORITY_MAX_YEARS = 100.0
+_SENIORITY_SCALE = math.log1p(20.0)
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """One ticket reduced to what the model reads.
+
+    Attributes:
+        text: Masked subject and description, joined; "" when the ticket has no text.
+        fields: Sparse structured features (one-hot names -> 1.0, scaled numbers).
+    """
+
+    text: str
+    fields: dict[str, float]
+
+
+def input_hash(ticket: Mapping) -> str:
+    """Return a stable sha256 hex digest of the fields the model reads.
+
+    The digest covers exactly ``MODEL_INPUT_FIELDS`` (missing -> null) as canonical JSON:
+    sorted keys, no whitespace, and integral floats written as integers, because the
+    database (like JavaScript) does not distinguish ``3`` from ``3.0``.
+
+    Args:
+        ticket: The ticket as read from the database.
+
+    Returns:
+        64 lowercase hex characters.
+    """
+    canonical = {name: _canonical_value(ticket.get(name)) for name in MODEL_INPUT_FIELDS}
+    payload = json.dumps(
+        canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str,
+        allow_nan=True,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def model_input(ticket: Mapping) -> ModelInput:
+    """Reduce a ticket to masked text and structured features.
+
+    Args:
+        ticket: Any mapping; unknown, missing or mistyped fields are tolerated.
+
+    Returns:
+        The ticket's ModelInput.
+    """
+    if not isinstance(ticket, Mapping):
+        ticket = {}
+    subject = mask_pii(_text(ticket.get("subject")))
+    description = mask_pii(_text(ticket.get("description")))
+    text = f"{subject}\n{description}".strip()
+    fields: dict[str, float] = {}
+    for name in CATEGORICAL_FIELDS:
+        fields[f"{name}={categorical(ticket.get(name))}"] = 1.0
+    impact = number(ticket.get("impact"))
+    if impact is None:
+        fields["impact=" + MISSING] = 1.0
+    else:
+        low, high = _IMPACT_RANGE
+        impact = float(min(max(impact, low), high))
+        level = str(int(impact)) if impact.is_integer() else "other"
+        fields[f"impact={level}"] = 1.0
+        fields["impact"] = impact / high
+    seniority = number(ticket.get("seniority"))
+    if seniority is None or seniority < 0:
+        fields["seniority=" + MISSING] = 1.0
+    else:
+        years = min(seniority, _SENIORITY_MAX_YEARS)
+        fields["seniority_log"] = math.log1p(years) / _SENIORITY_SCALE
+    return ModelInput(text=text, fields=fields)
+
+
+def model_inputs(tickets: Sequence[Mapping]) -> tuple[list[str], list[dict[str, float]]]:
+    """Reduce many tickets at once; returns (texts, field dicts) in the same order."""
+    inputs = [model_input(t) for t in tickets]
+    return [i.text for i in inputs], [i.fields for i in inputs]
+
+
+def categorical(value: object) -> str:
+    """Normalise a categorical value: trimmed, lower-case string, or ``(missing)``."""
+    if value is None or isinstance(value, (dict, list)):
+        return MISSING
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip().lower()
+    return text[:64] if text else MISSING
+
+
+def number(value: object) -> float | None:
+    """Parse a finite number from an int, float or numeric string; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        result = float(value)
+    elif isinstance(value, str):
+        try:
+            result = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return result if math.isfinite(result) else None
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        value = str(value) if isinstance(value, (int, float)) else ""
+    return value[:MAX_TEXT_CHARS]
+
+
+def _canonical_value(value: object) -> object:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

@@ -1,0 +1,113 @@
+"""Replace personal data and secrets in free text with placeholders.
+
+The same masking runs before training (text is stored, trained on and logged masked) and
+at prediction time, so the model never sees, and never learns from, a customer's e-mail
+address, phone number, card number or credentials. Placeholders contain no digits and no
+``@``, so masking is idempotent: ``mask_pii(mask_pii(t)) == mask_pii(t)``.
+"""
+
+import re
+
+EMAIL = "[EMAIL]"
+PHONE = "[PHONE]"
+CARD = "[CARD]"
+SECRET = "[SECRET]"
+
+# Every repetition is bounded so that no input makes a pattern scan quadratically.
+# Words that mark a URL query parameter (or a bare ``name=value``) as a credential. A
+# parameter name is split into words on ``_ . -`` and camelCase, so ``X-Amz-Signature``,
+# ``access_token`` and ``apiKey`` match while ``design`` or ``keyword`` do not.
+_SECRET_WORDS = frozenset({
+    "token", "key", "apikey", "password", "passwd", "pass", "pwd", "secret", "signature",
+    "sig", "auth", "credential", "credentials", "session", "sessionid", "sid", "jwt", "otp",
+})
+_CARD_DIGITS = (13, 19)
+_PHONE_DIGITS = (7, 15)  # E.164 allows at most 15 digits.
+
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,31}://)([^\s/:@]{1,256}):([^\s/@]{1,256})@")
+_PARAM = re.compile(r"(?:(?<=[?&;])|(?<![^\s,(\"'<]))([A-Za-z][\w.-]{0,63})=([^\s&#\"'<>]+)")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/-]{12,}=*")
+_EMAIL = re.compile(
+    r"(?i)(?<![\w.%+-])[a-z0-9._%+-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){0,8}\.[a-z]{2,24}\b"
+)
+_CARD = re.compile(r"(?<![\w.,/-])\d(?:[ -]?\d){12,18}(?![\w.,/-]?\d)")
+_PHONE_PATTERNS = (
+    # International: +CC then groups, optionally with an (area) part.
+    re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){2,5}(?![\w.-]?\d)"),
+    # (555) 123-4567 / (030) 1234567
+    re.compile(r"(?<![\w)])\(\d{2,5}\)[ .-]?\d{3,4}[ .-]?\d{3,4}(?![\w.-]?\d)"),
+    # 555-123-4567 / 555.123.4567 / 555 123 4567 (North American grouping only).
+    re.compile(r"(?<![\w.-])\d{3}([-. ])\d{3}\1\d{4}(?![\w.-]?\d)"),
+    # National numbers with a trunk zero: 030 12345678, 0171-1234567, 020 7946 0018.
+    re.compile(r"(?<![\w.-])0\d{1,4}[ /-]\d{3,8}(?:[ -]\d{2,4})?(?![\w.-]?\d)"),
+)
+# Any digit run after an explicit cue ("call me at 5551234567", "tel: 12 34 56 78").
+_PHONE_CUED = re.compile(
+    r"(?i)\b((?:phone|tel|telephone|mobile|cell|fax|whatsapp|(?:call|reach|text) me (?:at|on))"
+    r"[:.]?\s*)(\+?\d[\d ().-]{5,24}\d)(?![\w.-]?\d)"
+)
+
+
+def mask_pii(text: str) -> str:
+    """Replace e-mails, phone numbers, card numbers and URL secrets with placeholders.
+
+    Args:
+        text: Free text, e.g. a ticket's subject or description.
+
+    Returns:
+        The text with each e-mail address replaced by ``[EMAIL]``, each phone number by
+        ``[PHONE]``, each Luhn-valid payment card number by ``[CARD]``, and each password
+        in a URL's userinfo, credential-like ``name=value`` parameter (``token=``,
+        ``api_key=``, ``password=``, ``X-Amz-Signature=`` ...) or bearer token by
+        ``[SECRET]``. Version numbers, dates, IP addresses and ticket numbers are kept.
+    """
+    if not text:
+        return text
+    text = _URL_USERINFO.sub(lambda m: f"{m[1]}{m[2]}:{SECRET}@", text)
+    text = _PARAM.sub(_mask_param, text)
+    text = _BEARER.sub(lambda m: f"{m[1]} {SECRET}", text)
+    text = _EMAIL.sub(EMAIL, text)
+    text = _CARD.sub(_mask_card, text)
+    for pattern in _PHONE_PATTERNS:
+        text = pattern.sub(_mask_phone, text)
+    text = _PHONE_CUED.sub(lambda m: m[1] + _mask_phone(m, group=2), text)
+    return text
+
+
+def luhn_valid(digits: str) -> bool:
+    """Return True if a string of digits passes the Luhn check used by payment cards."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _mask_param(match: re.Match) -> str:
+    name, value = match[1], match[2]
+    if value == SECRET or not (_name_words(name) & _SECRET_WORDS):
+        return match[0]
+    return f"{name}={SECRET}"
+
+
+def _name_words(name: str) -> set[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return {w for w in re.split(r"[\s_.-]+", spaced.lower()) if w}
+
+
+def _mask_card(match: re.Match) -> str:
+    digits = re.sub(r"\D", "", match[0])
+    low, high = _CARD_DIGITS
+    if low <= len(digits) <= high and luhn_valid(digits):
+        return CARD
+    return match[0]
+
+
+def _mask_phone(match: re.Match, group: int = 0) -> str:
+    digits = sum(ch.isdigit() for ch in match[group])
+    low, high = _PHONE_DIGITS
+    return PHONE if low <= digits <= high else match[group]

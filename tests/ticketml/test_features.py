@@ -1,0 +1,89 @@
+"""input_hash pins exactly the fields the model reads; model_input tolerates any ticket."""
+
+import hashlib
+import json
+
+import pytest
+
+from ticketml.features import MISSING, MODEL_INPUT_FIELDS, input_hash, model_input
+
+TICKET = {
+    "subject": "Cannot log in", "description": "SSO fails since this morning.",
+    "contact": {"name": "Anna Schmidt", "email": "anna@example.com"},
+    "category": "authentication", "type": "issue", "impact": 3, "experience": "advanced",
+    "seniority": 2.5, "created_at": 1732000000000, "status": "new",
+}
+
+
+def test_model_input_fields_are_the_documented_ones():
+    assert MODEL_INPUT_FIELDS == (
+        "subject", "description", "category", "type", "impact", "experience", "seniority")
+
+
+def test_input_hash_is_sha256_of_canonical_json_of_the_model_fields():
+    canonical = json.dumps({f: TICKET.get(f) for f in MODEL_INPUT_FIELDS}, sort_keys=True,
+                           separators=(",", ":"), ensure_ascii=False)
+    assert input_hash(TICKET) == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_input_hash_ignores_other_fields_and_key_order():
+    echoed = {**TICKET, "enrichment": {"priority": "P1"}, "helpdesk": {"id": 7}, "status": "open",
+              "contact": {"name": "Someone Else"}, "created_at": 1}
+    reordered = dict(reversed(list(TICKET.items())))
+    assert input_hash(echoed) == input_hash(TICKET) == input_hash(reordered)
+
+
+def test_input_hash_treats_missing_as_null_and_integral_floats_as_ints():
+    without = {k: v for k, v in TICKET.items() if k != "seniority"}
+    assert input_hash(without) == input_hash({**TICKET, "seniority": None})
+    assert input_hash({**TICKET, "impact": 3.0}) == input_hash(TICKET)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("description", "SSO fails since this morning!"), ("subject", "Cannot log in."),
+    ("impact", 4), ("category", "billing"), ("seniority", 2.6), ("experience", None),
+])
+def test_input_hash_changes_when_a_model_field_changes(field, value):
+    assert input_hash({**TICKET, field: value}) != input_hash(TICKET)
+
+
+def test_input_hash_is_64_hex_chars_even_for_odd_values():
+    digest = input_hash({"subject": ["a"], "impact": float("nan"), "seniority": object()})
+    assert len(digest) == 64 and int(digest, 16) >= 0
+
+
+def test_model_input_masks_text_and_one_hots_fields():
+    result = model_input({**TICKET, "description": "Mail anna@example.com please"})
+    assert result.text == "Cannot log in\nMail [EMAIL] please"
+    assert result.fields["category=authentication"] == 1.0
+    assert result.fields["impact=3"] == 1.0
+    assert result.fields["impact"] == pytest.approx(0.75)
+    assert "seniority_log" in result.fields
+
+
+def test_model_input_normalises_case_and_numeric_strings():
+    result = model_input({"category": " Billing ", "impact": "2", "seniority": "1.5"})
+    assert result.fields["category=billing"] == 1.0
+    assert result.fields["impact=2"] == 1.0
+    assert result.fields["seniority_log"] > 0
+
+
+@pytest.mark.parametrize("ticket", [
+    {}, {"impact": "high", "seniority": "ten"}, {"impact": None, "seniority": -3},
+    {"impact": True, "category": 7, "type": ["issue"], "subject": 42, "description": {"a": 1}},
+    {"impact": float("inf"), "seniority": float("nan")}, None, "not a mapping",
+])
+def test_model_input_tolerates_missing_and_malformed_fields(ticket):
+    result = model_input(ticket)
+    assert isinstance(result.text, str)
+    assert all(isinstance(v, float) for v in result.fields.values())
+
+
+def test_model_input_marks_missing_numbers():
+    fields = model_input({"impact": "high"}).fields
+    assert fields["impact=" + MISSING] == 1.0 and fields["seniority=" + MISSING] == 1.0
+    assert "impact" not in fields
+
+
+def test_model_input_clamps_out_of_range_impact():
+    assert model_input({"impact": 99}).fields["impact=4"] == 1.0
