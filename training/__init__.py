@@ -1,0 +1,5 @@
+"""Batch training of the enrichment model: demo data, export files, heads, evaluation, bundles.
+
+Run ``python -m training --help``. It may import ticketml (the serving code it trains for),
+scikit-learn, numpy, scipy, skops and tqdm; nothing here runs in the request path.
+"""

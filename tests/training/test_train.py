@@ -1,0 +1,88 @@
+"""End-to-end training produces a loadable, reproducible bundle that beats naive baselines."""
+
+import os
+
+import numpy as np
+import pytest
+from sklearn.preprocessing import FunctionTransformer
+
+from ticketml.bundle import load_bundle
+from ticketml.errors import BundleError
+from training.data import prepare, read_records
+from training.mapping import NATIVE, FieldMapping
+from training.pipeline import run
+from training.publish import write_bundle
+from training.train import TrainingError, TrainParams, _expected_above, fit_heads
+
+from .conftest import FIXED_NOW
+
+
+def test_training_publishes_a_loadable_bundle(trained):
+    model_dir, result = trained
+    bundle = load_bundle(model_dir)
+    assert bundle.version == result.version
+    prediction = bundle.predict({"subject": "Login fails", "description": "Production is down."})
+    assert prediction["model_version"] == result.version
+
+
+def test_card_metrics_beat_the_naive_baselines(trained):
+    metrics = trained[1].card["metrics"]
+    assert metrics["priority"]["model"]["macro_f1"] > metrics["priority"]["baseline"]["macro_f1"] + 0.3
+    assert metrics["sentiment"]["model"]["macro_f1"] > metrics["sentiment"]["baseline"]["macro_f1"] + 0.3
+    assert metrics["resolution"]["model"]["log_mae"] < metrics["resolution"]["baseline"]["log_mae"] - 0.2
+    assert metrics["resolution"]["model"]["within_2x"] > metrics["resolution"]["baseline"]["within_2x"]
+    assert 0.8 <= metrics["resolution"]["model"]["p90_coverage"] <= 0.98
+
+
+def test_card_describes_data_split_and_review_threshold(trained):
+    card = trained[1].card
+    assert card["data"]["report"]["rows_read"] == 2000
+    assert card["data"]["split"]["method"] == "time"
+    review = card["metrics"]["priority"]["needs_review"]
+    assert 0 < review["threshold"] < 1 and 0 <= review["review_rate"] <= 1
+    assert (trained[0] / "versions" / trained[1].version / "MODEL_CARD.md").read_text().startswith(
+        f"# Model card: ticket enrichment {trained[1].version}")
+
+
+def test_same_seed_gives_the_same_metrics(trained, demo_file, tmp_path):
+    again = run(demo_file, NATIVE, tmp_path, TrainParams(seed=7), show_progress=False,
+                now=FIXED_NOW)
+    assert again.card["metrics"] == trained[1].card["metrics"]
+    assert again.version == trained[1].version
+
+
+def test_censored_tickets_are_imputed_above_their_lower_bound():
+    mu, sigma, lower = np.array([1.0, 1.0, 5.0]), np.array([0.5, 0.5, 0.5]), np.array([0.0, 2.0, 1.0])
+    imputed = _expected_above(mu, sigma, lower)
+    assert np.all(imputed >= lower)
+    assert imputed[1] > 2.0 and imputed[0] > mu[0] and imputed[2] == pytest.approx(5.0, abs=1e-3)
+
+
+def test_a_random_split_trains_with_censored_tickets(demo_file):
+    examples = prepare(read_records(demo_file), NATIVE).examples
+    open_ = [e for e in examples if e.censored]
+    assert open_
+    _, params = fit_heads(examples[:800] + open_, examples[800:1000], TrainParams(), lambda s: None)
+    assert params["resolution"]["censored_in_training"] == len(open_)
+
+
+def test_data_without_sentiment_labels_falls_back_to_the_lexicon(demo_file, tmp_path):
+    mapping = FieldMapping(name="no-sentiment", fields={
+        k: v for k, v in NATIVE.fields.items() if k != "sentiment"})
+    result = run(demo_file, mapping, tmp_path, TrainParams(), show_progress=False)
+    assert result.card["predictor"]["sentiment"]["kind"] == "lexicon"
+    bundle = load_bundle(tmp_path)
+    angry = bundle.predict({"description": "This is unacceptable, terrible and useless."})
+    assert angry["sentiment"]["label"] == "negative"
+
+
+def test_too_few_priority_labels_is_a_clear_error(demo_file):
+    examples = prepare(read_records(demo_file), NATIVE).examples[:10]
+    with pytest.raises(TrainingError, match="priority"):
+        fit_heads(examples, [], TrainParams(), lambda s: None)
+
+
+def test_write_bundle_refuses_types_the_loader_would_refuse(tmp_path):
+    with pytest.raises(BundleError, match="system"):
+        write_bundle(tmp_path, "v1", {"evil": FunctionTransformer(func=os.system)}, {}, {})
+    assert not any((tmp_path / "versions").iterdir())

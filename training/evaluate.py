@@ -1,0 +1,163 @@
+"""Measure a Predictor on held-out examples, beside naive baselines.
+
+Evaluation goes through ``Predictor.predict_many``, the code path serving uses, so what is
+measured is what is shipped. Baselines: the majority class (priority, sentiment), the
+untrained lexicon scorer (sentiment), and the training median / 90th percentile of
+resolution hours.
+"""
+
+import math
+from collections import Counter
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+from ticketml import lexicon
+from ticketml.features import PRIORITIES, SENTIMENTS
+from ticketml.predictor import Predictor
+from training.data import Example
+
+_CALIBRATION_BINS = 10
+_DECIMALS = 4
+
+
+def evaluate(predictor: Predictor, train: list[Example], test: list[Example]) -> dict:
+    """Return the metrics of every head and its baselines on ``test``.
+
+    Args:
+        predictor: The predictor to measure.
+        train: Training examples (for the baselines only).
+        test: Held-out examples.
+
+    Returns:
+        ``{"priority": {...}, "sentiment": {...}, "resolution": {...}}``, each with
+        ``model`` and ``baseline`` metrics and ``n``.
+    """
+    outputs = predictor.predict_many([e.ticket for e in test])
+    return {
+        "priority": _priority(predictor, train, test, outputs),
+        "sentiment": _sentiment(train, test, outputs),
+        "resolution": _resolution(train, test, outputs),
+    }
+
+
+def classification(truth: list[str], predicted: list[str], labels: tuple[str, ...]) -> dict:
+    """Macro-F1, accuracy, per-class precision/recall/F1/support and the confusion matrix."""
+    present = [label for label in labels if label in set(truth) | set(predicted)]
+    precision, recall, f1, support = precision_recall_fscore_support(
+        truth, predicted, labels=present, zero_division=0)
+    return {
+        "macro_f1": _r(f1_score(truth, predicted, labels=present, average="macro", zero_division=0)),
+        "accuracy": _r(np.mean(np.array(truth) == np.array(predicted))),
+        "per_class": {
+            label: {"precision": _r(p), "recall": _r(r), "f1": _r(f), "support": int(s)}
+            for label, p, r, f, s in zip(present, precision, recall, f1, support)
+        },
+        "confusion": {
+            "labels": present,
+            "matrix": confusion_matrix(truth, predicted, labels=present).tolist(),
+        },
+    }
+
+
+def calibration(probs: np.ndarray, truth: np.ndarray) -> dict:
+    """Expected calibration error of the top class over equal-width bins, and the bins."""
+    top = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == truth
+    edges = np.linspace(0, 1, _CALIBRATION_BINS + 1)
+    bins, ece = [], 0.0
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (top > low) & (top <= high)
+        if not inside.any():
+            continue
+        confidence, accuracy = float(top[inside].mean()), float(correct[inside].mean())
+        ece += inside.mean() * abs(confidence - accuracy)
+        bins.append({"range": [_r(low), _r(high)], "n": int(inside.sum()),
+                     "confidence": _r(confidence), "accuracy": _r(accuracy)})
+    return {"ece": _r(ece), "bins": bins}
+
+
+def resolution_metrics(true_hours, p50, p90) -> dict:
+    """Mean |log1p(p50) - log1p(true)|, share within a factor of two, p90 coverage."""
+    true_hours, p50, p90 = (np.asarray(v, dtype=float) for v in (true_hours, p50, p90))
+    if not len(true_hours):
+        return {"n": 0}
+    ratio = np.maximum(p50, 1e-9) / np.maximum(true_hours, 1e-9)
+    return {
+        "n": len(true_hours),
+        "log_mae": _r(np.mean(np.abs(np.log1p(p50) - np.log1p(true_hours)))),
+        "within_2x": _r(np.mean((ratio >= 0.5) & (ratio <= 2.0))),
+        "p90_coverage": _r(np.mean(true_hours <= p90)),
+    }
+
+
+def _priority(predictor, train, test, outputs) -> dict:
+    rows = [i for i, e in enumerate(test) if e.priority]
+    truth = [test[i].priority for i in rows]
+    predicted = [outputs[i]["priority"] for i in rows]
+    majority = Counter(e.priority for e in train if e.priority).most_common(1)[0][0]
+    probs = predictor.priority_probabilities([test[i].ticket for i in rows])
+    truth_idx = np.array([PRIORITIES.index(t) for t in truth])
+    review = np.array([outputs[i]["needs_review"] for i in rows], dtype=bool)
+    correct = np.array(truth) == np.array(predicted)
+    model = classification(truth, predicted, PRIORITIES)
+    model["calibration"] = calibration(probs, truth_idx)
+    prior = np.tile([np.mean([e.priority == p for e in train if e.priority]) for p in PRIORITIES],
+                    (len(rows), 1))
+    baseline = classification(truth, [majority] * len(rows), PRIORITIES)
+    baseline["calibration"] = calibration(prior, truth_idx)
+    return {
+        "n": len(rows),
+        "model": model,
+        "baseline": {"name": f"majority class ({majority})", **baseline},
+        "needs_review": {
+            "threshold": predictor.review_threshold,
+            "review_rate": _r(review.mean()) if rows else 0.0,
+            "accuracy_accepted": _r(correct[~review].mean()) if (~review).any() else None,
+            "accuracy_reviewed": _r(correct[review].mean()) if review.any() else None,
+        },
+    }
+
+
+def _sentiment(train, test, outputs) -> dict:
+    rows = [i for i, e in enumerate(test) if e.sentiment]
+    if not rows:
+        return {"n": 0, "note": "no sentiment labels in the test data"}
+    truth = [test[i].sentiment for i in rows]
+    predicted = [outputs[i]["sentiment"]["label"] for i in rows]
+    train_labels = Counter(e.sentiment for e in train if e.sentiment)
+    majority = train_labels.most_common(1)[0][0] if train_labels else "neutral"
+    texts = [f'{test[i].ticket.get("subject") or ""}\n{test[i].ticket.get("description") or ""}'
+             for i in rows]
+    lexicon_labels = [SENTIMENTS[int(np.argmax(lexicon.probabilities(t)))] for t in texts]
+    return {
+        "n": len(rows),
+        "model": classification(truth, predicted, SENTIMENTS),
+        "baseline": {"name": f"majority class ({majority})",
+                     **classification(truth, [majority] * len(rows), SENTIMENTS)},
+        "lexicon": {"name": "ticketml.lexicon (untrained fallback)",
+                    **classification(truth, lexicon_labels, SENTIMENTS)},
+    }
+
+
+def _resolution(train, test, outputs) -> dict:
+    rows = [i for i, e in enumerate(test) if e.hours is not None and not e.censored]
+    closed_train = [e.hours for e in train if e.hours is not None and not e.censored]
+    truth = [test[i].hours for i in rows]
+    median, p90 = float(np.median(closed_train)), float(np.quantile(closed_train, 0.9))
+    censored = [i for i, e in enumerate(test) if e.censored]
+    return {
+        "n": len(rows),
+        "censored_in_test": len(censored),
+        "model": resolution_metrics(
+            truth, [outputs[i]["resolution_hours"]["p50"] for i in rows],
+            [outputs[i]["resolution_hours"]["p90"] for i in rows]),
+        "baseline": {"name": f"training median {median:.1f} h, p90 {p90:.1f} h",
+                     **resolution_metrics(truth, [median] * len(rows), [p90] * len(rows))},
+        "note": "measured on resolved test tickets; censored ones only bound the time from below",
+    }
+
+
+def _r(value: float) -> float:
+    value = float(value)
+    return round(value, _DECIMALS) if math.isfinite(value) else value
