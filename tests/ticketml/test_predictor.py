@@ -1,0 +1,122 @@
+"""The enrichment contract, on ordinary and malformed tickets, and the model's behaviour."""
+
+import copy
+import time
+
+import numpy as np
+import pytest
+
+from ticketml.features import PRIORITIES
+
+TICKET = {
+    "subject": "Export to CSV fails",
+    "description": "Exporting the monthly report to CSV fails with a 500 error since this morning.",
+    "contact": {"name": "Anna Schmidt", "email": "anna@example.com"},
+    "category": "technical", "type": "issue", "impact": 2, "experience": "experienced",
+    "seniority": 3, "created_at": 1732000000000, "status": "new",
+}
+
+MALFORMED = [
+    {},
+    {"subject": "Help"},
+    {"description": "Nothing works", "category": "space-travel", "type": "complaint"},
+    {**TICKET, "impact": "3"},
+    {**TICKET, "impact": "high", "seniority": "ten years"},
+    {**TICKET, "impact": None, "seniority": None, "experience": None, "category": None},
+    {**TICKET, "impact": -7, "seniority": 1e9},
+    {**TICKET, "subject": 42, "description": ["not", "text"]},
+    {**TICKET, "description": "word " * 50_000},
+    {**TICKET, "subject": "", "description": ""},
+    {**TICKET, "description": "Émojis 🚀 and ünïcödé, 中文 текст"},
+]
+
+
+def assert_contract(result, version):
+    assert set(result) == {"priority", "priority_scores", "sentiment", "resolution_hours",
+                           "needs_review", "model_version"}
+    assert result["priority"] in PRIORITIES
+    scores = result["priority_scores"]
+    assert list(scores) == list(PRIORITIES)
+    assert all(isinstance(v, float) and 0 <= v <= 1 and round(v, 4) == v for v in scores.values())
+    assert sum(scores.values()) == pytest.approx(1.0, abs=1e-9)
+    assert scores[result["priority"]] == max(scores.values())
+    assert set(result["sentiment"]) == {"label", "score"}
+    assert result["sentiment"]["label"] in ("negative", "neutral", "positive")
+    assert -1.0 <= result["sentiment"]["score"] <= 1.0
+    hours = result["resolution_hours"]
+    assert set(hours) == {"p50", "p90"}
+    assert isinstance(hours["p50"], float) and isinstance(hours["p90"], float)
+    assert hours["p90"] >= hours["p50"] > 0
+    assert isinstance(result["needs_review"], bool)
+    assert result["model_version"] == version
+
+
+def test_predict_returns_the_enrichment_contract(shipped_bundle):
+    assert_contract(shipped_bundle.predict(TICKET), shipped_bundle.version)
+
+
+@pytest.mark.parametrize("ticket", MALFORMED)
+def test_predict_tolerates_missing_unknown_and_mistyped_fields(shipped_bundle, ticket):
+    assert_contract(shipped_bundle.predict(ticket), shipped_bundle.version)
+
+
+def test_a_ticket_without_text_needs_review(shipped_bundle):
+    assert shipped_bundle.predict({**TICKET, "subject": "", "description": "  "})["needs_review"]
+
+
+def test_predict_is_pure_and_deterministic(shipped_bundle):
+    original = copy.deepcopy(TICKET)
+    first = shipped_bundle.predict(TICKET)
+    assert shipped_bundle.predict(TICKET) == first
+    assert TICKET == original
+
+
+def test_predict_many_matches_predict(shipped_bundle):
+    tickets = [TICKET, *MALFORMED[:5]]
+    assert shipped_bundle.predict_many(tickets) == [shipped_bundle.predict(t) for t in tickets]
+
+
+@pytest.mark.parametrize("contact", [
+    {"name": "Zoe Nguyen", "email": "zoe@globex.co.uk"}, {"name": "", "email": ""}, None,
+    {"name": "Production Down Urgent", "email": "angry.customer@unacceptable.com"},
+])
+def test_changing_the_contact_changes_no_prediction(shipped_bundle, contact):
+    changed = {**TICKET, "contact": contact}
+    assert shipped_bundle.predict(changed) == shipped_bundle.predict(TICKET)
+
+
+@pytest.mark.parametrize("impact", [1, 2, 3])
+def test_production_down_raises_p1_probability(shipped_bundle, impact):
+    ticket = {**TICKET, "impact": impact}
+    urgent = {**ticket, "description": ticket["description"] + " Production is down, all users blocked."}
+    before = shipped_bundle.predict(ticket)["priority_scores"]["P1"]
+    after = shipped_bundle.predict(urgent)["priority_scores"]["P1"]
+    assert after > before + 0.1
+
+
+def test_an_angry_message_scores_lower_than_a_grateful_one(shipped_bundle):
+    angry = {**TICKET, "description": TICKET["description"]
+             + " This is unacceptable, I am extremely frustrated with your service."}
+    grateful = {**TICKET, "description": TICKET["description"]
+                + " Thanks a lot for your help, really appreciate it!"}
+    angry_result = shipped_bundle.predict(angry)["sentiment"]
+    grateful_result = shipped_bundle.predict(grateful)["sentiment"]
+    assert angry_result["score"] < 0 < grateful_result["score"]
+    assert angry_result["label"] == "negative" and grateful_result["label"] == "positive"
+
+
+def test_personal_data_in_the_text_does_not_change_predictions(shipped_bundle):
+    a = {**TICKET, "description": TICKET["description"] + " Reach me at anna@example.com or +49 30 1234567."}
+    b = {**TICKET, "description": TICKET["description"] + " Reach me at zoe@globex.io or +1 (555) 987-6543."}
+    assert shipped_bundle.predict(a) == shipped_bundle.predict(b)
+
+
+def test_one_ticket_is_predicted_well_under_5_ms(shipped_bundle):
+    tickets = [{**TICKET, "description": f"{TICKET['description']} Attempt {i}."} for i in range(200)]
+    shipped_bundle.predict(TICKET)
+    durations = []
+    for ticket in tickets:
+        start = time.perf_counter()
+        shipped_bundle.predict(ticket)
+        durations.append(time.perf_counter() - start)
+    assert np.median(durations) < 0.005
