@@ -14,6 +14,7 @@ from stack.procs import ROOT
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+HELPDESK_TOKEN = "dev-helpdesk-token"  # the helpdesk stub's local default (HELPDESK_API_TOKEN)
 ENRICHED_TIMEOUT_MS = 15_000  # the first prediction of a fresh function instance loads the model
 
 VALID = {
@@ -110,11 +111,11 @@ class QueuePage:
         return self.page.locator("#detail")
 
 
-def save_screenshot(page: Page, name: str) -> Path:
-    """Save a full-page screenshot as test-artifacts/screenshots/<name>.png."""
+def save_screenshot(page: Page, name: str, full_page: bool = True) -> Path:
+    """Save a screenshot (the whole page, or the viewport for modal dialogs) as test-artifacts/screenshots/<name>.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True, animations="disabled")
+    page.screenshot(path=str(path), full_page=full_page, animations="disabled")
     return path
 
 

@@ -110,3 +110,40 @@ def test_urls_carry_namespace_and_an_emulator_token(run, stack):
     assert payload["firebase"]["sign_in_provider"] == "anonymous"
     assert payload["agent"] is True
     assert payload["aud"] == "demo-tickets" and payload["exp"] > payload["iat"]
+
+
+def test_card_states_from_waiting_to_resolved(run):
+    result = run("""
+        const {analysis, safeHttpUrl} = await import("/js/card.js");
+        const view = (ticket, audience) => {
+          const el = analysis(ticket, {audience});
+          return {states: [...el.querySelectorAll("[data-state]")].map((n) => n.dataset.state), text: el.textContent,
+                  items: [...el.querySelectorAll("li")].map((n) => n.textContent)};
+        };
+        const enrichment = {priority: "P2", priority_scores: {P1: 0.1, P2: 0.7, P3: 0.1, P4: 0.1},
+                            sentiment: {label: "negative", score: -0.3}, resolution_hours: {p50: 6, p90: 48},
+                            needs_review: true};
+        return {
+          waiting: view({subject: "s"}),
+          error: view({enrichment_error: {message: "A. B.", problems: ["A.", "B."]}}),
+          single: view({enrichment_error: {message: "Only one.", problems: ["Only one."]}}),
+          syncing: view({enrichment}),
+          linked: view({enrichment, helpdesk: {id: 4, url: "http://desk/4", synced_at: 1}}, "agent"),
+          refused: view({enrichment, helpdesk_error: {message: "Helpdesk said no."}}),
+          solved: view({enrichment, status: "solved", resolution: {status: "solved", final_priority: "P1", solved_at: 5}}),
+          urls: [safeHttpUrl("https://x.test/a"), safeHttpUrl("javascript:alert(1)"), safeHttpUrl("data:text/html,x"),
+                 safeHttpUrl(42), safeHttpUrl("/relative")],
+        };
+    """)
+    assert result["waiting"]["states"] == ["waiting"]
+    assert result["error"]["states"] == ["error"] and result["error"]["items"] == ["A.", "B."]
+    assert "Only one." in result["single"]["text"] and result["single"]["items"] == []
+    assert result["syncing"]["states"] == ["enriched", "syncing"]
+    syncing = result["syncing"]["text"]
+    for words in ("P2", "High", "70% confident", "Negative", "about 6 hours, at most 2 days", "a person will check"):
+        assert words in syncing
+    assert result["linked"]["states"] == ["enriched", "linked"]
+    assert "Helpdesk ticket #4" in result["linked"]["text"] and "confirm or change it" in result["linked"]["text"]
+    assert result["refused"]["states"] == ["enriched", "helpdesk-error"] and "Helpdesk said no." in result["refused"]["text"]
+    assert result["solved"]["states"][-1] == "solved" and "final priority P1" in result["solved"]["text"]
+    assert result["urls"] == ["https://x.test/a", None, None, None, None]

@@ -1,11 +1,12 @@
 """The agent queue follows the database live: new tickets, enrichment, edits at any depth, closing."""
 
+import json
 import time
 
 import requests
 from playwright.sync_api import expect
 
-from tests.web.pages import QueuePage, ticket
+from tests.web.pages import HELPDESK_TOKEN, QueuePage, ticket
 
 ENRICHED_MS = 15_000
 
@@ -58,7 +59,7 @@ def test_closed_and_solved_tickets_move_to_done(new_page, site, db, stack):
     helpdesk_id = db.get(f"tickets/{solved_id}/helpdesk/id")
     response = requests.put(f"{stack.urls['helpdesk']}api/v2/tickets/{helpdesk_id}.json",
                             json={"ticket": {"status": "solved"}},
-                            headers={"Authorization": "Bearer dev-helpdesk-token"}, timeout=10)
+                            headers={"Authorization": f"Bearer {HELPDESK_TOKEN}"}, timeout=10)
     response.raise_for_status()
     expect(queue.done_row(solved_id).locator(".flag-chip--done")).to_have_text("Solved", timeout=ENRICHED_MS)
     expect(queue.open_row(solved_id)).to_have_count(0)
@@ -116,3 +117,23 @@ def test_detail_opens_on_click_updates_live_and_closes_with_escape(new_page, sit
     queue.page.keyboard.press("Escape")
     expect(detail).to_be_hidden()
     expect(row.locator(".ticket-row__open")).to_be_focused()
+
+
+def test_queue_reconnects_after_the_stream_drops_and_takes_the_fresh_snapshot(new_page, site, db):
+    real = db.push("tickets", ticket(subject="Still here after the reconnect"))
+    page = new_page()
+    ghost = {"-ghost": ticket(subject="Only in the dropped stream", created_at=1)}
+    dropped = f"retry: 200\n\nevent: put\ndata: {json.dumps({'path': '/', 'data': ghost})}\n\n"
+    # Until unrouted, every stream connection answers one snapshot and ends, as a dropped connection does.
+    page.route("**/tickets.json?*", lambda route: route.fulfill(
+        status=200, headers={"Content-Type": "text/event-stream", "Access-Control-Allow-Origin": "*"}, body=dropped))
+    page.goto(site + "queue.html")
+    queue = QueuePage(page, site)
+    state = page.locator("#live-state")
+    expect(queue.open_row("-ghost")).to_be_visible()
+    expect(state).to_have_attribute("data-state", "reconnecting")
+
+    page.unroute("**/tickets.json?*")
+    expect(state).to_have_attribute("data-state", "live")
+    expect(queue.open_row(real)).to_be_visible()
+    expect(queue.row("-ghost")).to_have_count(0)  # the server's fresh put at "/" replaces everything

@@ -1,9 +1,47 @@
-"""Screenshots of both pages at desktop and phone widths, saved as test artifacts; no page overflows."""
+"""Screenshots of both pages at desktop and phone widths, saved as test artifacts; no page overflows.
+
+The queue is shown with a realistic mix of tickets, enriched by the real function.
+"""
+
+import time
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.pages import DESKTOP, PHONE, QueuePage, SubmitPage, save_screenshot
+from tests.web.pages import DESKTOP, PHONE, QueuePage, SubmitPage, save_screenshot, ticket
+
+ENRICHED_MS = 15_000
+SAMPLES = [
+    ("performance", "issue", 4, "Checkout times out for all our customers",
+     "Since the release at 9:00 every checkout takes 40 seconds and then fails. We are losing sales every minute!"),
+    ("billing", "request", 1, "Invoice shows our old VAT number",
+     "Hello, could you reissue the March invoice with our new VAT number? Thanks a lot."),
+    ("authentication", "request", 1, "Single sign-on for a second team",
+     "We love the product and would like to add SSO for our design team as well. Great work!"),
+    ("technical", "issue", 3, "API returns 500 on every export",
+     "The export endpoint fails with HTTP 500 for every request since this morning. Our nightly jobs are broken."),
+    ("technical", "request", 0, "How do I transfer workspace ownership?",
+     "Our admin is leaving the company next month. What is the procedure to move the workspace to me?"),
+    ("authentication", "issue", 2, "Password reset e-mail never arrives",
+     "Two of my colleagues asked for a password reset yesterday and nothing arrived, not even in spam."),
+]
+
+
+@pytest.fixture(scope="module")
+def sample_queue(db):
+    """Replace the tickets with a realistic set; one of them solved."""
+    db.delete("tickets")
+    ids = []
+    for category, kind, impact, subject, description in SAMPLES:
+        ids.append(db.push("tickets", ticket(category=category, type=kind, impact=impact, subject=subject,
+                                             description=description, contact={"name": "Sam Rivera", "email": "sam@example.com"})))
+        time.sleep(0.005)
+    deadline = time.monotonic() + ENRICHED_MS / 1000
+    while time.monotonic() < deadline and not all(db.get(f"tickets/{i}/helpdesk") for i in ids):
+        time.sleep(0.1)
+    db.patch(f"tickets/{ids[1]}", {"status": "solved", "resolution": {"status": "solved", "final_priority": "P4",
+                                                                      "solved_at": int(time.time() * 1000)}})
+    return ids
 
 
 def assert_fits(page):
@@ -12,7 +50,7 @@ def assert_fits(page):
 
 
 @pytest.mark.parametrize("size,viewport", [("desktop", DESKTOP), ("phone", PHONE)])
-def test_screenshots(new_page, site, size, viewport):
+def test_screenshots(new_page, site, sample_queue, size, viewport):
     page = new_page(viewport)
     form = SubmitPage(page, site).open()
     save_screenshot(page, f"form-{size}")
@@ -28,10 +66,10 @@ def test_screenshots(new_page, site, size, viewport):
     assert_fits(page)
 
     queue = QueuePage(new_page(viewport), site).open()
-    expect(queue.page.locator("#open-list > .ticket-row").first).to_be_visible()
+    expect(queue.open_row(sample_queue[0]).locator(".badge__code")).to_be_visible()
     queue.page.locator("#done-details > summary").click()
     save_screenshot(queue.page, f"queue-{size}")
     assert_fits(queue.page)
-    queue.page.locator("#open-list .ticket-row__open").first.click()
+    queue.open_row(sample_queue[0]).locator(".ticket-row__open").click()
     expect(queue.detail).to_be_visible()
-    save_screenshot(queue.page, f"queue-detail-{size}")
+    save_screenshot(queue.page, f"queue-detail-{size}", full_page=False)

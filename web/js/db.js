@@ -10,7 +10,7 @@
  * sign-in through Firebase Auth replaces emulatorToken() in this file and nowhere else.
  */
 
-import { applyEvent } from "./tree.js";
+import { applyEvent, segments } from "./tree.js";
 
 const CONFIG_URL = "/__/firebase/init.json";
 const UID_KEY = "tickets.uid.";
@@ -129,7 +129,7 @@ export function listen(path, { onValue, onState = () => {} }) {
     const previous = value;
     value = applyEvent(value, kind, payload);
     retryMs = RECONNECT_MIN_MS;
-    if (value !== previous || kind === "put" && payload.path === "/") onValue(value, previous);
+    if (value !== previous || (kind === "put" && segments(payload.path).length === 0)) onValue(value, previous);
   };
 
   const open = () => {

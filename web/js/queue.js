@@ -27,6 +27,7 @@ let tickets = {};
 let loaded = false;
 const rows = new Map(); // id -> {ticket, el}
 let detailId = null;
+let detailShown = null; // the ticket value the dialog shows, to redraw only when it changes
 
 els.filters.addEventListener("input", render);
 els.filters.addEventListener("reset", () => setTimeout(render));
@@ -35,6 +36,7 @@ els["detail-close"].addEventListener("click", () => els.detail.close());
 els.detail.addEventListener("close", () => {
   const row = rows.get(detailId)?.el;
   detailId = null;
+  detailShown = null;
   row?.querySelector(".ticket-row__open")?.focus();
 });
 // A click on the backdrop (outside the dialog's box) closes it, as people expect.
@@ -98,7 +100,7 @@ function render() {
   if (focusedId && document.activeElement === document.body) {
     rows.get(focusedId)?.el.querySelector(".ticket-row__open")?.focus({ preventScroll: true });
   }
-  if (detailId) renderDetail(detailId);
+  if (detailId && tickets[detailId] !== detailShown) renderDetail(detailId);
 }
 
 function emptyState(el, shown, total, message) {
@@ -157,6 +159,7 @@ function openDetail(id) {
 
 function renderDetail(id) {
   const ticket = tickets[id];
+  detailShown = ticket;
   if (!ticket) {
     fill(els["detail-badges"]);
     els["detail-title"].textContent = "Ticket deleted";

@@ -43,7 +43,7 @@ export function check(name, raw) {
       if (!value) return "Enter your e-mail address so we can reply.";
       return EMAIL.test(value) ? "" : `"${clip(value)}" is not an e-mail address. Use the form name@example.com.`;
     case "seniority": {
-      if (!value) return "Enter how many years you have been a customer (0 if you are new).";
+      if (!value) return "Enter how many years you have been a customer.";
       const years = Number(value);
       if (!Number.isFinite(years) || years < 0 || years > LIMITS.seniority) {
         return `"${clip(value)}" is not a number of years. Enter a number from 0 to ${LIMITS.seniority}.`;
