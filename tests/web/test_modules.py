@@ -38,6 +38,12 @@ def test_stream_events_apply_at_any_depth(run):
         steps.push(v);
         steps.push(apply(v, "put", {path: "/", data: null}));
         steps.push(apply("leaf", "put", {path: "/k/j", data: null}));  // deleting under a leaf: no-op
+        // Keys that are names on Object.prototype are plain data.
+        let odd = apply(null, "put", {path: "/", data: JSON.parse('{"__proto__": {"polluted": 1}, "constructor": 2}')});
+        odd = apply(odd, "patch", {path: "/", data: {"toString": 3, "__proto__/more": 4}});
+        odd = apply(odd, "put", {path: "/hasOwnProperty", data: null});
+        steps.push(Object.keys(odd).sort(), odd.toString, Object.getPrototypeOf(odd) === Object.prototype,
+                   JSON.stringify(Object.getOwnPropertyDescriptor(odd, "__proto__").value), ({}).polluted ?? null);
         return steps;
     """)
     assert result == [
@@ -48,6 +54,7 @@ def test_stream_events_apply_at_any_depth(run):
         {"b": {"0": 10, "1": 21}},
         None,
         "leaf",
+        ["__proto__", "constructor", "toString"], 3, True, '{"polluted":1,"more":4}', None,
     ]
 
 

@@ -114,9 +114,19 @@ def test_detail_opens_on_click_updates_live_and_closes_with_escape(new_page, sit
     expect(detail.get_by_test_id("needs-review")).to_be_visible()
     expect(detail.locator(".detail__badges .sentiment--negative")).to_have_text("Very negative")
 
+    title = detail.locator("#detail-title").bounding_box()
+    gap = (title["x"] + 40, title["y"] + title["height"] + 4)  # in the title's margin: the dialog itself
+    assert queue.page.evaluate("([x, y]) => document.elementFromPoint(x, y).id", list(gap)) == "detail"
+    queue.page.mouse.click(*gap)
+    expect(detail).to_be_visible()
     queue.page.keyboard.press("Escape")
     expect(detail).to_be_hidden()
     expect(row.locator(".ticket-row__open")).to_be_focused()
+
+    row.locator(".ticket-row__open").click()
+    expect(detail).to_be_visible()
+    queue.page.mouse.click(5, 5)  # on the backdrop
+    expect(detail).to_be_hidden()
 
 
 def test_queue_reconnects_after_the_stream_drops_and_takes_the_fresh_snapshot(new_page, site, db):

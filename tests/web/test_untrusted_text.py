@@ -54,3 +54,16 @@ def test_values_written_by_others_cannot_inject_links_or_markup(new_page, site, 
     expect(detail).to_contain_text("<script>window.__xss=7</script>")
     assert detail.locator("a[href^=javascript]").count() == 0
     assert_nothing_ran(queue.page)
+
+
+def test_field_values_named_like_javascript_builtins_are_shown_as_they_are(new_page, site, db):
+    queue = QueuePage(new_page(), site).open()
+    ticket_id = db.push("tickets", ticket(subject="__proto__", category="constructor", type="toString"))
+    row = queue.open_row(ticket_id)
+    expect(row.locator(".ticket-row__meta")).to_contain_text("constructor · toString")
+    expect(row.locator(".flag-chip--error")).to_have_text("Invalid", timeout=15_000)  # the function is done
+    db.patch(f"tickets/{ticket_id}", {"enrichment": {"priority": "hasOwnProperty", "sentiment": {"label": "__proto__"}}})
+    expect(row.locator(".badge")).to_have_text("Unknown priority")
+    row.locator(".ticket-row__open").click()
+    expect(queue.detail.locator("#detail-title")).to_have_text("__proto__")
+    assert "function" not in queue.detail.inner_text()

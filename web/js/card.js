@@ -5,17 +5,19 @@
 
 import { h } from "./dom.js";
 import {
-  PRIORITY_NAMES, confidence, dateTime, isoTime, resolutionText, sentimentKey, sentimentWords,
+  PRIORITY_NAMES, confidence, dateTime, isoTime, nameOf, resolutionText, sentimentKey, sentimentWords,
 } from "./format.js";
 import { asList } from "./tree.js";
 
 /** The ticket's priority as a coloured badge, or a neutral "Scoring" / "Not scored" badge. */
 export function priorityBadge(ticket) {
   const priority = ticket?.enrichment?.priority;
-  if (priority in PRIORITY_NAMES) {
+  const name = nameOf(PRIORITY_NAMES, priority);
+  if (name) {
     return h("span", { class: `badge badge--${priority.toLowerCase()}`, title: `Predicted priority ${priority}` },
-      h("span", { class: "badge__code", text: priority }), " ", h("span", { class: "badge__name", text: PRIORITY_NAMES[priority] }));
+      h("span", { class: "badge__code", text: priority }), " ", h("span", { class: "badge__name", text: name }));
   }
+  if (ticket?.enrichment) return h("span", { class: "badge badge--none", text: "Unknown priority" });
   if (ticket?.enrichment_error) return h("span", { class: "badge badge--none", text: "Not scored" });
   return h("span", { class: "badge badge--pending", text: "Scoring…" });
 }

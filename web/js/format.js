@@ -14,26 +14,33 @@ export const EXPERIENCE_NAMES = {
   beginner: "Beginner", experienced: "Experienced", advanced: "Advanced", trainer: "Trainer",
 };
 const SENTIMENT_WORDS = { negative: "Negative", neutral: "Neutral", positive: "Positive" };
+
+/** `names[key]` if it is one of the map's own entries, else null (data may say "constructor"). */
+export function nameOf(names, key) {
+  return typeof key === "string" && Object.hasOwn(names, key) ? names[key] : null;
+}
 const STRONG_SENTIMENT = 0.6;
 const HOUR_MS = 3600 * 1000;
 
 /** The model's confidence in its chosen priority, as a whole percentage, or null. */
 export function confidence(enrichment) {
-  const score = enrichment?.priority_scores?.[enrichment?.priority];
+  const scores = enrichment?.priority_scores;
+  const score = scores && typeof scores === "object" ? nameOf(scores, enrichment.priority) : null;
   return typeof score === "number" && Number.isFinite(score) ? Math.round(score * 100) : null;
 }
 
 /** "Negative", "Very negative", "Neutral"... from {label, score}; null when absent. */
 export function sentimentWords(sentiment) {
   const label = sentiment?.label;
-  if (!(label in SENTIMENT_WORDS)) return null;
+  const word = nameOf(SENTIMENT_WORDS, label);
+  if (!word) return null;
   const strong = label !== "neutral" && Math.abs(Number(sentiment.score) || 0) >= STRONG_SENTIMENT;
-  return strong ? `Very ${SENTIMENT_WORDS[label].toLowerCase()}` : SENTIMENT_WORDS[label];
+  return strong ? `Very ${word.toLowerCase()}` : word;
 }
 
 /** The sentiment label if it is a known one ("negative" | "neutral" | "positive"), else "unknown". */
 export function sentimentKey(sentiment) {
-  return sentiment?.label in SENTIMENT_WORDS ? sentiment.label : "unknown";
+  return nameOf(SENTIMENT_WORDS, sentiment?.label) ? sentiment.label : "unknown";
 }
 
 /**

@@ -9,12 +9,15 @@ import { connect, listen } from "./db.js";
 import { fill, h } from "./dom.js";
 import { analysis, priorityBadge, sentimentChip } from "./card.js";
 import {
-  CATEGORY_NAMES, EXPERIENCE_NAMES, IMPACT_NAMES, TYPE_NAMES, age, confidence, dateTime, isoTime,
+  CATEGORY_NAMES, EXPERIENCE_NAMES, IMPACT_NAMES, TYPE_NAMES, age, confidence, dateTime, isoTime, nameOf,
 } from "./format.js";
+import { own } from "./tree.js";
 
 // Tickets still being scored come first (they settle within a second, and an agent should see
 // them if scoring is down), then P1..P4, then tickets the function could not score.
-const RANK = { pending: 0, P1: 1, P2: 2, P3: 3, P4: 4, none: 5 };
+const PRIORITY_RANK = { P1: 1, P2: 2, P3: 3, P4: 4 };
+const PENDING_RANK = 0;
+const UNSCORED_RANK = 5;
 const DONE_STATUSES = new Set(["solved", "closed"]);
 const AGE_REFRESH_MS = 30000;
 const DONE_SHOWN = 100;
@@ -39,8 +42,14 @@ els.detail.addEventListener("close", () => {
   detailShown = null;
   row?.querySelector(".ticket-row__open")?.focus();
 });
-// A click on the backdrop (outside the dialog's box) closes it, as people expect.
-els.detail.addEventListener("click", (event) => { if (event.target === els.detail) els.detail.close(); });
+// A click on the backdrop closes the dialog, as people expect. The backdrop's clicks target the
+// dialog element itself, as do clicks in the gaps between its children: tell them apart by position.
+els.detail.addEventListener("click", (event) => {
+  if (event.target !== els.detail) return;
+  const box = els.detail.getBoundingClientRect();
+  const inside = event.clientX >= box.left && event.clientX <= box.right && event.clientY >= box.top && event.clientY <= box.bottom;
+  if (!inside) els.detail.close();
+});
 setInterval(() => { rows.clear(); render(); }, AGE_REFRESH_MS);
 
 start();
@@ -85,7 +94,7 @@ function render() {
 
   syncList(els["open-list"], shownOpen);
   syncList(els["done-list"], shownDone);
-  for (const id of rows.keys()) if (!(id in tickets)) rows.delete(id);
+  for (const id of rows.keys()) if (!Object.hasOwn(tickets, id)) rows.delete(id);
 
   const filtered = filters.category || filters.priority || filters.review;
   els["open-count"].textContent = filtered ? `${shownOpen.length} of ${openTotal}` : String(openTotal);
@@ -100,7 +109,7 @@ function render() {
   if (focusedId && document.activeElement === document.body) {
     rows.get(focusedId)?.el.querySelector(".ticket-row__open")?.focus({ preventScroll: true });
   }
-  if (detailId && tickets[detailId] !== detailShown) renderDetail(detailId);
+  if (detailId && own(tickets, detailId) !== detailShown) renderDetail(detailId);
 }
 
 function emptyState(el, shown, total, message) {
@@ -126,8 +135,8 @@ function row(id, ticket) {
   const percent = confidence(e);
   const created = Number(ticket.created_at);
   const meta = [
-    CATEGORY_NAMES[ticket.category] ?? ticket.category,
-    TYPE_NAMES[ticket.type] ?? ticket.type,
+    nameOf(CATEGORY_NAMES, ticket.category) ?? ticket.category,
+    nameOf(TYPE_NAMES, ticket.type) ?? ticket.type,
     Number.isInteger(ticket.impact) ? `Impact ${ticket.impact} ${IMPACT_NAMES[ticket.impact] ?? ""}`.trim() : null,
     typeof ticket.contact?.name === "string" ? ticket.contact.name : null,
   ].filter((part) => typeof part === "string" && part);
@@ -158,7 +167,7 @@ function openDetail(id) {
 }
 
 function renderDetail(id) {
-  const ticket = tickets[id];
+  const ticket = own(tickets, id);
   detailShown = ticket;
   if (!ticket) {
     fill(els["detail-badges"]);
@@ -177,10 +186,10 @@ function renderDetail(id) {
     h("dl", { class: "facts facts--grid" },
       fact("From", [typeof contact.name === "string" ? contact.name : "", email ? " " : null,
         email ? h("a", { href: `mailto:${email}`, text: `<${email}>` }) : null]),
-      fact("Category", CATEGORY_NAMES[ticket.category] ?? String(ticket.category ?? "")),
-      fact("Type", TYPE_NAMES[ticket.type] ?? String(ticket.type ?? "")),
+      fact("Category", nameOf(CATEGORY_NAMES, ticket.category) ?? String(ticket.category ?? "")),
+      fact("Type", nameOf(TYPE_NAMES, ticket.type) ?? String(ticket.type ?? "")),
       fact("Impact", Number.isInteger(ticket.impact) ? `${ticket.impact} · ${IMPACT_NAMES[ticket.impact] ?? ""}` : String(ticket.impact ?? "")),
-      fact("Experience", EXPERIENCE_NAMES[ticket.experience] ?? String(ticket.experience ?? "")),
+      fact("Experience", nameOf(EXPERIENCE_NAMES, ticket.experience) ?? String(ticket.experience ?? "")),
       fact("Customer for", Number.isFinite(years) ? `${years} ${years === 1 ? "year" : "years"}` : ""),
       fact("Received", Number.isFinite(created) ? h("time", { datetime: isoTime(created), text: `${dateTime(created)} (${age(created)})` }) : ""),
       fact("Status", typeof ticket.status === "string" ? ticket.status : ""),
@@ -214,9 +223,9 @@ function matches(ticket, { category, priority, review }) {
 }
 
 function rank(ticket) {
-  const p = ticket.enrichment?.priority;
-  if (p in RANK) return RANK[p];
-  return ticket.enrichment_error ? RANK.none : RANK.pending;
+  const known = nameOf(PRIORITY_RANK, ticket.enrichment?.priority);
+  if (known !== null) return known;
+  return ticket.enrichment_error ? UNSCORED_RANK : PENDING_RANK;
 }
 
 function byPriorityThenAge([idA, a], [idB, b]) {

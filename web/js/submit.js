@@ -7,7 +7,7 @@
 
 import { DbError, connect, listen, push } from "./db.js";
 import { announce, fill } from "./dom.js";
-import { PRIORITY_NAMES } from "./format.js";
+import { PRIORITY_NAMES, nameOf } from "./format.js";
 import { analysis } from "./card.js";
 import { FIELDS, check, length, toTicket } from "./validate.js";
 
@@ -62,7 +62,7 @@ async function onSubmit(event) {
 
 function onEdit(target, leaving) {
   const name = target?.name;
-  if (!(name in FIELDS)) return;
+  if (typeof name !== "string" || !Object.hasOwn(FIELDS, name)) return;
   if (name === "subject" || name === "description") updateCounter(name);
   if (leaving && String(target.value).trim()) touched.add(name);
   // Radio groups: moving between options is not leaving the group.
@@ -154,7 +154,7 @@ function announceProgress(ticket, seen) {
   const next = { enrichment: Boolean(ticket.enrichment), helpdesk: Boolean(ticket.helpdesk), error: Boolean(ticket.enrichment_error) };
   if (next.enrichment && !seen.enrichment) {
     const p = ticket.enrichment.priority;
-    announce(`Your ticket was assessed: priority ${p}, ${PRIORITY_NAMES[p] ?? "unknown"}.`);
+    announce(`Your ticket was assessed: priority ${p}, ${nameOf(PRIORITY_NAMES, p) ?? "unknown"}.`);
   } else if (next.error && !seen.error) {
     announce("We could not process your ticket. See the message on the card.");
   } else if (next.helpdesk && !seen.helpdesk) {

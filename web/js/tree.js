@@ -32,16 +32,6 @@ export function applyEvent(root, kind, { path, data }) {
   throw new Error(`Invalid event: "${kind}". Expected put or patch.`);
 }
 
-/** The value at a path of segments, or undefined. */
-export function getIn(node, path) {
-  let here = node;
-  for (const key of path) {
-    if (here === null || typeof here !== "object") return undefined;
-    here = here[key];
-  }
-  return here;
-}
-
 /**
  * A list from a database value: arrays pass through, objects with numeric keys (what an array
  * becomes after a child is patched) are read in key order; nulls are dropped.
@@ -59,13 +49,24 @@ function setIn(node, path, value) {
   if (path.length === 0) return normalize(value);
   const [key, ...rest] = path;
   const base = isContainer(node) ? node : {};
-  const child = setIn(base[key], rest, value);
-  if (child === base[key] || (child === null && !(key in base))) return node;
+  const current = own(base, key);
+  const child = setIn(current, rest, value);
+  if (child === current || (child === null && !Object.hasOwn(base, key))) return node;
   // Arrays become plain objects once a child changes: keys stay the database's keys.
-  const copy = Object.assign({}, base);
-  if (child === null) delete copy[key];
-  else copy[key] = child;
+  const copy = {};
+  for (const name of Object.keys(base)) if (name !== key) define(copy, name, base[name]);
+  if (child !== null) define(copy, key, child);
   return Object.keys(copy).length ? copy : null;
+}
+
+/** The value of an own property, or undefined (never one inherited from Object.prototype). */
+export function own(object, key) {
+  return isContainer(object) && Object.hasOwn(object, key) ? object[key] : undefined;
+}
+
+// Database keys may be "__proto__" or "constructor": define properties, never assign them.
+function define(object, key, value) {
+  Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function normalize(value) {
@@ -75,7 +76,7 @@ function normalize(value) {
   let empty = true;
   for (const [key, child] of Object.entries(value)) {
     const kept = normalize(child);
-    if (kept !== null) { out[key] = kept; empty = false; }
+    if (kept !== null) { define(out, key, kept); empty = false; }
   }
   return empty ? null : out;
 }

@@ -51,7 +51,7 @@ export function check(name, raw) {
       return "";
     }
     default:
-      if (name in CHOICES) return CHOICES[name].includes(value) ? "" : CHOICE_PROMPTS[name];
+      if (Object.hasOwn(CHOICES, name)) return CHOICES[name].includes(value) ? "" : CHOICE_PROMPTS[name];
       throw new Error(`Invalid field: "${name}". Expected one of ${Object.keys(FIELDS).join(", ")}.`);
   }
 }
