@@ -99,7 +99,7 @@ def test_an_unreachable_database_is_shown_and_the_form_kept(page, site):
     page.route("**/tickets.json*", lambda route: route.abort("connectionrefused"))
     form.fill().send()
     expect(form.status).to_contain_text("Could not reach the ticket database at http://127.0.0.1:")
-    expect(form.status).to_contain_text("your ticket is still here")
+    expect(form.status).to_contain_text("Check your connection and try again. Your ticket is still here.")
     expect(page.locator("#description")).to_have_value(VALID["description"])
 
     page.unroute("**/tickets.json*")
@@ -163,3 +163,13 @@ def test_skip_link_is_the_first_tab_stop_and_leads_to_the_form(page, site):
     page.keyboard.press("Enter")
     page.keyboard.press("Tab")
     expect(page.locator("#category")).to_be_focused()
+
+
+def test_missing_site_configuration_is_explained(page, site):
+    page.route("**/__/firebase/init.json", lambda route: route.fulfill(status=404, body="Not found"))
+    form = SubmitPage(page, site).open()
+    alert = page.locator("#page-alert")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("Could not load the site configuration from /__/firebase/init.json (HTTP 404)")
+    form.fill().send()
+    expect(form.status).to_contain_text("Could not load the site configuration")

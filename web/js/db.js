@@ -180,7 +180,7 @@ async function request(method, path, value) {
       body: value === undefined ? undefined : JSON.stringify(value),
     });
   } catch {
-    throw new DbError("unreachable", `Could not reach the ticket database at ${dbOrigin()}.`);
+    throw new DbError("unreachable", `Could not reach the ticket database at ${dbOrigin()}. Check your connection and try again.`);
   }
   let body = null;
   const text = await response.text();

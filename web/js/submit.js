@@ -54,7 +54,7 @@ async function onSubmit(event) {
     if (!(error instanceof DbError)) throw error;
     status.textContent = error.kind === "refused"
       ? `The ticket database refused your ticket: ${error.message}`
-      : `${error.message} Check your connection and try again; your ticket is still here.`;
+      : `${error.message} Your ticket is still here.`;
   } finally {
     setBusy(false);
   }
