@@ -7,6 +7,7 @@ flushes the journal and writes `--export-on-exit`.
 
 import json
 import logging
+from fnmatch import fnmatch
 from pathlib import Path
 
 from aiohttp import web
@@ -119,6 +120,8 @@ class EmulatorServer:
 
         async def index(request):
             rel = request.match_info.get("tail", "")
+            if any(fnmatch(rel, glob) or fnmatch("/" + rel, glob) for glob in self.settings.hosting_ignore):
+                raise web.HTTPNotFound(text=f"Not found: /{rel}")
             target = (public / rel).resolve()
             if public.resolve() not in target.parents and target != public.resolve():
                 raise web.HTTPNotFound()

@@ -37,6 +37,7 @@ class Settings:
     rules_file: Path | None = None
     hosting_port: int | None = None  # None: no hosting
     hosting_public: Path | None = None
+    hosting_ignore: list = field(default_factory=list)  # globs, as firebase.json hosting.ignore
     config_dir: Path = field(default_factory=Path.cwd)
     triggers: list = field(default_factory=list)
     keep_alive_s: float = DEFAULT_KEEP_ALIVE_S
@@ -85,9 +86,11 @@ def load_settings(args=None, env=None) -> Settings:
     exp = flag("export_on_exit") or env.get("RTDB_EMULATOR_EXPORT_ON_EXIT")
     s.export_on_exit = Path(exp) if exp else None
     s.rules_file = _rules_file(config.get("database"), base, config_path)
-    public = _section(config, "hosting", config_path).get("public")
+    hosting = _section(config, "hosting", config_path)
+    public = hosting.get("public")
     if public:
         s.hosting_public = base / public
+        s.hosting_ignore = [g for g in hosting.get("ignore", []) if isinstance(g, str)]
         s.hosting_port = _port(flag("hosting_port"), env.get("HOSTING_EMULATOR_PORT"), hosting_conf.get("port"),
                                DEFAULT_HOSTING_PORT, "hosting port")
     s.triggers = _triggers(flag("triggers") or env.get("RTDB_EMULATOR_TRIGGERS"), base, env)

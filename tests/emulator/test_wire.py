@@ -205,3 +205,14 @@ def test_a_stalled_reader_does_not_block_writes(http, base):
         assert time.monotonic() - start < 20
     finally:
         sock.close()
+
+
+def test_hosting_serves_web_and_firebase_init(emulator):
+    hosting = emulator.port_of("Hosting emulator ready")
+    base = f"http://127.0.0.1:{hosting}"
+    init = requests.get(f"{base}/__/firebase/init.json").json()
+    assert init["databaseURL"] == f"{emulator.url}?ns={NS}" and init["projectId"] == "demo-tickets"
+    page = requests.get(f"{base}/")
+    assert page.status_code == 200 and "<html" in page.text.lower()
+    assert requests.get(f"{base}/README.md").status_code == 404  # hosting.ignore is honoured
+    assert requests.get(f"{base}/../firebase.json").status_code == 404
