@@ -1,9 +1,10 @@
 """Enrich one ticket from one database event: skip, validate, predict, write back, forward.
 
-Every step is decided from the ticket's current state and the `input_hash` of the fields the
-model reads, which makes the handler idempotent: a redelivered event, or the event of the
-function's own write-back, finds the work done and stops; an edit of the text changes the hash
-and re-enriches; a crash between steps resumes at the first step not yet done.
+Every step is decided from the `input_hash` of the fields the model reads, which makes the handler
+idempotent: an event that changed none of those fields (the function's own write-backs, a status
+change) is skipped without a database read; a redelivered event finds the work done in the
+ticket's current state and stops; an edit of the text changes the hash and re-enriches; a crash
+between steps redelivers the event, which resumes at the first step not yet done.
 """
 
 import time
@@ -43,9 +44,14 @@ class Enricher:
         if ticket_id is None:
             return self._done("ignored_other_path", fields, started)
         data = data or {}
-        after = _merge(data.get("data"), data.get("delta"))
+        before = data.get("data")
+        after = _merge(before, data.get("delta"))
         if after is None or attributes.get("type", "").endswith(".deleted"):
             return self._done("skipped_delete", fields, started)
+        if isinstance(before, dict) and input_hash(before) == input_hash(after):
+            # Nothing the model reads changed (our own write-backs, a status change, the outcome):
+            # the event that last changed the inputs does, or did, the work; a crash in it redelivers it.
+            return self._done("skipped_inputs_unchanged", fields, started)
         if _up_to_date(after):
             return self._done("skipped_up_to_date", fields, started)
 
