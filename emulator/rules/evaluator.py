@@ -1,0 +1,218 @@
+"""Run a checked rule: the syntax tree is compiled once into nested closures over an `Env`.
+
+Values are JSON primitives, `Snapshot`s, objects (auth, auth.token, query) as dicts, compiled regexes
+and arrays (hasChildren's argument). Any error while evaluating - a type mismatch, a method called on
+null, a missing parent - makes the whole rule false (`evaluate` never raises), as Firebase does.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Callable
+
+from emulator.rules.members import call, fail, index, is_number, member, number, utf16
+from emulator.rules.parser import (Array, Binary, Call, Conditional, Index, Literal, Logical, Member, Node,
+                                   Regex, Unary, Var)
+from emulator.rules.snapshot import Snapshot
+
+Compiled = Callable[["Env"], object]
+# JavaScript writes a number in plain decimal when its decimal point falls in this range
+# (the point's position counted from the first significant digit; ECMA-262 Number::toString).
+_JS_PLAIN_POINTS = range(-5, 22)
+_PRIMITIVES = (type(None), bool, int, float, str)
+
+
+@dataclass
+class Env:
+    """The variables a rule sees."""
+
+    auth: dict | None
+    now: int
+    root: Snapshot
+    data: Snapshot
+    new_data: Snapshot | None = None
+    query: dict | None = None
+    wildcards: dict[str, str] = field(default_factory=dict)
+
+
+def compile_rule(node: Node) -> Compiled:
+    """Turn a checked syntax tree into a function of an Env."""
+    return _COMPILERS[type(node)](node)
+
+
+def evaluate(rule: Compiled, env: Env) -> bool:
+    """True only if the rule runs without error and yields exactly true."""
+    try:
+        return rule(env) is True
+    except Exception:  # noqa: BLE001 - any failure inside a rule denies, as in Firebase
+        return False
+
+
+def js_number_text(value) -> str:
+    """A number as JavaScript's String(n) writes it (for "text" + number)."""
+    if isinstance(value, int) or value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    _, digits, exponent = Decimal(repr(abs(value))).normalize().as_tuple()
+    text, point = "".join(map(str, digits)), len(digits) + exponent
+    sign = "-" if value < 0 else ""
+    if point in _JS_PLAIN_POINTS:
+        return sign + (text[:point] + "." + text[point:] if point > 0 else "0." + "0" * -point + text)
+    mantissa, power = text[0] + ("." + text[1:] if len(text) > 1 else ""), point - 1
+    return f"{sign}{mantissa}e{'+' if power > 0 else '-'}{abs(power)}"
+
+
+def _equal(a, b) -> bool:
+    """Strict equality (Firebase's == is JavaScript's ===); objects and arrays equal nothing."""
+    for side in (a, b):
+        if isinstance(side, (Snapshot, re.Pattern)):
+            fail("only values can be compared")
+    if not (isinstance(a, _PRIMITIVES) and isinstance(b, _PRIMITIVES)):
+        return False
+    if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None:
+        return type(a) is type(b) and a == b
+    return isinstance(a, str) == isinstance(b, str) and a == b
+
+
+def _add(a, b):
+    if is_number(a) and is_number(b):
+        return number(a + b)
+    if isinstance(a, str) and isinstance(b, str):
+        return a + b
+    if isinstance(a, str) and is_number(b):
+        return a + js_number_text(b)
+    if is_number(a) and isinstance(b, str):
+        return js_number_text(a) + b
+    return fail("+ takes numbers or strings")
+
+
+def _arithmetic(op):
+    def apply(a, b):
+        if not (is_number(a) and is_number(b)):
+            fail("arithmetic takes numbers")
+        return number(op(a, b))
+    return apply
+
+
+def _divide(a, b):
+    if b == 0:
+        fail("division by zero")
+    return a / b
+
+
+def _remainder(a, b):
+    if b == 0:
+        fail("remainder by zero")
+    if isinstance(a, int) and isinstance(b, int):
+        rest = abs(a) % abs(b)
+        return -rest if a < 0 else rest
+    return math.fmod(a, b)
+
+
+def _ordering(op):
+    def apply(a, b):
+        if is_number(a) and is_number(b):
+            return op(a, b)
+        if isinstance(a, str) and isinstance(b, str):
+            return op(utf16(a), utf16(b))
+        return fail("only two numbers or two strings can be ordered")
+    return apply
+
+
+_BINARY = {
+    "+": _add, "-": _arithmetic(operator.sub), "*": _arithmetic(operator.mul),
+    "/": _arithmetic(_divide), "%": _arithmetic(_remainder),
+    "<": _ordering(operator.lt), "<=": _ordering(operator.le),
+    ">": _ordering(operator.gt), ">=": _ordering(operator.ge),
+    "==": _equal, "===": _equal, "!=": lambda a, b: not _equal(a, b), "!==": lambda a, b: not _equal(a, b),
+}
+
+
+def _compile_var(node: Var) -> Compiled:
+    name = node.name
+    if name.startswith("$"):
+        return lambda env: env.wildcards[name]
+    attribute = {"newData": "new_data"}.get(name, name)
+    return operator.attrgetter(attribute)
+
+
+def _compile_unary(node: Unary) -> Compiled:
+    operand = compile_rule(node.operand)
+    if node.op == "!":
+        def negate(env):
+            value = operand(env)
+            return (not value) if isinstance(value, bool) else fail("! takes a boolean")
+        return negate
+
+    def minus(env):
+        value = operand(env)
+        return number(-value) if is_number(value) else fail("- takes a number")
+    return minus
+
+
+def _compile_logical(node: Logical) -> Compiled:
+    operands = [compile_rule(operand) for operand in node.operands]
+    decisive = node.op == "||"  # the value that ends the evaluation early
+
+    def logical(env):
+        for operand in operands:
+            value = operand(env)
+            if not isinstance(value, bool):
+                fail(f"{node.op} takes booleans")
+            if value is decisive:
+                return decisive
+        return not decisive
+    return logical
+
+
+def _compile_conditional(node: Conditional) -> Compiled:
+    test, then, otherwise = compile_rule(node.test), compile_rule(node.then), compile_rule(node.otherwise)
+
+    def conditional(env):
+        chosen = test(env)
+        if not isinstance(chosen, bool):
+            fail("? needs a boolean")
+        return then(env) if chosen else otherwise(env)
+    return conditional
+
+
+def _compile_binary(node: Binary) -> Compiled:
+    left, right, apply = compile_rule(node.left), compile_rule(node.right), _BINARY[node.op]
+    return lambda env: apply(left(env), right(env))
+
+
+def _compile_call(node: Call) -> Compiled:
+    obj, name = compile_rule(node.callee.obj), node.callee.name
+    args = [compile_rule(arg) for arg in node.args]
+    return lambda env: call(obj(env), name, [arg(env) for arg in args])
+
+
+def _compile_member(node: Member) -> Compiled:
+    obj, name = compile_rule(node.obj), node.name
+    return lambda env: member(obj(env), name)
+
+
+def _compile_index(node: Index) -> Compiled:
+    obj, position = compile_rule(node.obj), compile_rule(node.index)
+    return lambda env: index(obj(env), position(env))
+
+
+def _compile_array(node: Array) -> Compiled:
+    items = [compile_rule(item) for item in node.items]
+    return lambda env: [item(env) for item in items]
+
+
+def _compile_constant(value) -> Compiled:
+    return lambda env: value
+
+
+_COMPILERS: dict[type, Callable[[Node], Compiled]] = {
+    Literal: lambda node: _compile_constant(node.value),
+    Regex: lambda node: _compile_constant(node.pattern),
+    Var: _compile_var, Unary: _compile_unary, Logical: _compile_logical, Conditional: _compile_conditional,
+    Binary: _compile_binary, Call: _compile_call, Member: _compile_member, Index: _compile_index,
+    Array: _compile_array,
+}
