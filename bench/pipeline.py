@@ -20,9 +20,12 @@ import aiohttp
 from bench.emulator import machine, pct
 from stack import Ports, Stack
 from stack.procs import ROOT
+from stack.tokens import user_token
 
 TARGET_P50_MS, TARGET_P99_MS = 50.0, 150.0
 SUSTAINED_P99_MS = 250.0
+BENCH_UID = "bench-customer"
+ADMIN = {"Authorization": "Bearer owner"}
 SUBJECTS = ["Cannot log in", "Invoice is wrong", "Dashboard is slow", "API returns 500", "Password reset mail missing"]
 
 
@@ -43,12 +46,13 @@ async def run_rate(db: str, rate: float, seconds: float, offset: int) -> dict:
     sent: dict[str, float] = {}
     seen: dict[str, dict[str, float]] = {}
     total = int(rate * seconds)
+    token = user_token(BENCH_UID)  # customers submit as signed-in users, under the project's rules
     timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as session:
         ready = asyncio.Event()
 
         async def watch():
-            async with session.get(f"{db}/tickets.json", headers={"Accept": "text/event-stream"}) as r:
+            async with session.get(f"{db}/tickets.json", headers={"Accept": "text/event-stream", **ADMIN}) as r:
                 async for line in _lines(r.content):  # the first event holds every ticket: no line limit
                     if not line.startswith(b"data: "):
                         continue
@@ -73,7 +77,8 @@ async def run_rate(db: str, rate: float, seconds: float, offset: int) -> dict:
 
         async def submit(i):
             t0 = time.perf_counter()
-            async with session.post(f"{db}/tickets.json", json=ticket(offset + i)) as r:
+            async with session.post(f"{db}/tickets.json", params={"auth": token},
+                                    json={**ticket(offset + i), "uid": BENCH_UID}) as r:
                 name = (await r.json())["name"]
             sent[name] = t0
 

@@ -26,11 +26,12 @@ _log = logging.getLogger(__name__)
 
 
 class _Item:
-    __slots__ = ("id", "trigger", "key", "event", "attempts", "due")
+    __slots__ = ("id", "trigger", "key", "event", "attempts", "due", "queued_at")
 
     def __init__(self, row_id, trigger, key, event, attempts=0, due=0.0):
         self.id, self.trigger, self.key, self.event = row_id, trigger, key, event
         self.attempts, self.due = attempts, due
+        self.queued_at = time.perf_counter()
 
 
 class Delivery:
@@ -47,6 +48,7 @@ class Delivery:
         self.concurrency = concurrency
         self.db = None
         self.stats = {"delivered": 0, "retried": 0, "dead_lettered": 0}
+        self.observer = None  # emulator.metrics.Metrics, when attached
         self._queues: dict[str, deque[_Item]] = {}
         self._busy: set[str] = set()
         self._acks: list[int] = []
@@ -142,6 +144,9 @@ class Delivery:
             self._queues[item.key].popleft()
             self._acks.append(item.id)
             self.stats["delivered"] += 1
+            if self.observer is not None:
+                self.observer.events_delivered.inc()
+                self.observer.delivery_seconds.observe(time.perf_counter() - item.queued_at)
         finally:
             self._busy.discard(item.key)
             self._wake.set()
@@ -166,11 +171,15 @@ class Delivery:
         if item.attempts >= max_attempts:
             self._queues[item.key].popleft()
             self.stats["dead_lettered"] += 1
+            if self.observer is not None:
+                self.observer.events_dead.inc()
             _log.warning("event %s for %s dead-lettered after %d attempts: %s", item.id, item.key, item.attempts, error)
             self._spawn(self._journal("UPDATE outbox SET dead = 1, attempts = ?, last_error = ? WHERE id = ?",
                                       (item.attempts, error, item.id)))
             return
         self.stats["retried"] += 1
+        if self.observer is not None:
+            self.observer.events_retried.inc()
         low, high = (trigger.min_backoff_s, trigger.max_backoff_s) if trigger else (1.0, 60.0)
         backoff = min(high, low * 2 ** (item.attempts - 1)) * random.uniform(0.8, 1.2)
         item.due = time.monotonic() + backoff

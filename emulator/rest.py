@@ -13,6 +13,7 @@ from aiohttp import HttpVersion11, web
 
 from emulator import query as queries
 from emulator import values
+from emulator.access import Access
 from emulator.auth import identify, require_admin
 from emulator.errors import BadRequest, EmulatorError, NotFound, PreconditionFailed
 from emulator.pushid import PushIdGenerator
@@ -42,13 +43,13 @@ class RestApi:
       keep_alive_s: seconds between keep-alive events on idle streams.
     """
 
-    def __init__(self, db: Database, registry: Registry, default_ns: str, keep_alive_s: float = 30.0,
-                 rules_check=None):
+    def __init__(self, db: Database, registry: Registry, default_ns: str, keep_alive_s: float = 30.0):
         self.db, self.registry, self.default_ns = db, registry, default_ns
         self.keep_alive_s = keep_alive_s
         self.push_ids = PushIdGenerator(db.clock)
-        # Hook for rules: fn(rules_source) raises BadRequest for an invalid rules document.
-        self.rules_check = rules_check or _check_rules_json
+        self.access = Access(db, DEFAULT_RULES)
+        db.guards.append(self.access.guard)
+        registry.can_read = lambda l: self.access.can_read(l.ns, l.path, l.auth, l.query)
         # Admin-only endpoints under /.settings/ added by the server: raw path -> fn(request, method).
         self.settings_handlers: dict = {}
 
@@ -124,6 +125,7 @@ class RestApi:
         query = _parse_query(request.query)
         if query is not None and opts["shallow"]:
             raise BadRequest("Invalid query: shallow=true cannot be combined with orderBy, limits or ranges.")
+        self.access.check_read(ns, path, identify(request), query)
         text, etag = await self._read(ns, path, self._renderer(opts, query))
         headers = dict(CORS_HEADERS)
         if etag is not None and (request.headers.get("X-Firebase-ETag", "").lower() == "true" or "if-none-match" in request.headers):
@@ -136,11 +138,13 @@ class RestApi:
 
     async def _stream(self, request, ns, path, opts):
         query = _parse_query(request.query)
+        auth = identify(request)
+        self.access.check_read(ns, path, auth, query)  # refused before the stream opens: a 401
         render = self._renderer({**opts, "pretty": False}, query)
         resp = web.StreamResponse(headers={**CORS_HEADERS, "Content-Type": "text/event-stream; charset=utf-8",
                                            "Cache-Control": "no-cache", "Connection": "keep-alive"})
         await resp.prepare(request)
-        listener = Listener(ns, path, query)
+        listener = Listener(ns, path, query, auth)
         await self.db.settle()
         initial, _ = render(self.db.get(ns, path))  # no await between reading and registering
         listener.last_query_json = initial
@@ -213,13 +217,23 @@ class RestApi:
                 source = body.decode("utf-8")
             except UnicodeDecodeError:
                 raise BadRequest("Invalid rules: the document is not UTF-8 text.") from None
-            self.rules_check(source)
-            await self.db.set_rules(ns, source)
+            await self.set_rules(ns, source)
             return web.json_response({"status": "ok"}, headers=CORS_HEADERS)
         raise BadRequest(f'Invalid method: "{method}" on {_SETTINGS_RULES}. Use GET or PUT.')
 
+    async def set_rules(self, ns: str, source: str) -> None:
+        """Validate, store and apply a rules document; open streams are re-checked against it.
 
-DEFAULT_RULES = '{\n  "rules": {\n    ".read": false,\n    ".write": false\n  }\n}\n'
+        Raises:
+          BadRequest: the document is invalid (the message names the line and column).
+        """
+        self.access.compile(source)
+        await self.db.set_rules(ns, source)
+        self.registry.recheck_all()
+
+
+# With no rules file, Firebase's database emulator allows every read and write; so does this one.
+DEFAULT_RULES = '{\n  "rules": {\n    ".read": true,\n    ".write": true\n  }\n}\n'
 
 
 def strip_comments(source: str) -> str:
@@ -243,15 +257,6 @@ def strip_comments(source: str) -> str:
             out.append(ch)
             i += 1
     return "".join(out)
-
-
-def _check_rules_json(source: str) -> None:
-    try:
-        doc = json.loads(strip_comments(source))
-    except ValueError as exc:
-        raise BadRequest(f"Invalid rules: not valid JSON ({exc}).") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("rules"), dict):
-        raise BadRequest('Invalid rules: the document must be an object with a "rules" object.')
 
 
 def _parse_query(params):

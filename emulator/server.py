@@ -5,6 +5,7 @@ binds the ports (port 0 picks a free one) and serves until `stop()`, which close
 flushes the journal and writes `--export-on-exit`.
 """
 
+import asyncio
 import json
 import logging
 from fnmatch import fnmatch
@@ -15,7 +16,8 @@ from aiohttp import web
 from emulator import values
 from emulator.admin import admin_handlers
 from emulator.delivery import Delivery
-from emulator.errors import ConfigError
+from emulator.errors import BadRequest, ConfigError
+from emulator.metrics import Metrics
 from emulator.rest import RestApi
 from emulator.settings import Settings
 from emulator.storage import Journal, MemoryJournal
@@ -25,6 +27,7 @@ from emulator.triggers import EventRecorder
 
 EXPORT_SUBDIR = "database_export"
 EXPORT_METADATA = "firebase-export-metadata.json"
+RULES_POLL_S = 0.5
 _log = logging.getLogger(__name__)
 
 
@@ -46,6 +49,8 @@ class EmulatorServer:
         self.extensions: list = []  # objects with async start(server) / stop()
         self.triggers: list = []
         self.delivery: Delivery | None = None
+        self._watcher: asyncio.Task | None = None
+        self.metrics = Metrics()
 
     @property
     def url(self) -> str:
@@ -78,13 +83,14 @@ class EmulatorServer:
         if s.import_dir is not None:
             await self._import(s.import_dir)
         if s.rules_file is not None:
-            source = s.rules_file.read_text(encoding="utf-8")
             try:
-                self.api.rules_check(source)
-            except Exception as exc:
+                await self.api.set_rules(s.namespace, s.rules_file.read_text(encoding="utf-8"))
+            except BadRequest as exc:
                 raise ConfigError(f'Invalid rules file: "{s.rules_file}". {exc}') from exc
-            await self.db.set_rules(s.namespace, source)
-        app = web.Application(client_max_size=1024**3)
+            self._watcher = asyncio.get_running_loop().create_task(self._watch_rules(s.rules_file))
+        self.metrics.attach(self)
+        app = web.Application(client_max_size=1024**3, middlewares=[self.metrics.middleware])
+        app.router.add_get("/metrics", self.metrics.handle)
         app.router.add_route("*", "/{tail:.*}", self.api.handle)
         self.port = await self._serve(app, s.host, s.port, "database")
         if s.hosting_public is not None and s.hosting_port is not None:
@@ -104,6 +110,21 @@ class EmulatorServer:
             ) from exc
         self._runners.append(runner)
         return site._server.sockets[0].getsockname()[1]
+
+    async def _watch_rules(self, path: Path) -> None:
+        """Reload the rules file when it changes on disk; an invalid edit is logged and ignored."""
+        last = path.stat().st_mtime_ns
+        while True:
+            await asyncio.sleep(RULES_POLL_S)
+            try:
+                mtime = path.stat().st_mtime_ns
+                if mtime == last:
+                    continue
+                last = mtime
+                await self.api.set_rules(self.settings.namespace, path.read_text(encoding="utf-8"))
+                print(f"Reloaded the rules from {path}", flush=True)
+            except (OSError, BadRequest) as exc:
+                print(f"Kept the previous rules: {path} is invalid. {exc}", flush=True)
 
     def _hosting_app(self) -> web.Application:
         public = self.settings.hosting_public
@@ -169,6 +190,8 @@ class EmulatorServer:
         """Close streams, stop serving, flush the journal, then export if asked."""
         if self.registry is not None:
             self.registry.close_all()
+        if self._watcher is not None:
+            self._watcher.cancel()
         for ext in reversed(self.extensions):
             await ext.stop()
         if self.delivery is not None:

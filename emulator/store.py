@@ -76,6 +76,7 @@ class Database:
         self.roots: dict[str, object] = {}
         self.rules: dict[str, str] = {}
         self.commit_hooks: list = []  # fn(change) after a change is durable, in order
+        self.guards: list = []  # fn(change, root_before, now) raising to refuse a write (security rules)
         # fn(change, root_before) -> None or fn(root_after) -> outbox rows; called at apply time,
         # before and after the write, so hooks can see both sides and add to the same transaction.
         self.write_hooks: list = []
@@ -133,6 +134,7 @@ class Database:
           if_match: an ETag the current value at `base` must have.
 
         Raises:
+          PermissionDenied: a guard (the security rules) refused the write.
           PreconditionFailed: `if_match` does not match.
           StorageUnavailable: the journal refused the commit; nothing changed.
         """
@@ -143,8 +145,11 @@ class Database:
                 raise PreconditionFailed(etag_of(current), values.dumps(values.render(current)))
         now = self.clock()
         resolved = [(p, tree.resolve_server_values(root, p, v, now) if isinstance(v, dict) else v) for p, v in sets]
+        change = Change(0, ns, kind, base, resolved, auth)
+        for guard in self.guards:
+            guard(change, root, now)  # raises (PermissionDenied) before anything changes
         self._seq += 1
-        change = Change(self._seq, ns, kind, base, resolved, auth)
+        change.seq = self._seq
         change.rendered = [values.dumps(values.render(v)) for _, v in resolved]
         finishers = [f for f in (hook(change, root) for hook in self.write_hooks) if f is not None]
         for path, value in resolved:

@@ -37,8 +37,8 @@ class Listener:
     and gets a fresh `put`) rather than holding memory or slowing anyone else.
     """
 
-    def __init__(self, ns: str, path: tuple[str, ...], query=None):
-        self.ns, self.path, self.query = ns, path, query
+    def __init__(self, ns: str, path: tuple[str, ...], query=None, auth=None):
+        self.ns, self.path, self.query, self.auth = ns, path, query, auth
         self.closed = False
         self.done = asyncio.Event()
         self.last_query_json: str | None = None
@@ -82,11 +82,14 @@ class Registry:
 
     Args:
       render_query: fn(listener) -> JSON text of the listener's current query result.
+      can_read: fn(listener) -> bool, re-checked after changes near a listener; False sends `cancel`.
     """
 
-    def __init__(self, render_query=None):
+    def __init__(self, render_query=None, can_read=None):
         self._by_ns: dict[str, dict[tuple, set[Listener]]] = {}
         self._render_query = render_query
+        # fn(listener) -> bool: may it still read its location? None: everyone may (no rules).
+        self.can_read = can_read
 
     def __len__(self) -> int:
         return sum(len(s) for paths in self._by_ns.values() for s in paths.values())
@@ -127,9 +130,20 @@ class Registry:
                         framed = chunk(data)
                         for listener in plain:
                             listener.send(data, framed)
-                for listener in group:
+                for listener in list(group):
                     if listener.query is not None:
                         self._refresh_query(listener)
+                    self._recheck(listener)
+
+    def recheck_all(self) -> None:
+        """Re-check every listener's read access (after the rules changed)."""
+        for listener in list(self.listeners()):
+            self._recheck(listener)
+
+    def _recheck(self, listener: Listener) -> None:
+        if self.can_read is not None and not listener.closed and not self.can_read(listener):
+            listener.send(CANCEL)
+            listener.close()
 
     def _refresh_query(self, listener: Listener) -> None:
         data = self._render_query(listener)

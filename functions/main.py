@@ -4,11 +4,26 @@
 `helpdesk_webhook` is called by the helpdesk when a ticket is solved or closed.
 """
 
+import os
+import threading
+
 import functions_framework
 from flask import jsonify
 
-from enrichment import webhook
+from enrichment import metrics, webhook
 from enrichment.runtime import state
+
+
+def _instance_started() -> None:
+    """In each serving process: load the model and clients ahead of the first event, serve metrics."""
+    threading.Thread(target=state, name="warm-up", daemon=True).start()
+    if os.environ.get("METRICS_PORT"):
+        metrics.serve(int(os.environ["METRICS_PORT"]))
+
+
+# gunicorn (functions-framework's server) imports this module, then forks the worker that serves:
+# work started here must run in that worker, so it waits for the fork.
+os.register_at_fork(after_in_child=_instance_started)
 
 
 @functions_framework.cloud_event
@@ -26,4 +41,5 @@ def helpdesk_webhook(request):
     """Record a solved or closed helpdesk ticket's outcome on the database ticket."""
     s = state()
     body, status = webhook.handle(s["tickets"], s["settings"].webhook_secret, request.headers, request.get_data())
+    metrics.WEBHOOKS.labels(str(status)).inc()
     return jsonify(body), status

@@ -29,10 +29,12 @@ class Ports:
     enrich: int = 5001
     webhook: int = 5002
     helpdesk: int = 5005
+    enrich_metrics: int = 5011
+    webhook_metrics: int = 5012
 
     @classmethod
     def free(cls) -> "Ports":
-        return cls(0, 0, 0, 0, 0)
+        return cls(0, 0, 0, 0, 0, 0, 0)
 
     @classmethod
     def from_config(cls, config: Path, env=None) -> "Ports":
@@ -44,6 +46,8 @@ class Ports:
             enrich=int(env.get("FUNCTIONS_PORT") or emulators.get("functions", {}).get("port", 5001)),
             webhook=int(env.get("WEBHOOK_PORT") or 5002),
             helpdesk=int(env.get("HELPDESK_PORT") or 5005),
+            enrich_metrics=int(env.get("ENRICH_METRICS_PORT") or 5011),
+            webhook_metrics=int(env.get("WEBHOOK_METRICS_PORT") or 5012),
         )
 
 
@@ -97,14 +101,15 @@ class Stack:
         db_host = self.urls["database"].removeprefix("http://")
         fn_env = {**base_env, "FIREBASE_DATABASE_EMULATOR_HOST": db_host, "GUNICORN_LOG_LEVEL": "info",
                   "MODEL_DIR": str(self.model_dir)}
-        hook = self._start("webhook", self._function("helpdesk_webhook", "http", self.ports.webhook), _GUNICORN_READY, fn_env)
+        hook = self._start("webhook", self._function("helpdesk_webhook", "http", self.ports.webhook), _GUNICORN_READY,
+                           {**fn_env, "METRICS_PORT": str(self.ports.webhook_metrics)})
         self.urls["webhook"] = hook.match.group(1) + "/"
         desk = self._start("helpdesk", [PYTHON, "-m", "helpdesk", "--port", str(self.ports.helpdesk),
                                         "--db", str(self.data_dir / "helpdesk.sqlite3")],
                            r"listening on (http://[\d.]+:(\d+))", {**base_env, "HELPDESK_WEBHOOK_URL": self.urls["webhook"]})
         self.urls["helpdesk"] = desk.match.group(1) + "/"
         enrich = self._start("enrich", self._function("enrich_ticket", "cloudevent", self.ports.enrich), _GUNICORN_READY,
-                             {**fn_env, "HELPDESK_URL": desk.match.group(1)})
+                             {**fn_env, "HELPDESK_URL": desk.match.group(1), "METRICS_PORT": str(self.ports.enrich_metrics)})
         self.urls["enrich"] = enrich.match.group(1) + "/"
         self.register_trigger()
 
@@ -142,6 +147,14 @@ class Stack:
                 self.procs[name].stop()
             except Exception:  # keep stopping the others
                 self.procs[name].kill()
+
+    def metrics_url(self, name: str, timeout: float = 15.0) -> str:
+        """The /metrics URL a function process printed once its worker started."""
+        from stack.procs import wait_for
+
+        line = wait_for(lambda: next((l for l in self.procs[name].lines if "Function metrics at" in l), None),
+                        timeout=timeout, what=f"{name} metrics")
+        return line.split(" at ", 1)[1].strip()
 
     def check(self) -> dict:
         """Which processes have exited (name -> exit code)."""

@@ -11,7 +11,7 @@ import time
 
 from ticketml.features import input_hash
 
-from enrichment import validate
+from enrichment import metrics, validate
 from enrichment.errors import PermanentError
 
 OWN_FIELDS = ("enrichment", "enrichment_error", "helpdesk", "helpdesk_error", "resolution")
@@ -81,6 +81,8 @@ class Enricher:
             t0 = time.perf_counter()
             enrichment = {**bundle.predict(ticket), "input_hash": digest, "enriched_at": self._now_ms()}
             timings["predict"] = _ms(t0)
+            metrics.PREDICTIONS.inc()
+            metrics.PREDICTION_SECONDS.observe(time.perf_counter() - t0)
             t0 = time.perf_counter()
             self.tickets.update(ticket_id, {"enrichment": enrichment, "enrichment_error": None})
             timings["write"] = _ms(t0)
@@ -95,11 +97,14 @@ class Enricher:
             result = self.helpdesk.upsert(ticket_id, ticket, enrichment, idempotency_key=f"{ticket_id}:{digest[:16]}")
         except PermanentError as exc:
             timings["helpdesk"] = _ms(t0)
+            metrics.HELPDESK_CALLS.labels("refused").inc()
             self.tickets.update(ticket_id, {"helpdesk_error": {"message": str(exc), "input_hash": digest,
                                                                 "at": self._now_ms()}})
             fields["error"] = str(exc)
             return self._done("helpdesk_refused", fields, started, severity="ERROR")
         timings["helpdesk"] = _ms(t0)
+        metrics.HELPDESK_CALLS.labels("created" if result["created"] else "updated").inc()
+        metrics.HELPDESK_SECONDS.observe(time.perf_counter() - t0)
         t0 = time.perf_counter()
         self.tickets.update(ticket_id, {"helpdesk": {"system": "zendesk", "id": result["id"], "url": result["url"],
                                                      "synced_at": self._now_ms(), "input_hash": digest},
@@ -110,6 +115,8 @@ class Enricher:
 
     def _done(self, outcome: str, fields: dict, started: float, severity: str = "INFO") -> str:
         fields = {**fields, "outcome": outcome, "total_ms": _ms(started)}
+        metrics.EVENTS.labels(outcome).inc()
+        metrics.EVENT_SECONDS.observe(time.perf_counter() - started)
         self.log.log(_LEVELS[severity], f"ticket {fields.get('ticket_id')}: {outcome}", extra={"fields": fields})
         return outcome
 

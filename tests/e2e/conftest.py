@@ -7,6 +7,7 @@ import requests
 
 from stack import Ports, Stack
 from stack.procs import PYTHON, ROOT, wait_for
+from tests.support.procs import user_token
 
 ADMIN = {"Authorization": "Bearer owner"}
 HELPDESK_AUTH = {"Authorization": "Bearer dev-helpdesk-token"}
@@ -39,10 +40,12 @@ class Client:
         self.stack = stack
         self.db = stack.urls["database"]
         self.desk = stack.urls["helpdesk"].rstrip("/")
-        self.http = requests.Session()
+        self.http = requests.Session()  # support tooling: reads, edits and deletes as the admin
+        self.http.headers.update(ADMIN)
 
-    def submit(self, ticket: dict) -> str:
-        r = self.http.post(f"{self.db}/tickets.json", json=ticket)
+    def submit(self, ticket: dict, uid: str = "customer-1") -> str:
+        """Create a ticket as a signed-in customer would: their token, their uid on the ticket."""
+        r = requests.post(f"{self.db}/tickets.json", params={"auth": user_token(uid)}, json={**ticket, "uid": uid})
         r.raise_for_status()
         return r.json()["name"]
 

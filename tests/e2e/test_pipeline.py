@@ -6,6 +6,7 @@ import time
 import pytest
 import requests
 
+from stack.tokens import user_token
 from tests.e2e.conftest import ADMIN, HELPDESK_AUTH, Client, start_stack, valid_ticket
 
 ZENDESK = {"P1": "urgent", "P2": "high", "P3": "normal", "P4": "low"}
@@ -100,7 +101,15 @@ def test_deleting_a_ticket_forwards_nothing(client):
 ], ids=["no-description", "impact-9", "2mb-description", "wrong-types", "bad-contact"])
 def test_invalid_tickets_get_an_error_and_no_helpdesk_ticket(client, change, expected):
     ticket = {k: v for k, v in valid_ticket(**change).items() if v is not None}
-    ticket_id = client.submit(ticket)
+    # A customer cannot even store it: the security rules refuse it.
+    refused = requests.post(f"{client.db}/tickets.json", params={"auth": user_token("customer-1")},
+                            json={**ticket, "uid": "customer-1"})
+    assert refused.status_code == 401
+    # Written by other tooling (an import, support scripts: the admin bypasses rules), the function
+    # still validates it, records why, and forwards nothing.
+    r = client.http.post(f"{client.db}/tickets.json", json=ticket)
+    r.raise_for_status()
+    ticket_id = r.json()["name"]
     t = client.wait_ticket(ticket_id, lambda t: "enrichment_error" in t, what="enrichment_error")
     assert expected in t["enrichment_error"]["message"]
     assert "enrichment" not in t and "helpdesk" not in t
@@ -131,3 +140,14 @@ def test_webhook_refuses_a_bad_signature(client):
 def test_admin_write_carries_authtype(client):
     r = requests.get(f"{client.db}/.settings/functionTriggers.json", headers=ADMIN)
     assert r.json()[0]["url"] == client.stack.urls["enrich"]
+
+
+def test_metrics_of_the_emulator_and_the_function(client):
+    ticket_id = client.submit(valid_ticket())
+    client.wait_ticket(ticket_id, forwarded)
+    function = requests.get(client.stack.metrics_url("enrich")).text
+    assert 'enrich_events_total{outcome="forwarded"}' in function
+    assert "enrich_prediction_seconds_bucket" in function and 'enrich_helpdesk_calls_total{result="created"}' in function
+    emulator = requests.get(f"{client.db}/metrics").text
+    delivered = [l for l in emulator.splitlines() if l.startswith("rtdb_events_delivered_total")]
+    assert delivered and float(delivered[0].split()[-1]) >= 1

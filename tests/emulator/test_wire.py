@@ -114,15 +114,19 @@ def test_cors_headers_and_preflight(http, base):
 def test_rules_settings_admin_only(http, emulator):
     url = f"{emulator.url}/.settings/rules.json"
     assert http.get(url).status_code == 401
+    original = http.get(url, headers=ADMIN).text
     source = '{\n  // comments are allowed\n  "rules": {".read": true, ".write": "auth != null"}\n}'
-    r = http.put(url, data=source, headers=ADMIN)
-    assert r.status_code == 200 and r.json() == {"status": "ok"}
-    assert http.get(url, headers=ADMIN).text == source
-    strict = http.get(f"{url}?format=strict&access_token=owner").json()
-    assert strict == {"rules": {".read": True, ".write": "auth != null"}}
-    r = http.put(url, data='{"rules": 5}', headers=ADMIN)
-    assert r.status_code == 400 and "rules" in r.json()["error"]
-    assert http.get(url, headers=ADMIN).text == source
+    try:
+        r = http.put(url, data=source, headers=ADMIN)
+        assert r.status_code == 200 and r.json() == {"status": "ok"}
+        assert http.get(url, headers=ADMIN).text == source
+        strict = http.get(f"{url}?format=strict&access_token=owner").json()
+        assert strict == {"rules": {".read": True, ".write": "auth != null"}}
+        r = http.put(url, data='{"rules": 5}', headers=ADMIN)
+        assert r.status_code == 400 and "rules" in r.json()["error"]
+        assert http.get(url, headers=ADMIN).text == source
+    finally:
+        http.put(url, data=original, headers=ADMIN).raise_for_status()
 
 
 # ---- streaming -------------------------------------------------------------------------------
@@ -216,3 +220,13 @@ def test_hosting_serves_web_and_firebase_init(emulator):
     assert page.status_code == 200 and "<html" in page.text.lower()
     assert requests.get(f"{base}/README.md").status_code == 404  # hosting.ignore is honoured
     assert requests.get(f"{base}/../firebase.json").status_code == 404
+
+
+def test_metrics_endpoint_counts_writes_and_requests(http, base, emulator):
+    http.put(f"{base}.json", json={"m": 1}).raise_for_status()
+    http.get(f"{base}.json").raise_for_status()
+    text = http.get(f"{emulator.url}/metrics").text
+    assert 'rtdb_writes_total{kind="put"}' in text
+    assert 'rtdb_http_requests_total{method="GET",status="200"}' in text
+    assert "rtdb_write_commit_seconds_bucket" in text and "rtdb_streams_open" in text
+    assert "rtdb_events_delivered_total" in text and "rtdb_outbox_pending" in text

@@ -107,7 +107,7 @@ def test_an_unreachable_database_is_shown_and_the_form_kept(page, site):
     form.wait_enriched()
 
 
-def test_a_ticket_the_function_rejects_shows_its_message(page, site):
+def test_a_ticket_the_rules_refuse_shows_the_refusal(page, site):
     form = SubmitPage(page, site).open()
 
     def out_of_range_impact(route):
@@ -116,9 +116,21 @@ def test_a_ticket_the_function_rejects_shows_its_message(page, site):
 
     page.route("**/tickets.json*", out_of_range_impact)
     form.fill().send()
+    expect(form.status).to_contain_text("The ticket database refused your ticket: Permission denied")
+    expect(form.card.locator("[data-state=linked]")).to_have_count(0)
+
+
+def test_a_ticket_the_function_rejects_shows_its_message(page, site, db):
+    """Tickets written by other tools bypass the rules; the function's own check is shown on the card."""
+    form = SubmitPage(page, site).open()
+    form.fill().send()
+    expect(form.card.locator("[data-state=linked]")).to_have_count(1, timeout=15_000)
+    ticket_id = page.locator("#ticket-ref").text_content().strip()
+    message = "Impact is 9; it must be a whole number from 0 (none) to 4 (critical)."
+    db.patch(f"tickets/{ticket_id}", {"enrichment": None, "helpdesk": None,
+                                      "enrichment_error": {"message": message, "problems": [message]}})
     error = form.card.locator("[data-state=error]")
-    expect(error).to_contain_text("Impact is 9; it must be a whole number from 0 (none) to 4 (critical).",
-                                  timeout=15_000)
+    expect(error).to_contain_text(message, timeout=15_000)
     expect(form.card.locator("[data-state=linked]")).to_have_count(0)
 
 

@@ -5,7 +5,7 @@
  * card.js for the live card.
  */
 
-import { DbError, connect, listen, push } from "./db.js";
+import { DbError, connect, listen, push, currentUid } from "./db.js";
 import { announce, fill } from "./dom.js";
 import { PRIORITY_NAMES, nameOf } from "./format.js";
 import { analysis } from "./card.js";
@@ -48,7 +48,8 @@ async function onSubmit(event) {
   const ticket = toTicket(values());
   try {
     await ready;
-    const id = await push("tickets", ticket);
+    // The rules require the creator's uid on the ticket; a user can then read what they created.
+    const id = await push("tickets", { ...ticket, uid: currentUid() });
     follow(id, ticket);
   } catch (error) {
     if (!(error instanceof DbError)) throw error;
