@@ -5,6 +5,8 @@ Commands:
   train      train on an export file, evaluate, write a bundle and publish it
   publish    point model/current.json at an existing version (promote or roll back)
   versions   list the versions in a model directory
+  prune      delete old versions, keeping the published one and the newest others
+  evaluate   the benchmark: train on one file, evaluate on another (nothing is published)
 
 Every option that has an environment variable falls back to it (shown in ``--help``).
 """
@@ -20,9 +22,10 @@ from tqdm import tqdm
 from ticketml.errors import TicketMLError
 from training import demo_data
 from training.data import DataError
+from training.benchmark import headline, run_benchmark
 from training.mapping import MappingError, load_mapping
 from training.pipeline import run
-from training.publish import current_version, list_versions, publish
+from training.publish import card_regressions, current_version, list_versions, prune, publish
 from training.train import TrainingError, TrainParams
 
 ENV_MODEL_DIR = "MODEL_DIR"
@@ -50,19 +53,56 @@ def _demo_data(args) -> int:
 
 
 def _train(args) -> int:
-    params = TrainParams(seed=args.seed, split=args.split,
-                         review_target_accuracy=args.review_target_accuracy)
-    result = run(args.data, load_mapping(args.mapping), args.out, params,
-                 publish_bundle=not args.no_publish, show_progress=not args.quiet)
+    result = run(args.data, load_mapping(args.mapping), args.out, _params(args),
+                 publish_bundle=not args.no_publish, show_progress=not args.quiet,
+                 force=args.force)
     print(_summary(result.card))
     state = "published" if result.published else "written, not published"
     print(f"bundle {result.version} {state} in {result.version_dir}")
+    if result.refused:
+        print("error: not published, it scores worse than the published bundle on the same "
+              f"test set: {'; '.join(result.refused)}. Use --force to publish it anyway.",
+              file=sys.stderr)
+        return 1
     return 0
 
 
+def _evaluate(args) -> int:
+    doc = run_benchmark(load_mapping(args.mapping), args.train, args.test, args.out,
+                        _params(args), group_by=args.group_by, show_progress=not args.quiet)
+    print(f"{'head':<12}{'metric':<10}{'n':>7}{'model':>9}{'naive':>9}{'plain':>9}")
+    for head, row in headline(doc).items():
+        plain = "-" if row["plain"] is None else f"{row['plain']:.4f}"
+        print(f"{head:<12}{row['metric']:<10}{row['n']:>7}{row['model']:>9.4f}"
+              f"{row['naive']:>9.4f}{plain:>9}")
+        if head == "resolution":
+            print(f"{'':<12}within_2x {row['within_2x']:.4f}  p90_coverage "
+                  f"{row['p90_coverage']:.4f}  concordance {row['concordance']}")
+    print(f"metrics, report and plots in {args.out}")
+    return 0
+
+
+def _params(args) -> TrainParams:
+    return TrainParams(seed=args.seed, split=args.split,
+                       review_target_accuracy=args.review_target_accuracy,
+                       recency_half_life_days=args.recency_half_life_days,
+                       resolution_model=args.resolution_model)
+
+
 def _publish(args) -> int:
+    regressions = [] if args.force else card_regressions(args.model_dir, args.version)
+    if regressions:
+        print(f"error: not published: {'; '.join(regressions)}. Use --force to publish it "
+              "anyway (a roll back, say).", file=sys.stderr)
+        return 1
     current = publish(args.model_dir, args.version)
     print(f"published {current['version']} in {args.model_dir}")
+    return 0
+
+
+def _prune(args) -> int:
+    removed = prune(args.model_dir, args.keep)
+    print(f"deleted {len(removed)} version(s): {', '.join(removed) or 'none'}")
     return 0
 
 
@@ -75,8 +115,10 @@ def _versions(args) -> int:
 
 def _summary(card: dict) -> str:
     m = card["metrics"]
-    rows = [("priority macro-F1", m["priority"]["model"]["macro_f1"],
-             m["priority"]["baseline"]["macro_f1"])]
+    rows = []
+    if m["priority"].get("n"):
+        rows.append(("priority macro-F1", m["priority"]["model"]["macro_f1"],
+                     m["priority"]["baseline"]["macro_f1"]))
     if m["sentiment"].get("n"):
         rows.append(("sentiment macro-F1", m["sentiment"]["model"]["macro_f1"],
                      m["sentiment"]["baseline"]["macro_f1"]))
@@ -87,8 +129,10 @@ def _summary(card: dict) -> str:
                  ("resolution p90 coverage", res["model"]["p90_coverage"],
                   res["baseline"]["p90_coverage"])]
     lines = [f"{'metric':<26}{'model':>8}{'baseline':>10}"]
+    rows = [r for r in rows if r[1] is not None]
     lines += [f"{name:<26}{model:>8.4f}{base:>10.4f}" for name, model, base in rows]
-    lines.append(f"needs_review: {json.dumps(m['priority']['needs_review'])}")
+    if m["priority"].get("n"):
+        lines.append(f"needs_review: {json.dumps(m['priority']['needs_review'])}")
     return "\n".join(lines)
 
 
@@ -114,25 +158,60 @@ def _parser(environ) -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=seed, help=f"seed (env {ENV_SEED}, default 7)")
     train.add_argument("--split", choices=("auto", "time", "random"), default="auto",
                        help="holdout: time-ordered, seeded random, or auto (time if timestamps)")
-    train.add_argument("--review-target-accuracy", type=float,
-                       default=TrainParams.review_target_accuracy,
-                       help="accuracy the priority predictions not flagged needs_review must "
-                            "reach on validation data (default %(default)s)")
+    _training_options(train)
     train.add_argument("--no-publish", action="store_true", help="write the bundle only")
+    train.add_argument("--force", action="store_true",
+                       help="publish even if the published bundle scores better")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(handler=_train)
+
+    bench = commands.add_parser(
+        "evaluate", help="benchmark: train on one file, evaluate on another, write a report")
+    bench.add_argument("--mapping", required=True,
+                       help="built-in or shipped mapping name (training/mappings/), or a JSON file")
+    bench.add_argument("--train", required=True, help="file to train on, .jsonl or .csv")
+    bench.add_argument("--test", required=True, help="file to evaluate on, .jsonl or .csv")
+    bench.add_argument("--out", required=True, help="directory for metrics.json, report.md, PNGs")
+    bench.add_argument("--seed", type=int, default=seed, help=f"seed (env {ENV_SEED}, default 7)")
+    bench.add_argument("--split", choices=("auto", "time", "random"), default="auto",
+                       help="how validation rows are taken from --train (default auto)")
+    bench.add_argument("--group-by", help="also report per value of this field (e.g. type)")
+    _training_options(bench)
+    bench.add_argument("--quiet", action="store_true", help="no progress bars")
+    bench.set_defaults(handler=_evaluate)
 
     pub = commands.add_parser("publish", help="point current.json at an existing version")
     pub.add_argument("--model-dir", default=model_dir,
                      help=f"model directory (env {ENV_MODEL_DIR}, default {model_dir})")
     pub.add_argument("--version", required=True, help="version to publish")
+    pub.add_argument("--force", action="store_true",
+                     help="publish even if its card shows it worse on the same evaluation")
     pub.set_defaults(handler=_publish)
+
+    prune_ = commands.add_parser("prune", help="delete old versions")
+    prune_.add_argument("--model-dir", default=model_dir,
+                        help=f"model directory (env {ENV_MODEL_DIR}, default {model_dir})")
+    prune_.add_argument("--keep", type=int, default=2,
+                        help="newest versions to keep besides the published one (default 2)")
+    prune_.set_defaults(handler=_prune)
 
     versions = commands.add_parser("versions", help="list versions (* = published)")
     versions.add_argument("--model-dir", default=model_dir,
                           help=f"model directory (env {ENV_MODEL_DIR}, default {model_dir})")
     versions.set_defaults(handler=_versions)
     return parser
+
+
+def _training_options(command) -> None:
+    command.add_argument("--review-target-accuracy", type=float,
+                         default=TrainParams.review_target_accuracy,
+                         help="accuracy the priority predictions not flagged needs_review must "
+                              "reach on validation data (default %(default)s)")
+    command.add_argument("--recency-half-life-days", type=float, default=0.0,
+                         help="weight training tickets by 0.5 ** (age / half-life); 0 = off")
+    command.add_argument("--resolution-model", choices=("auto", "gbm", "ridge"), default="auto",
+                         help="resolution head: trees if they beat the ridge on validation "
+                              "data (auto), or one of them")
 
 
 if __name__ == "__main__":

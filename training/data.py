@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ticketml.features import MODEL_INPUT_FIELDS, PRIORITIES, SENTIMENTS, input_hash, number
+from ticketml.features import (
+    ATTRIBUTES_FIELD, MODEL_INPUT_FIELDS, PRIORITIES, SENTIMENTS, input_hash, number,
+)
 from ticketml.mask import mask_pii
 from training.mapping import FieldMapping
 
@@ -85,6 +87,9 @@ def prepare(
 ) -> Dataset:
     """Map, mask, deduplicate and validate records into Examples.
 
+    Duplicates are rows with an ``id`` seen before, and rows with text whose text and fields
+    equal an earlier row's (a resubmission); the first one is kept.
+
     Args:
         records: Source records (e.g. from ``read_records``).
         mapping: How to read canonical fields from a record.
@@ -105,9 +110,12 @@ def prepare(
         ticket = {name: row[name] for name in MODEL_INPUT_FIELDS}
         for name in _TEXT_FIELDS:
             ticket[name] = mask_pii(str(ticket[name])) if ticket[name] is not None else None
+        attributes = row.get(ATTRIBUTES_FIELD) or {}
+        if attributes:
+            ticket[ATTRIBUTES_FIELD] = attributes
         if not any(ticket[name] for name in _TEXT_FIELDS) and all(
             ticket[name] is None for name in MODEL_INPUT_FIELDS if name not in _TEXT_FIELDS
-        ):
+        ) and all(v is None for v in attributes.values()):
             skipped["no input fields"] += 1
             continue
         priority = _label(row["priority"], PRIORITIES, "priority", notes)
@@ -116,11 +124,18 @@ def prepare(
         if priority is None and sentiment is None and hours is None:
             skipped["no label"] += 1
             continue
-        digest = input_hash(ticket)
-        if digest in seen:
+        record_id = row.get("id")
+        if record_id is not None and ("id", str(record_id)) in seen:
+            skipped["duplicate id"] += 1
+            continue
+        # Identical text and fields is a resubmission (or a retweet); without text, identical
+        # coded fields are different incidents that happen to look alike.
+        digest = input_hash(ticket) if any(ticket[name] for name in _TEXT_FIELDS) else None
+        if digest is not None and digest in seen:
             skipped["duplicate input"] += 1
             continue
-        seen.add(digest)
+        seen.update(k for k in (digest, None if record_id is None else ("id", str(record_id)))
+                    if k is not None)
         examples.append(Example(ticket, priority, sentiment, hours, censored, row["created_at"]))
     report = {
         "rows_read": rows,

@@ -14,7 +14,9 @@ export without code::
     }
 
 ``fields`` maps a canonical field to a source path (dots walk into nested JSON objects) or to
-``{"const": value}`` (ISO 8601 for times); unmapped fields are missing. ``values`` translates raw values (compared
+``{"const": value}`` (ISO 8601 for times); unmapped fields are missing. A canonical name
+``attributes.<name>`` carries an extra structured field the model reads as a categorical
+(``ticketml.features.ATTRIBUTES_FIELD``), e.g. ``"attributes.location": "location"``. ``values`` translates raw values (compared
 as trimmed strings) per field. ``timestamp_format`` is ``epoch_ms``, ``epoch_s``, ``iso`` or a
 ``strptime`` pattern (naive times are UTC). The built-in ``native`` mapping reads the
 database's own ticket records and ``python -m training demo-data`` output.
@@ -27,11 +29,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ticketml.features import MODEL_INPUT_FIELDS
+from ticketml.features import ATTRIBUTES_FIELD, MAX_ATTRIBUTES, MODEL_INPUT_FIELDS
 
 TARGET_FIELDS = ("priority", "sentiment", "resolution_hours", "solved_at", "observed_at")
 CANONICAL_FIELDS = ("id", *MODEL_INPUT_FIELDS, "created_at", *TARGET_FIELDS)
 TIME_FIELDS = ("created_at", "solved_at", "observed_at")
+ATTRIBUTE_PREFIX = ATTRIBUTES_FIELD + "."
 
 
 class MappingError(ValueError):
@@ -50,12 +53,18 @@ class FieldMapping:
     description: str = ""
 
     def __post_init__(self):
-        unknown = sorted(set(self.fields) - set(CANONICAL_FIELDS))
+        unknown = sorted(
+            name for name in set(self.fields) - set(CANONICAL_FIELDS)
+            if not (name.startswith(ATTRIBUTE_PREFIX) and len(name) > len(ATTRIBUTE_PREFIX)))
         if unknown:
             raise MappingError(
                 f'Invalid mapping "{self.name}": unknown fields {unknown}. '
-                f"Canonical fields are {list(CANONICAL_FIELDS)}."
+                f"Canonical fields are {list(CANONICAL_FIELDS)} and {ATTRIBUTE_PREFIX}<name>."
             )
+        if len(self.attribute_names) > MAX_ATTRIBUTES:
+            raise MappingError(
+                f'Invalid mapping "{self.name}": {len(self.attribute_names)} attributes. '
+                f"At most {MAX_ATTRIBUTES} are read by the model.")
         for name, spec in self.fields.items():
             if not (isinstance(spec, str) and spec) and not (
                 isinstance(spec, Mapping) and set(spec) == {"const"}
@@ -65,13 +74,19 @@ class FieldMapping:
                     'Expected a source path or {"const": value}.'
                 )
 
+    @property
+    def attribute_names(self) -> list[str]:
+        """Names of the extra structured fields (without the ``attributes.`` prefix)."""
+        return sorted(n[len(ATTRIBUTE_PREFIX):] for n in self.fields if n.startswith(ATTRIBUTE_PREFIX))
+
     def apply(self, record: Mapping) -> dict:
         """Return the canonical fields of one source record (missing -> None).
 
-        Timestamps become epoch milliseconds (float) or None when unparseable.
+        Timestamps become epoch milliseconds (float) or None when unparseable; mapped
+        attributes are collected under ``attributes`` (a dict, missing values as None).
         """
         row = {}
-        for name in CANONICAL_FIELDS:
+        for name in (*CANONICAL_FIELDS, *(ATTRIBUTE_PREFIX + a for a in self.attribute_names)):
             spec = self.fields.get(name)
             if spec is None:
                 value = None
@@ -88,6 +103,8 @@ class FieldMapping:
                 constant = isinstance(spec, Mapping) and isinstance(value, str)
                 value = parse_time(value, "iso" if constant else self.timestamp_format)
             row[name] = value
+        attributes = {a: row.pop(ATTRIBUTE_PREFIX + a) for a in self.attribute_names}
+        row[ATTRIBUTES_FIELD] = attributes or None
         return row
 
 
@@ -105,6 +122,8 @@ NATIVE = FieldMapping(
     },
 )
 BUILTIN = {NATIVE.name: NATIVE}
+SHIPPED_DIR = Path(__file__).resolve().parent / "mappings"
+"""Mappings shipped as examples (the four public datasets); usable by bare name."""
 
 
 def load_mapping(name_or_path: str | Path) -> FieldMapping:
@@ -116,12 +135,14 @@ def load_mapping(name_or_path: str | Path) -> FieldMapping:
     if str(name_or_path) in BUILTIN:
         return BUILTIN[str(name_or_path)]
     path = Path(name_or_path)
+    if not path.suffix and (SHIPPED_DIR / f"{path}.json").is_file():
+        path = SHIPPED_DIR / f"{path}.json"
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise MappingError(
-            f'Invalid mapping: "{name_or_path}". Expected a built-in name {sorted(BUILTIN)} '
-            "or a JSON file."
+            f'Invalid mapping: "{name_or_path}". Expected a built-in name {sorted(BUILTIN)}, '
+            f"a shipped one {shipped_mappings()} or a JSON file."
         ) from exc
     except json.JSONDecodeError as exc:
         raise MappingError(f'Invalid mapping file "{path}": {exc}.') from exc
@@ -168,3 +189,8 @@ def _lookup(record: Mapping, path: str) -> object:
             return None
         value = value[part]
     return value
+
+
+def shipped_mappings() -> list[str]:
+    """Names of the mappings in ``training/mappings/``."""
+    return sorted(p.stem for p in SHIPPED_DIR.glob("*.json"))

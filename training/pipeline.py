@@ -1,37 +1,57 @@
-"""One training run end to end: read, prepare, split, fit, evaluate, write, publish."""
+"""One training run end to end: read, prepare, split, fit, evaluate, write, gate, publish.
 
+Before publishing, the published bundle (if any) is evaluated on the same test set; the new
+one is published only if it is not worse on a primary metric (``training.publish.compare``)
+or ``force`` is set. A run that reproduces an existing version (same data, seed, code and
+metrics) reuses that version directory instead of adding one.
+"""
+
+import logging
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
-from ticketml.bundle import sha256_file
+from ticketml.bundle import VERSIONS_DIR, load_bundle, sha256_file
+from ticketml.errors import BundleError
 from ticketml.predictor import Predictor
 from training.card import build_card
 from training.data import DataError, prepare, read_records, split
 from training.evaluate import evaluate
 from training.mapping import FieldMapping
-from training.publish import make_version, publish, write_bundle
+from training.plots import write_plots
+from training.publish import (
+    compare, current_version, find_version, make_version, publish, write_bundle,
+)
 from training.train import TrainParams, fit_heads
 
 _STAGES = ("featurise", "priority", "sentiment", "resolution", "evaluate", "write bundle")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """What a training run produced."""
+    """What a training run produced.
+
+    Attributes:
+        refused: Why the bundle was not published (regressions against the published one);
+            empty when it was published or publishing was not asked for.
+    """
 
     version: str
     version_dir: Path
     card: dict
     published: bool
+    refused: list[str] = field(default_factory=list)
 
 
 def run(data_path: str | Path, mapping: FieldMapping, model_dir: str | Path,
         params: TrainParams, publish_bundle: bool = True, show_progress: bool = True,
-        now: datetime | None = None) -> RunResult:
+        now: datetime | None = None, force: bool = False) -> RunResult:
     """Train on one export file and write (and by default publish) a bundle.
 
     Args:
@@ -39,9 +59,11 @@ def run(data_path: str | Path, mapping: FieldMapping, model_dir: str | Path,
         mapping: How to read its records.
         model_dir: The model directory to write into.
         params: Hyper-parameters, including the seed and split.
-        publish_bundle: Point ``current.json`` at the new version.
+        publish_bundle: Point ``current.json`` at the new version if it is not worse.
         show_progress: Show tqdm progress bars on stderr.
-        now: Training time (for the version name); defaults to the current UTC time.
+        now: Training time recorded in the card; defaults to the current UTC time. It does
+            not enter the version.
+        force: Publish even if the published bundle scores better on this test set.
 
     Raises:
         DataError: The file holds no usable rows or cannot be read.
@@ -72,29 +94,65 @@ def run(data_path: str | Path, mapping: FieldMapping, model_dir: str | Path,
     with bar:
         estimators, predictor_params = fit_heads(train, val, params, step)
         step("evaluate")
-        version = make_version(data_sha, params.as_dict(), now)
-        metrics = evaluate(Predictor(estimators, predictor_params, version), train, test)
+        version = make_version(data_sha, {**params.as_dict(), "mapping": mapping.name})
+        predictor = Predictor(estimators, predictor_params, version)
+        metrics = evaluate(predictor, train, test)
         step("write bundle")
-        card = build_card(
-            version=version,
-            created_at=now.isoformat(timespec="seconds"),
-            data={
-                "source": data_path.name, "sha256": data_sha, "mapping": mapping.name,
-                "report": dataset.report,
-                "split": {"method": method, "seed": params.seed, "train": len(train),
-                          "validation": len(val), "test": len(test)},
-            },
-            params=params.as_dict(),
-            predictor_params=predictor_params,
-            metrics=metrics,
-            timings=timings,
-        )
-        version_dir = write_bundle(model_dir, version, estimators, predictor_params, card)
+        existing = find_version(model_dir, version, metrics)
+        if existing is not None:
+            version_dir = Path(model_dir) / VERSIONS_DIR / existing
+            card = load_bundle(version_dir).card
+        else:
+            card = build_card(
+                version=version,
+                created_at=now.isoformat(timespec="seconds"),
+                data={
+                    "source": data_path.name, "sha256": data_sha, "mapping": mapping.name,
+                    "report": dataset.report,
+                    "split": {"method": method, "seed": params.seed, "train": len(train),
+                              "validation": len(val), "test": len(test)},
+                },
+                params=params.as_dict(),
+                predictor_params=predictor_params,
+                metrics=metrics,
+                timings=timings,
+            )
+            version_dir = write_bundle(model_dir, version, estimators, predictor_params, card,
+                                       extra_files=_plots(metrics, predictor, test))
         step("done")
-    if publish_bundle:
+    refused: list[str] = []
+    if publish_bundle and not force:
+        refused = _regressions(model_dir, version_dir.name, metrics, train, test)
+    published = publish_bundle and not refused
+    if published:
         publish(model_dir, version_dir.name)
     card = {**card, "version": version_dir.name}
-    return RunResult(version_dir.name, version_dir, card, publish_bundle)
+    return RunResult(version_dir.name, version_dir, card, published, refused)
+
+
+def _regressions(model_dir, version: str, metrics: dict, train, test) -> list[str]:
+    """Compare with the published bundle on the same test set (nothing to compare: [])."""
+    active = current_version(model_dir)
+    if active is None or active == version:
+        return []
+    try:
+        current = load_bundle(model_dir)
+    except BundleError:
+        logger.warning("The published bundle %s does not load; not comparing with it.", active)
+        return []
+    regressions = compare(metrics, evaluate(current.predictor, train, test))
+    return [f"{r} (published {active})" for r in regressions]
+
+
+def _plots(metrics: dict, predictor: Predictor, test) -> dict[str, bytes]:
+    rows = [e for e in test if e.hours is not None and not e.censored]
+    points = None
+    if rows and predictor.heads["resolution"] != "constant":
+        centre, _ = predictor.resolution_log_hours([e.ticket for e in rows])
+        points = {"true": [e.hours for e in rows], "p50": np.expm1(centre).tolist()}
+    with tempfile.TemporaryDirectory() as tmp:
+        names = write_plots(metrics, points, Path(tmp))
+        return {name: (Path(tmp) / name).read_bytes() for name in names}
 
 
 def _wrap(bar: tqdm):

@@ -3,39 +3,61 @@
 Featurisation is ``ticketml.features.model_input`` (the serving code) followed by word and
 character TF-IDF over the masked text and a DictVectorizer over the structured fields.
 
-  * priority: multinomial logistic regression; a softmax temperature fitted on the
-    validation set calibrates it, and ``review_threshold`` is the lowest top-class
-    probability at which validation accuracy reaches ``review_target_accuracy``;
-  * sentiment: logistic regression on the text when the data has sentiment labels, else None
-    (the predictor falls back to ``ticketml.lexicon``);
+  * priority: multinomial logistic regression (class-balanced by default: the classes are
+    imbalanced and what matters is finding the rare urgent ones); a softmax temperature
+    fitted on the validation set calibrates it, and ``review_threshold`` is the lowest
+    top-class probability at which validation accuracy reaches ``review_target_accuracy``;
+  * sentiment: logistic regression on the text plus VADER's four scores when the data has
+    sentiment labels, else None (the predictor uses VADER alone, ``ticketml.lexicon``);
+    where the model contradicts a clear VADER polarity the two are averaged, with the
+    strictest threshold whose cost on validation data is noise;
   * resolution: ridge regression of log1p(hours) for the centre, a second ridge of the
     out-of-fold absolute residual for the spread, with censored (open) tickets imputed by
-    their expected value above the observed lower bound (a few EM rounds of a Tobit model);
-    the p90 multiplier is chosen on the validation set so that 90% of resolved tickets fall
-    below p90 (split-conformal).
+    their expected value above the observed lower bound (a few EM rounds of a Tobit model).
+    On top, gradient-boosted trees (median and 90% quantile losses) over the categorical
+    codes, numbers and the out-of-fold ridge outputs; they are kept only when they beat the
+    ridge on the validation set. The p90 is shifted on the validation set so that 90% of
+    resolved tickets fall below it (split-conformal).
+
+A head whose labels are missing is trained only if ``require`` asks for it (then it is an
+error); otherwise it is None and the predictor falls back to the prior, VADER, or the median.
 """
 
 import math
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
 from scipy.stats import norm
+from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.model_selection import KFold, cross_val_predict
+from sklearn.metrics import f1_score
+from sklearn.model_selection import KFold
 
-from ticketml.features import model_inputs
+from ticketml import lexicon
+from ticketml.features import PRIORITIES, model_inputs
+from ticketml.predictor import Predictor
 from training.data import Example
 
 _Z90_GAUSSIAN = float(norm.ppf(0.9))
 _MIN_ROWS = 20
+_MIN_GBM_ROWS = 200
 _SIGMA_FLOOR = 0.05
 _MIN_HOURS = 0.1
 _MAX_HOURS = 24 * 365 * 2
+_MAX_CODES = 250  # HistGradientBoosting takes at most 255 categories per feature.
+_MIN_CODE_COUNT = 3
+_SMOOTHING = 10.0  # Pseudo-count pulling a rare value's mean target towards the overall one.
+_MS_PER_DAY = 86_400_000
+_NO_TEXT = "notext"
+_VETO_STEPS = (0.3, 0.5, 0.7)
+_VETO_TOLERANCE = 0.005
+HEADS = ("priority", "sentiment", "resolution")
 
 
 class TrainingError(ValueError):
@@ -49,17 +71,31 @@ class TrainParams:
     ``censored_rounds`` is the number of EM rounds that impute still-open tickets' times;
     0 leaves them out of the resolution head. ``review_target_accuracy`` is the validation
     accuracy the predictions not flagged ``needs_review`` must reach.
+    ``recency_half_life_days`` > 0 weights training tickets by 0.5 ** (age / half-life),
+    age counted back from the newest one: for sources whose process drifts.
+    ``resolution_model`` is ``auto`` (trees when they beat the ridge on validation data),
+    ``gbm`` or ``ridge``. ``recentre`` shifts the predicted log-hours by the median validation
+    residual.
     """
 
     seed: int = 7
     word_max_features: int = 20_000
-    char_max_features: int = 10_000
+    char_max_features: int = 20_000
     min_df: int = 2
     char_min_df: int = 3
     tol: float = 1e-3
     priority_c: float = 2.0
-    sentiment_c: float = 2.0
+    priority_class_weight: str | None = "balanced"
+    sentiment_c: float = 3.0
+    sentiment_class_weight: str | None = "balanced"
+    lexicon_features: bool = True
+    lexicon_veto: float = 0.3
     ridge_alpha: float = 2.0
+    resolution_model: str = "auto"
+    gbm_max_iter: int = 200
+    gbm_learning_rate: float = 0.05
+    recency_half_life_days: float = 0.0
+    recentre: bool = True
     review_target_accuracy: float = 0.85
     censored_rounds: int = 3
     test_share: float = 0.2
@@ -71,21 +107,23 @@ class TrainParams:
 
 
 def fit_heads(
-    train: list[Example], val: list[Example], params: TrainParams, step: Callable[[str], None]
+    train: list[Example], val: list[Example], params: TrainParams,
+    step: Callable[[str], None], require: Sequence[str] = ("priority", "resolution"),
 ) -> tuple[dict, dict]:
     """Fit featurisers and heads.
 
     Args:
         train: Training examples.
-        val: Validation examples (calibration, review threshold, p90 multiplier).
+        val: Validation examples (calibration, review threshold, p90 offset, model choice).
         params: Hyper-parameters.
         step: Called with a short description before each stage (progress reporting).
+        require: Heads that must be trained; the others fall back when labels are missing.
 
     Returns:
         (estimators, predictor params), as stored in a bundle.
 
     Raises:
-        TrainingError: Too few rows carry a priority label or a resolution time.
+        TrainingError: A required head has too few labelled rows.
     """
     step("featurise")
     texts, fields = model_inputs([e.ticket for e in train])
@@ -94,30 +132,55 @@ def fit_heads(
         sublinear_tf=True, dtype=np.float32,
     )
     char = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(4, 4), min_df=params.char_min_df,
+        analyzer="char_wb", ngram_range=(2, 5), min_df=params.char_min_df,
         max_features=params.char_max_features, sublinear_tf=True, dtype=np.float32,
     )
-    x_text = sp.hstack([word.fit_transform(texts), char.fit_transform(texts)], format="csr")
+    x_text = sp.hstack([_fit_text(word, texts), _fit_text(char, texts)], format="csr")
     _compact(word)
     _compact(char)
     dict_vec = DictVectorizer(dtype=np.float32)
     x_all = sp.hstack([x_text, dict_vec.fit_transform(fields)], format="csr")
     featurise = _featuriser(word, char, dict_vec)
+    weights = recency_weights(train, params.recency_half_life_days)
 
     step("priority")
-    priority, priority_params = _fit_priority(train, val, x_all, featurise, params)
+    priority, priority_params = _fit_priority(
+        train, val, x_all, weights, featurise, params, "priority" in require)
     step("sentiment")
-    sentiment, sentiment_params = _fit_sentiment(train, x_text, params)
+    sentiment, sentiment_params = _fit_sentiment(
+        train, val, texts, x_text, weights, featurise, params, "sentiment" in require)
     step("resolution")
-    mu, sigma, resolution_params = _fit_resolution(train, val, x_all, featurise, params)
+    resolution, resolution_params = _fit_resolution(
+        train, val, x_all, fields, weights, featurise, params, "resolution" in require)
     estimators = {
         "word": word, "char": char, "fields": dict_vec, "priority": priority,
-        "sentiment": sentiment, "resolution_mu": mu, "resolution_sigma": sigma,
+        "sentiment": sentiment, **resolution,
     }
     predictor_params = {
         "priority": priority_params, "sentiment": sentiment_params, "resolution": resolution_params,
     }
     return estimators, predictor_params
+
+
+def recency_weights(examples: list[Example], half_life_days: float) -> np.ndarray:
+    """Sample weights 0.5 ** (age / half-life), age from the newest example; ones when off."""
+    weights = np.ones(len(examples))
+    if half_life_days <= 0:
+        return weights
+    times = np.array([e.created_at if e.created_at is not None else np.nan for e in examples])
+    if np.isnan(times).all():
+        return weights
+    age_days = (np.nanmax(times) - np.nan_to_num(times, nan=np.nanmin(times))) / _MS_PER_DAY
+    return 0.5 ** (age_days / half_life_days)
+
+
+def _fit_text(vectorizer: TfidfVectorizer, texts: list[str]) -> sp.csr_matrix:
+    """Fit and transform; a source without text (coded fields only) gets a one-word
+    vocabulary that no ticket's text will fill, so the text columns stay zero."""
+    if any(texts):
+        return vectorizer.fit_transform(texts)
+    vectorizer.set_params(min_df=1, max_features=None).fit([_NO_TEXT])
+    return vectorizer.transform(texts)
 
 
 def _compact(vectorizer: TfidfVectorizer) -> None:
@@ -132,24 +195,30 @@ def _compact(vectorizer: TfidfVectorizer) -> None:
 
 
 def _featuriser(word, char, dict_vec) -> Callable[[list[Example]], tuple]:
-    def featurise(examples: list[Example]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    def featurise(examples: list[Example]) -> tuple[sp.csr_matrix, sp.csr_matrix, list, list]:
         texts, fields = model_inputs([e.ticket for e in examples])
         x_text = sp.hstack([word.transform(texts), char.transform(texts)], format="csr")
-        return x_text, sp.hstack([x_text, dict_vec.transform(fields)], format="csr")
+        return x_text, sp.hstack([x_text, dict_vec.transform(fields)], format="csr"), texts, fields
     return featurise
 
 
-def _fit_priority(train, val, x_all, featurise, params: TrainParams):
+def _fit_priority(train, val, x_all, weights, featurise, params: TrainParams, required: bool):
     rows = [i for i, e in enumerate(train) if e.priority]
     labels = np.array([train[i].priority for i in rows])
     if len(rows) < _MIN_ROWS or len(set(labels)) < 2:
-        raise TrainingError(
-            f"Invalid training data: {len(rows)} rows with {len(set(labels))} priority classes. "
-            f"At least {_MIN_ROWS} rows and 2 classes are needed; check the mapping's "
-            '"priority" field and "values".'
-        )
-    model = LogisticRegression(C=params.priority_c, tol=params.tol, max_iter=2000)
-    model.fit(x_all[rows], labels)
+        if required:
+            raise TrainingError(
+                f"Invalid training data: {len(rows)} rows with {len(set(labels))} priority "
+                f"classes. At least {_MIN_ROWS} rows and 2 classes are needed; check the "
+                'mapping\'s "priority" field and "values".'
+            )
+        counts = Counter(labels)
+        prior = {p: round(counts[p] / len(rows), 6) if rows else 0.25 for p in PRIORITIES}
+        return None, {"kind": "prior", "classes": list(PRIORITIES), "prior": prior,
+                      "review_threshold": 1.0, "review_target_accuracy": 1.0}
+    model = LogisticRegression(C=params.priority_c, tol=params.tol, max_iter=3000,
+                               class_weight=params.priority_class_weight)
+    model.fit(x_all[rows], labels, sample_weight=_w(weights, rows))
     classes = [str(c) for c in model.classes_]
     temperature, threshold = 1.0, 0.0
     val_rows = [e for e in val if e.priority in classes]
@@ -162,61 +231,205 @@ def _fit_priority(train, val, x_all, featurise, params: TrainParams):
         probs = _softmax(logits / temperature)
         threshold = _review_threshold(probs, truth, params.review_target_accuracy)
     return model, {
-        "classes": classes, "temperature": round(temperature, 6),
+        "kind": "model", "classes": classes, "temperature": round(temperature, 6),
         "review_threshold": round(threshold, 6),
         "review_target_accuracy": params.review_target_accuracy,
     }
 
 
-def _fit_sentiment(train, x_text, params: TrainParams):
+def _fit_sentiment(train, val, texts, x_text, weights, featurise, params: TrainParams,
+                   required: bool):
     rows = [i for i, e in enumerate(train) if e.sentiment]
     labels = np.array([train[i].sentiment for i in rows])
     if len(rows) < _MIN_ROWS or len(set(labels)) < 2:
+        if required:
+            raise TrainingError(
+                f"Invalid training data: {len(rows)} rows with {len(set(labels))} sentiment "
+                f'classes. At least {_MIN_ROWS} rows and 2 classes are needed; map "sentiment".')
         return None, {"kind": "lexicon", "classes": []}
-    model = LogisticRegression(C=params.sentiment_c, tol=params.tol, max_iter=2000)
-    model.fit(x_text[rows], labels)
-    return model, {"kind": "model", "classes": [str(c) for c in model.classes_]}
+    x = x_text[rows]
+    if params.lexicon_features:
+        x = sp.hstack([x, lexicon.features([texts[i] for i in rows])], format="csr")
+    model = LogisticRegression(C=params.sentiment_c, tol=params.tol, max_iter=3000,
+                               class_weight=params.sentiment_class_weight)
+    model.fit(x, labels, sample_weight=_w(weights, rows))
+    result = {"kind": "model", "classes": [str(c) for c in model.classes_],
+              "lexicon_features": params.lexicon_features, "lexicon_veto": 0.0}
+    val_rows = [e for e in val if e.sentiment]
+    if params.lexicon_veto and val_rows:
+        result["lexicon_veto"] = _choose_veto(model, result, val_rows, featurise, params)
+    return model, result
 
 
-def _fit_resolution(train, val, x_all, featurise, params: TrainParams):
-    rows = [i for i, e in enumerate(train) if e.hours is not None]
-    closed = np.array([not train[i].censored for i in rows])
+def _choose_veto(model, sentiment_params: dict, val_rows, featurise, params) -> float:
+    """The dictionary veto that costs validation macro-F1 at most ``_VETO_TOLERANCE``.
+
+    The veto guards against text unlike the training data, which validation data cannot
+    show; so the strongest veto whose price is noise wins, and none if every one costs more.
+    """
+    x_text, _, texts, _ = featurise(val_rows)
+    truth = [e.sentiment for e in val_rows]
+    stub = {**_placeholder_estimators(), "resolution_mu": None, "resolution_sigma": None,
+            "sentiment": model}
+    probe_params = {"priority": {"classes": [], "review_threshold": 1.0},
+                    "resolution": {"z90": 0, "sigma_floor": 1, "min_hours": 1, "max_hours": 2}}
+
+    def score(veto: float) -> float:
+        probe = Predictor(stub, {**probe_params, "sentiment": {**sentiment_params,
+                                                               "lexicon_veto": veto}}, "")
+        predicted = [r["label"] for r in probe._sentiment(x_text, texts)]
+        return f1_score(truth, predicted, average="macro")
+
+    baseline = score(0.0)
+    for veto in sorted({params.lexicon_veto, *_VETO_STEPS}):
+        if veto >= params.lexicon_veto and score(veto) >= baseline - _VETO_TOLERANCE:
+            return veto
+    return 0.0
+
+
+def _fit_resolution(train, val, x_all, fields, weights, featurise, params: TrainParams,
+                    required: bool):
+    rows = np.array([i for i, e in enumerate(train) if e.hours is not None], dtype=int)
+    closed = np.array([not train[i].censored for i in rows], dtype=bool)
+    base = {"sigma_floor": _SIGMA_FLOOR, "min_hours": _MIN_HOURS, "max_hours": _MAX_HOURS,
+            "censored_in_training": int((~closed).sum())}
     if closed.sum() < _MIN_ROWS:
-        raise TrainingError(
-            f"Invalid training data: {int(closed.sum())} rows with a resolution time. At least "
-            f'{_MIN_ROWS} are needed; map "resolution_hours" or "created_at" and "solved_at".'
-        )
-    x = x_all[rows]
+        if required:
+            raise TrainingError(
+                f"Invalid training data: {int(closed.sum())} rows with a resolution time. At "
+                f'least {_MIN_ROWS} are needed; map "resolution_hours" or "created_at" and '
+                '"solved_at".'
+            )
+        hours = [train[i].hours for i in rows[closed]] or [1.0]
+        return ({"resolution_mu": None, "resolution_sigma": None}, {
+            **base, "kind": "constant", "z90": 0.0, "median_hours": float(np.median(hours)),
+            "p90_hours": float(np.quantile(hours, 0.9))})
+    x, w = x_all[rows], weights[rows]
     y_obs = np.log1p(np.array([train[i].hours for i in rows]))
     y = y_obs.copy()
-    mu_model = Ridge(alpha=params.ridge_alpha)
     folds = KFold(n_splits=3, shuffle=True, random_state=params.seed)
+    ridge = lambda: Ridge(alpha=params.ridge_alpha)  # noqa: E731
     # Out-of-fold residuals: in-sample ones understate the spread of a high-dimensional fit.
-    oof = cross_val_predict(Ridge(alpha=params.ridge_alpha), x[closed], y[closed], cv=folds)
+    oof = _oof(ridge, x[closed], y[closed], w[closed], folds)
     spread = np.abs(y[closed] - oof) * math.sqrt(math.pi / 2)  # E|N(0, s)| = s * sqrt(2/pi)
-    sigma_model = Ridge(alpha=params.ridge_alpha).fit(x[closed], spread)
-    mu_model.fit(x[closed], y[closed])
-    if (~closed).any():
+    sigma_model = ridge().fit(x[closed], spread, sample_weight=_w(w, closed))
+    mu_model = ridge().fit(x[closed], y[closed], sample_weight=_w(w, closed))
+    if (~closed).any() and params.censored_rounds:
         x_open = x[~closed]
         sigma_open = np.maximum(sigma_model.predict(x_open), _SIGMA_FLOOR)
         for _ in range(params.censored_rounds):
-            mu_open = mu_model.predict(x_open)
-            y[~closed] = _expected_above(mu_open, sigma_open, y_obs[~closed])
-            mu_model.fit(x, y)
-    z90 = _Z90_GAUSSIAN
+            y[~closed] = _expected_above(mu_model.predict(x_open), sigma_open, y_obs[~closed])
+            mu_model.fit(x, y, sample_weight=_w(w, slice(None)))
+        used = np.ones(len(rows), dtype=bool)
+    else:
+        used = closed
+    estimators = {"resolution_mu": mu_model, "resolution_sigma": sigma_model}
+    resolution_params = {**base, "kind": "ridge", "z90": _Z90_GAUSSIAN}
     val_rows = [e for e in val if e.hours is not None and not e.censored]
-    if val_rows:
-        xv = featurise(val_rows)[1]
-        scores = (np.log1p([e.hours for e in val_rows]) - mu_model.predict(xv)) / np.maximum(
-            sigma_model.predict(xv), _SIGMA_FLOOR)
-        # Split-conformal quantile: ceil((n + 1) * 0.9)-th smallest score.
-        rank = min(len(scores), math.ceil((len(scores) + 1) * 0.9)) - 1
-        z90 = max(float(np.sort(scores)[rank]), 0.0)
-    return mu_model, sigma_model, {
-        "z90": round(z90, 6), "sigma_floor": _SIGMA_FLOOR,
-        "min_hours": _MIN_HOURS, "max_hours": _MAX_HOURS,
-        "censored_in_training": int((~closed).sum()),
-    }
+    if not val_rows:
+        return estimators, resolution_params
+    _, xv, _, fields_v = featurise(val_rows)
+    yv = np.log1p([e.hours for e in val_rows])
+    mu_v = mu_model.predict(xv)
+    sigma_v = np.maximum(sigma_model.predict(xv), _SIGMA_FLOOR)
+    # Recentre on the newest resolved tickets: imputing open ones corrects the ranking, but
+    # the level of the times a team will see resolved drifts (and open tickets may never be).
+    offset = float(np.median(yv - mu_v)) if params.recentre else 0.0
+    resolution_params["centre_offset"] = round(offset, 6)
+    resolution_params["z90"] = max(_conformal((yv - mu_v - offset) / sigma_v), 0.0)
+    ridge_mae = float(np.mean(np.abs(yv - mu_v - offset)))
+    resolution_params["validation_log_mae"] = {"ridge": round(ridge_mae, 4)}
+    if params.resolution_model == "ridge" or used.sum() < _MIN_GBM_ROWS:
+        return estimators, resolution_params
+
+    # Trees over the fields and the ridge's out-of-fold outputs (stacking).
+    mu_oof = _oof(ridge, x[used], y[used], w[used], folds)
+    sigma_oof = np.maximum(sigma_model.predict(x[used]), _SIGMA_FLOOR)
+    codes, numeric = _field_codes([fields[i] for i in rows[used]], y[used])
+    gbm_params = {**resolution_params, "kind": "gbm", "codes": codes, "numeric": numeric}
+    probe = Predictor({**_placeholder_estimators(), **estimators}, {
+        "priority": {"classes": [], "review_threshold": 1.0}, "sentiment": {},
+        "resolution": gbm_params}, "")
+    dense = probe.gbm_inputs([fields[i] for i in rows[used]], mu_oof, sigma_oof)
+    p50 = _gbm("absolute_error", None, params).fit(dense, y[used], sample_weight=_w(w, used))
+    p90 = _gbm("quantile", 0.9, params).fit(dense, y[used], sample_weight=_w(w, used))
+    dense_v = probe.gbm_inputs(fields_v, mu_v, sigma_v)
+    centre_v = p50.predict(dense_v)
+    gbm_offset = float(np.median(yv - centre_v)) if params.recentre else 0.0
+    gbm_mae = float(np.mean(np.abs(yv - centre_v - gbm_offset)))
+    resolution_params["validation_log_mae"]["gbm"] = round(gbm_mae, 4)
+    if params.resolution_model == "auto" and gbm_mae >= ridge_mae:
+        return estimators, resolution_params
+    gbm_params["validation_log_mae"] = resolution_params["validation_log_mae"]
+    gbm_params["centre_offset"] = round(gbm_offset, 6)
+    gbm_params["p90_offset"] = round(_conformal(yv - p90.predict(dense_v)), 6)
+    return {**estimators, "resolution_p50": p50, "resolution_p90": p90}, gbm_params
+
+
+def _gbm(loss: str, quantile: float | None, params: TrainParams):
+    # No categorical_features: scikit-learn then stores a ColumnTransformer holding a
+    # functools.partial, a type no safe loader may trust. Codes are ordered by target instead.
+    return HistGradientBoostingRegressor(
+        loss=loss, quantile=quantile,
+        max_iter=params.gbm_max_iter, learning_rate=params.gbm_learning_rate,
+        min_samples_leaf=20, l2_regularization=1.0, random_state=params.seed,
+    )
+
+
+def _oof(make, x, y, w, folds) -> np.ndarray:
+    out = np.zeros(len(y))
+    for fit_idx, pred_idx in folds.split(np.arange(len(y))):
+        out[pred_idx] = make().fit(x[fit_idx], y[fit_idx], sample_weight=_w(w, fit_idx)).predict(
+            x[pred_idx])
+    return out
+
+
+def _w(weights: np.ndarray, idx) -> np.ndarray | None:
+    """Weights of the rows ``idx``, or None when they are all one: scikit-learn's ridge picks
+    a far slower solver for sparse inputs as soon as it is given any sample weights."""
+    picked = weights[idx]
+    return None if np.all(picked == 1.0) else picked
+
+
+def _field_codes(fields: list[dict], y: np.ndarray) -> tuple[dict, list[str]]:
+    """Integer codes for each categorical field's frequent values, and the numeric names.
+
+    Codes rank the values by their smoothed mean target, so that a tree's threshold split on
+    a code separates fast values from slow ones (what LightGBM does for categoricals).
+    """
+    sums: dict[str, dict[str, list]] = {}
+    numeric: set[str] = set()
+    for row, target in zip(fields, y):
+        for key in row:
+            name, sep, value = key.partition("=")
+            if sep:
+                entry = sums.setdefault(name, {}).setdefault(value, [0, 0.0])
+                entry[0] += 1
+                entry[1] += float(target)
+            else:
+                numeric.add(key)
+    overall = float(np.mean(y)) if len(y) else 0.0
+    codes = {}
+    for name in sorted(sums):
+        frequent = sorted(((v, c) for v, c in sums[name].items() if c[0] >= _MIN_CODE_COUNT),
+                          key=lambda vc: (-vc[1][0], vc[0]))[:_MAX_CODES]
+        if len(frequent) < 2:
+            continue
+        smoothed = {v: (c[1] + _SMOOTHING * overall) / (c[0] + _SMOOTHING) for v, c in frequent}
+        ranked = sorted(smoothed, key=lambda v: (smoothed[v], v))
+        codes[name] = {value: code for code, value in enumerate(ranked)}
+    return codes, sorted(numeric)
+
+
+def _placeholder_estimators() -> dict:
+    return {"word": TfidfVectorizer(), "char": TfidfVectorizer(), "fields": DictVectorizer(),
+            "priority": None, "sentiment": None}
+
+
+def _conformal(scores: np.ndarray) -> float:
+    """Split-conformal 90% quantile: the ceil((n + 1) * 0.9)-th smallest score."""
+    rank = min(len(scores), math.ceil((len(scores) + 1) * 0.9)) - 1
+    return float(np.sort(scores)[rank])
 
 
 def _expected_above(mu: np.ndarray, sigma: np.ndarray, lower: np.ndarray) -> np.ndarray:

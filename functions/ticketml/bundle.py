@@ -32,7 +32,10 @@ import sklearn
 from ticketml.errors import BundleError, BundleNotFoundError, ChecksumError, UntrustedTypeError
 from ticketml.predictor import Predictor
 
-BUNDLE_FORMAT = "ticketml-bundle/1"
+BUNDLE_FORMAT = "ticketml-bundle/2"
+SUPPORTED_FORMATS = ("ticketml-bundle/1", BUNDLE_FORMAT)
+"""Format 2 adds optional heads (None when the data had no labels for them) and the
+gradient-boosted resolution head; format 1 bundles still load."""
 CURRENT_FILE = "current.json"
 VERSIONS_DIR = "versions"
 MANIFEST_FILE = "manifest.json"
@@ -278,10 +281,10 @@ def _parse_json(path: Path, raw: bytes) -> dict:
 
 def _parse_manifest(path: Path, raw: bytes) -> dict:
     manifest = _parse_json(path, raw)
-    if manifest.get("format") != BUNDLE_FORMAT:
+    if manifest.get("format") not in SUPPORTED_FORMATS:
         raise BundleError(
             f'Invalid bundle format in "{path}": "{manifest.get("format")}". '
-            f'Expected "{BUNDLE_FORMAT}".'
+            f"Expected one of {list(SUPPORTED_FORMATS)}."
         )
     artifacts = manifest.get("artifacts")
     if not isinstance(artifacts, dict) or not all(isinstance(m, dict) for m in artifacts.values()):

@@ -18,6 +18,12 @@ MODEL_INPUT_FIELDS = (
 )
 """The ticket fields the model reads (and ``input_hash`` covers). ``contact`` is not one."""
 
+ATTRIBUTES_FIELD = "attributes"
+"""Optional mapping of extra structured fields an export may carry (ServiceNow location,
+Jira component...). The model reads them as categoricals (strings) or numbers, and
+``input_hash`` covers them when a ticket has any; tickets from the web form have none."""
+MAX_ATTRIBUTES = 32
+
 CATEGORICAL_FIELDS = ("category", "type", "experience")
 PRIORITIES = ("P1", "P2", "P3", "P4")
 SENTIMENTS = ("negative", "neutral", "positive")
@@ -52,10 +58,17 @@ def input_hash(ticket: Mapping) -> str:
     Args:
         ticket: The ticket as read from the database.
 
+    A non-empty ``attributes`` mapping is covered too.
+
     Returns:
         64 lowercase hex characters.
     """
     canonical = {name: _canonical_value(ticket.get(name)) for name in MODEL_INPUT_FIELDS}
+    attributes = ticket.get(ATTRIBUTES_FIELD)
+    if isinstance(attributes, Mapping) and attributes:
+        # Only present when non-empty, so the digest of an ordinary ticket never changes.
+        canonical[ATTRIBUTES_FIELD] = {
+            str(k): _canonical_value(v) for k, v in attributes.items()}
     payload = json.dumps(
         canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str,
         allow_nan=True,
@@ -95,7 +108,28 @@ def model_input(ticket: Mapping) -> ModelInput:
     else:
         years = min(seniority, _SENIORITY_MAX_YEARS)
         fields["seniority_log"] = math.log1p(years) / _SENIORITY_SCALE
+    fields.update(attribute_features(ticket.get(ATTRIBUTES_FIELD)))
     return ModelInput(text=text, fields=fields)
+
+
+def attribute_features(attributes: object) -> dict[str, float]:
+    """Structured features of a ticket's ``attributes``: ``attr.<name>=<value>`` one-hots for
+    strings, ``attr.<name>`` = sign-preserving log1p for numbers (strings that hold a number
+    stay categorical: export columns of codes are not quantities). Missing values become
+    ``attr.<name>=(missing)``; at most ``MAX_ATTRIBUTES`` names, in sorted order, are read."""
+    if not isinstance(attributes, Mapping):
+        return {}
+    fields: dict[str, float] = {}
+    for name in sorted(str(k) for k in attributes)[:MAX_ATTRIBUTES]:
+        value = attributes.get(name)
+        key = "attr." + name[:64]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if math.isfinite(value):
+                fields[key] = math.copysign(math.log1p(abs(value)), value)
+                continue
+            value = None
+        fields[f"{key}={categorical(value)}"] = 1.0
+    return fields
 
 
 def model_inputs(tickets: Sequence[Mapping]) -> tuple[list[str], list[dict[str, float]]]:

@@ -2,16 +2,21 @@
 
 A Predictor is rebuilt from the estimators stored in a bundle's ``model.skops`` and the
 plain-JSON ``params`` of its manifest (classes, temperature, review threshold, quantile
-scale), so thresholds and business rules live after the model, in readable form. Training
-evaluates through the same ``predict_many`` that serving uses.
+offsets, category codes), so thresholds and business rules live after the model, in
+readable form. Training evaluates through the same ``predict_many`` that serving uses.
 
-Estimators (keys of the stored dict):
+Estimators (keys of the stored dict; a head's estimator is None when its data had no labels):
     word, char: TfidfVectorizer over the masked subject + description.
     fields: DictVectorizer over the structured features of ``features.model_input``.
-    priority: LogisticRegression over [word, char, fields].
-    sentiment: LogisticRegression over [word, char], or None (lexicon fallback).
-    resolution_mu, resolution_sigma: Ridge over [word, char, fields] predicting the centre
-        and spread of log1p(hours).
+    priority: LogisticRegression over [word, char, fields], or None (training prior).
+    sentiment: LogisticRegression over [word, char, lexicon features], or None (VADER alone);
+        where it contradicts VADER's clear polarity (|compound| >= ``lexicon_veto``) the two
+        distributions are averaged.
+    resolution_mu, resolution_sigma: Ridge over [word, char, fields] for the centre and spread
+        of log1p(hours), or None (training median and p90).
+    resolution_p50, resolution_p90 (optional): HistGradientBoostingRegressor over the
+        categorical codes and numbers of the fields plus the ridge centre and spread; when
+        present they give p50 and p90 (``params.resolution.kind == "gbm"``).
 """
 
 import math
@@ -19,6 +24,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -27,16 +33,22 @@ from ticketml import lexicon
 from ticketml.errors import BundleError
 from ticketml.features import PRIORITIES, SENTIMENTS, model_inputs
 
+_NONE = type(None)
 ESTIMATOR_TYPES = {
     "word": TfidfVectorizer,
     "char": TfidfVectorizer,
     "fields": DictVectorizer,
-    "priority": LogisticRegression,
-    "sentiment": (LogisticRegression, type(None)),
-    "resolution_mu": Ridge,
-    "resolution_sigma": Ridge,
+    "priority": (LogisticRegression, _NONE),
+    "sentiment": (LogisticRegression, _NONE),
+    "resolution_mu": (Ridge, _NONE),
+    "resolution_sigma": (Ridge, _NONE),
+}
+OPTIONAL_ESTIMATOR_TYPES = {
+    "resolution_p50": (HistGradientBoostingRegressor, _NONE),
+    "resolution_p90": (HistGradientBoostingRegressor, _NONE),
 }
 _DECIMALS = 4
+_NEGATIVE, _POSITIVE = SENTIMENTS.index("negative"), SENTIMENTS.index("positive")
 _HOURS_DECIMALS = 2
 
 
@@ -44,7 +56,8 @@ class Predictor:
     """Priority, sentiment and resolution time for tickets.
 
     Args:
-        estimators: Fitted estimators, keyed as in ``ESTIMATOR_TYPES``.
+        estimators: Fitted estimators, keyed as in ``ESTIMATOR_TYPES`` (and optionally
+            ``OPTIONAL_ESTIMATOR_TYPES``).
         params: The manifest's ``params`` (see ``training.train.fit_heads``).
         version: Written into every prediction as ``model_version``.
 
@@ -53,17 +66,25 @@ class Predictor:
     """
 
     def __init__(self, estimators: Mapping, params: Mapping, version: str):
-        for name, expected in ESTIMATOR_TYPES.items():
-            if not isinstance(estimators.get(name), expected):
-                found = type(estimators.get(name)).__name__
+        expected_types = {**ESTIMATOR_TYPES, **{
+            k: v for k, v in OPTIONAL_ESTIMATOR_TYPES.items() if k in estimators}}
+        for name, expected in expected_types.items():
+            if name not in estimators or not isinstance(estimators[name], expected):
+                found = type(estimators.get(name)).__name__ if name in estimators else "nothing"
                 raise BundleError(
                     f'Invalid estimator "{name}": {found}. Expected {_type_names(expected)}.'
                 )
         try:
-            self._priority_classes = list(params["priority"]["classes"])
-            self._temperature = float(params["priority"]["temperature"])
-            self._review_threshold = float(params["priority"]["review_threshold"])
-            self._sentiment_classes = list(params["sentiment"].get("classes") or [])
+            priority = params["priority"]
+            self._priority_classes = list(priority["classes"])
+            self._temperature = float(priority.get("temperature", 1.0))
+            self._review_threshold = float(priority["review_threshold"])
+            self._priority_prior = np.array(
+                [float(priority.get("prior", {}).get(p, 0.0)) for p in PRIORITIES])
+            sentiment = params["sentiment"]
+            self._sentiment_classes = list(sentiment.get("classes") or [])
+            self._lexicon_features = bool(sentiment.get("lexicon_features", False))
+            self._lexicon_veto = float(sentiment.get("lexicon_veto", 0.0))
             resolution = params["resolution"]
             self._z90 = float(resolution["z90"])
             self._sigma_floor = float(resolution["sigma_floor"])
@@ -71,15 +92,32 @@ class Predictor:
                 math.log1p(float(resolution["min_hours"])),
                 math.log1p(float(resolution["max_hours"])),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+            self._constant_hours = (float(resolution.get("median_hours", 1.0)),
+                                    float(resolution.get("p90_hours", 1.0)))
+            self._p90_offset = float(resolution.get("p90_offset", 0.0))
+            self._centre_offset = float(resolution.get("centre_offset", 0.0))
+            self._codes = {g: dict(c) for g, c in resolution.get("codes", {}).items()}
+            self._numeric = list(resolution.get("numeric", []))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BundleError(f"Invalid bundle params: {exc!r}. See ticketml.predictor.") from exc
         self._est = dict(estimators)
+        self._gbm = self._est.get("resolution_p50") is not None
         self.version = version
 
     @property
     def review_threshold(self) -> float:
         """Top priority probability below which a prediction is flagged ``needs_review``."""
         return self._review_threshold
+
+    @property
+    def heads(self) -> dict[str, str]:
+        """Which model each head uses: ``model``, ``lexicon``, ``prior`` or ``constant``."""
+        return {
+            "priority": "prior" if self._est["priority"] is None else "model",
+            "sentiment": "lexicon" if self._est["sentiment"] is None else "model",
+            "resolution": ("constant" if self._est["resolution_mu"] is None
+                           else "gbm" if self._gbm else "ridge"),
+        }
 
     def predict(self, ticket: Mapping) -> dict:
         """Return the enrichment for one ticket (see ``predict_many``)."""
@@ -96,10 +134,10 @@ class Predictor:
             ``sentiment`` ({label, score in [-1, 1]}), ``resolution_hours`` ({p50, p90},
             p90 >= p50 > 0), ``needs_review`` and ``model_version``.
         """
-        texts, x_text, x_all = self._features(tickets)
+        texts, fields, x_text, x_all = self._features(tickets)
         priority = self._priority_probabilities(x_all)
-        sentiment = self._sentiment_probabilities(x_text, texts)
-        p50, p90 = self._resolution_hours(x_all)
+        sentiment = self._sentiment(x_text, texts)
+        p50, p90 = self._resolution_hours(x_all, fields)
         results = []
         for i, text in enumerate(texts):
             scores = _rounded_distribution(priority[i], PRIORITIES)
@@ -107,7 +145,7 @@ class Predictor:
             results.append({
                 "priority": top,
                 "priority_scores": scores,
-                "sentiment": _sentiment_result(sentiment[i]),
+                "sentiment": sentiment[i],
                 "resolution_hours": {"p50": p50[i], "p90": p90[i]},
                 "needs_review": bool(not text or priority[i].max() < self._review_threshold),
                 "model_version": self.version,
@@ -116,19 +154,27 @@ class Predictor:
 
     def priority_probabilities(self, tickets: Sequence[Mapping]) -> np.ndarray:
         """Calibrated P1-P4 probabilities, shape (n, 4), unrounded (for evaluation)."""
-        return self._priority_probabilities(self._features(tickets)[2])
+        return self._priority_probabilities(self._features(tickets)[3])
 
-    def _features(self, tickets: Sequence[Mapping]) -> tuple[list[str], sp.csr_matrix, sp.csr_matrix]:
+    def resolution_log_hours(self, tickets: Sequence[Mapping]) -> tuple[np.ndarray, np.ndarray]:
+        """Unrounded log1p(p50) and log1p(p90) hours (for evaluation)."""
+        _, fields, _, x_all = self._features(tickets)
+        return self._log_quantiles(x_all, fields)
+
+    def _features(self, tickets: Sequence[Mapping]):
         texts, fields = model_inputs(tickets)
         x_text = sp.hstack(
             [self._est["word"].transform(texts), self._est["char"].transform(texts)],
             format="csr",
         )
         x_all = sp.hstack([x_text, self._est["fields"].transform(fields)], format="csr")
-        return texts, x_text, x_all
+        return texts, fields, x_text, x_all
 
     def _priority_probabilities(self, x: sp.csr_matrix) -> np.ndarray:
-        logits = self._est["priority"].decision_function(x)
+        model = self._est["priority"]
+        if model is None:
+            return np.tile(self._priority_prior, (x.shape[0], 1))
+        logits = model.decision_function(x)
         if logits.ndim == 1:  # Binary LogisticRegression returns one logit per row.
             logits = np.column_stack([np.zeros_like(logits), logits])
         probs = _softmax(logits / self._temperature)
@@ -137,23 +183,70 @@ class Predictor:
             out[:, PRIORITIES.index(label)] = probs[:, j]
         return out
 
-    def _sentiment_probabilities(self, x_text: sp.csr_matrix, texts: list[str]) -> np.ndarray:
+    def _sentiment(self, x_text: sp.csr_matrix, texts: list[str]) -> list[dict]:
         model = self._est["sentiment"]
         if model is None:
-            return np.array([lexicon.probabilities(t) for t in texts]).reshape(-1, len(SENTIMENTS))
+            return [_lexicon_result(t) for t in texts]
+        scores = lexicon.features(texts) if self._lexicon_features or self._lexicon_veto else None
+        if self._lexicon_features:
+            x_text = sp.hstack([x_text, scores], format="csr")
         probs = model.predict_proba(x_text)
         out = np.zeros((x_text.shape[0], len(SENTIMENTS)))
         for j, label in enumerate(self._sentiment_classes):
             out[:, SENTIMENTS.index(label)] = probs[:, j]
+        if self._lexicon_veto:
+            # A model trained on one kind of text can be confidently wrong on words it never
+            # saw ("losing sales every minute!" read as positive). Where it contradicts a
+            # clear dictionary polarity, the two opinions are averaged.
+            compound = scores[:, 3]
+            top = out.argmax(axis=1)
+            clash = (((top == _POSITIVE) & (compound <= -self._lexicon_veto))
+                     | ((top == _NEGATIVE) & (compound >= self._lexicon_veto)))
+            for i in np.nonzero(clash)[0]:
+                out[i] = (out[i] + np.array(lexicon.probabilities_of(float(compound[i])))) / 2
+        return [_sentiment_result(p) for p in out]
+
+    def _log_quantiles(self, x: sp.csr_matrix, fields: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+        low, high = self._log_hours_range
+        n = x.shape[0]
+        if self._est["resolution_mu"] is None:
+            median, p90 = self._constant_hours
+            return np.full(n, math.log1p(median)), np.full(n, math.log1p(p90))
+        mu = self._est["resolution_mu"].predict(x)
+        sigma = np.maximum(self._est["resolution_sigma"].predict(x), self._sigma_floor)
+        if self._gbm:
+            dense = self.gbm_inputs(fields, mu, sigma)
+            centre = self._est["resolution_p50"].predict(dense) + self._centre_offset
+            upper = self._est["resolution_p90"].predict(dense) + self._p90_offset
+        else:
+            centre = mu + self._centre_offset
+            upper = centre + self._z90 * sigma
+        centre = np.clip(centre, low, high)
+        return centre, np.clip(upper, centre, high)
+
+    def gbm_inputs(self, fields: list[dict], mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+        """Dense inputs of the gradient-boosted resolution head: one column per categorical
+        field (its code, NaN when missing or unseen), one per number, then mu and sigma."""
+        column = {name: j for j, name in enumerate(self._codes)}
+        out = np.full((len(fields), len(column) + len(self._numeric) + 2), np.nan)
+        for i, row in enumerate(fields):
+            for key in row:
+                name, sep, value = key.partition("=")
+                if sep and name in column:
+                    code = self._codes[name].get(value)
+                    if code is not None:
+                        out[i, column[name]] = code
+            for j, name in enumerate(self._numeric):
+                if name in row:
+                    out[i, len(column) + j] = row[name]
+        out[:, -2] = mu
+        out[:, -1] = sigma
         return out
 
-    def _resolution_hours(self, x: sp.csr_matrix) -> tuple[list[float], list[float]]:
-        low, high = self._log_hours_range
-        mu = np.clip(self._est["resolution_mu"].predict(x), low, high)
-        sigma = np.maximum(self._est["resolution_sigma"].predict(x), self._sigma_floor)
-        upper = np.clip(mu + self._z90 * sigma, mu, high)
-        floor = round(math.expm1(low), _HOURS_DECIMALS)
-        p50 = [max(round(math.expm1(m), _HOURS_DECIMALS), floor) for m in mu]
+    def _resolution_hours(self, x, fields) -> tuple[list[float], list[float]]:
+        centre, upper = self._log_quantiles(x, fields)
+        floor = round(math.expm1(self._log_hours_range[0]), _HOURS_DECIMALS)
+        p50 = [max(round(math.expm1(m), _HOURS_DECIMALS), floor) for m in centre]
         p90 = [max(round(math.expm1(u), _HOURS_DECIMALS), lo) for u, lo in zip(upper, p50)]
         return p50, p90
 
@@ -175,6 +268,12 @@ def _rounded_distribution(probs: np.ndarray, labels: Sequence[str]) -> dict[str,
 def _sentiment_result(probs: np.ndarray) -> dict:
     label = SENTIMENTS[int(np.argmax(probs))]
     score = float(probs[SENTIMENTS.index("positive")] - probs[SENTIMENTS.index("negative")])
+    return {"label": label, "score": round(min(max(score, -1.0), 1.0), _DECIMALS)}
+
+
+def _lexicon_result(text: str) -> dict:
+    score = lexicon.score(text)
+    label = lexicon.label_of(score)
     return {"label": label, "score": round(min(max(score, -1.0), 1.0), _DECIMALS)}
 
 

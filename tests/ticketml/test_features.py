@@ -87,3 +87,26 @@ def test_model_input_marks_missing_numbers():
 
 def test_model_input_clamps_out_of_range_impact():
     assert model_input({"impact": 99}).fields["impact=4"] == 1.0
+
+
+def test_an_empty_or_absent_attributes_mapping_leaves_the_hash_unchanged():
+    assert input_hash({**TICKET, "attributes": {}}) == input_hash(TICKET)
+    assert input_hash({**TICKET, "attributes": None}) == input_hash(TICKET)
+
+
+def test_attributes_are_covered_by_the_hash_and_read_as_categoricals_or_numbers():
+    with_attrs = {**TICKET, "attributes": {"location": "Berlin", "reopened": 2, "code": "17"}}
+    assert input_hash(with_attrs) != input_hash(TICKET)
+    assert input_hash({**with_attrs, "attributes": {**with_attrs["attributes"], "location": "Rome"}}
+                      ) != input_hash(with_attrs)
+    fields = model_input(with_attrs).fields
+    assert fields["attr.location=berlin"] == 1.0
+    assert fields["attr.code=17"] == 1.0
+    assert fields["attr.reopened"] == pytest.approx(1.0986, abs=1e-3)
+
+
+def test_odd_attributes_do_not_raise():
+    odd = {**TICKET, "attributes": {"a": None, "b": [1], "c": float("nan"), 5: "x"}}
+    fields = model_input(odd).fields
+    assert fields["attr.a=(missing)"] == fields["attr.b=(missing)"] == fields["attr.c=(missing)"] == 1.0
+    assert model_input({**TICKET, "attributes": "not a mapping"}).fields == model_input(TICKET).fields

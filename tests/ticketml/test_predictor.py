@@ -120,3 +120,25 @@ def test_one_ticket_is_predicted_well_under_5_ms(shipped_bundle):
         shipped_bundle.predict(ticket)
         durations.append(time.perf_counter() - start)
     assert np.median(durations) < 0.005
+
+
+@pytest.mark.parametrize("complaint", [
+    "Checkout times out for all our customers… losing sales every minute!",
+    "Your app crashed again and we lost a whole day of work. Terrible.",
+])
+def test_a_complaint_in_words_the_demo_data_never_used_is_not_positive(shipped_bundle, complaint):
+    grateful = {**TICKET, "description": "Thanks a lot for your help, really appreciate it!"}
+    result = shipped_bundle.predict({**TICKET, "description": complaint})["sentiment"]
+    assert result["label"] != "positive"
+    assert result["score"] < shipped_bundle.predict(grateful)["sentiment"]["score"]
+
+
+def test_p99_of_one_ticket_through_all_three_heads_is_a_few_ms(shipped_bundle):
+    shipped_bundle.predict(TICKET)
+    durations = []
+    for i in range(300):
+        start = time.perf_counter()
+        shipped_bundle.predict({**TICKET, "description": f"{TICKET['description']} Try {i}."})
+        durations.append(time.perf_counter() - start)
+    # The 5 ms target is measured by bench.models on a quiet machine; CI shares its CPU.
+    assert np.percentile(durations, 99) < 0.02

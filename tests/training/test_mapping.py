@@ -62,3 +62,30 @@ def test_invalid_mappings_are_refused(fields, match):
 ])
 def test_parse_time(value, fmt, expected):
     assert parse_time(value, fmt) == expected
+
+
+def test_attributes_are_collected_under_attributes():
+    from training.mapping import FieldMapping
+    mapping = FieldMapping(name="m", fields={"attributes.site": "loc", "attributes.code": "c"},
+                           missing=("", "?"))
+    row = mapping.apply({"loc": "Berlin", "c": "?"})
+    assert row["attributes"] == {"code": None, "site": "Berlin"}
+    assert "attributes.site" not in row
+    assert FieldMapping(name="m", fields={}).apply({})["attributes"] is None
+
+
+def test_the_four_dataset_mappings_ship_and_load_by_name():
+    from training.mapping import load_mapping, shipped_mappings
+    assert shipped_mappings() == ["endava-urgency", "gitbugs-hadoop", "servicenow-incidents",
+                                  "twitter-airline"]
+    for name in shipped_mappings():
+        assert load_mapping(name).name == name
+
+
+def test_leaky_columns_are_not_mapped():
+    from training.mapping import load_mapping
+    servicenow = set(load_mapping("servicenow-incidents").fields.values())
+    assert not servicenow & {"priority", "impact", "urgency", "reassignment_count", "sys_mod_count",
+                             "reopen_count", "n_events", "assignment_group", "made_sla",
+                             "closed_code", "hours_to_close", "resolved_at", "closed_at"}
+    assert "negativereason" not in load_mapping("twitter-airline").fields.values()

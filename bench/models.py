@@ -1,0 +1,215 @@
+"""Model benchmark: quality on the four public datasets, plus serving and training cost.
+
+Run: ``python -m bench.models [--only NAME ...] [--skip-cost]``. For each dataset in
+``../shared/datasets`` it writes a train and a test file into a temporary directory
+(time-ordered by the mapping's ``created_at`` where every row has one, seeded otherwise;
+the newest or a random 20% is the test file), runs the benchmark command
+``python -m training evaluate`` on them with the shipped mapping, and collects the figures.
+Then it measures the shipped bundle (size, load time, one-ticket latency through all three
+heads) and training on 100k demo tickets (wall time and peak memory, in a child process).
+Prints a table and saves ``bench/results/models.json``; reports land in
+``bench/results/models/<dataset>/`` (report.md, metrics.json, PNGs).
+Datasets are read from where they are and never copied into the repository; without them
+the quality part is skipped with a message.
+"""
+
+import argparse
+import csv
+import json
+import platform
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ROOT.parent / "shared" / "datasets"
+RESULTS = ROOT / "bench" / "results"
+TEST_SHARE = 0.2
+SEED = 7
+
+# name: (folder, file, mapping, extra evaluate options, targets)
+BENCHMARKS = {
+    "twitter-airline": ("twitter-airline-sentiment", "Tweets_exact_ids_reduced_cols.csv",
+                        "twitter-airline", [], {"sentiment": ("macro_f1", ">=", 0.80)}),
+    "endava-urgency": ("endava-support-tickets", "all_tickets.csv", "endava-urgency",
+                       ["--group-by", "type"], {"priority": ("macro_f1", ">=", 0.65)}),
+    "gitbugs-hadoop": ("gitbugs-hadoop", "hadoop_bugs.csv", "gitbugs-hadoop", [],
+                       {"priority": ("macro_f1", ">=", 0.45),
+                        "resolution": ("log_mae", "<=", 1.55)}),
+    "servicenow-incidents": ("servicenow-incident-log", "incidents_summary.csv",
+                             "servicenow-incidents", ["--recency-half-life-days", "14"],
+                             {"resolution": ("log_mae", "<=", 1.10)}),
+}
+DEMO_N = 100_000
+LATENCY_TICKETS = 2_000
+
+
+def split_file(source: Path, mapping_name: str, out_dir: Path) -> tuple[Path, Path, str]:
+    """Write ``train.csv`` and ``test.csv`` from ``source``; returns (train, test, method)."""
+    from training.mapping import load_mapping
+
+    mapping = load_mapping(mapping_name)
+    with open(source, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        header, rows = reader.fieldnames, list(reader)
+    times = [mapping.apply(r)["created_at"] for r in rows]
+    order = list(range(len(rows)))
+    random.Random(SEED).shuffle(order)
+    method = "random"
+    if all(t is not None for t in times):
+        order.sort(key=lambda i: times[i])
+        method = "time"
+    n_test = round(len(rows) * TEST_SHARE)
+    paths = out_dir / "train.csv", out_dir / "test.csv"
+    for path, idx in zip(paths, (order[:-n_test], order[-n_test:])):
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=header)
+            writer.writeheader()
+            writer.writerows(rows[i] for i in idx)
+    return *paths, method
+
+
+def quality(names: list[str]) -> dict:
+    """Run the benchmark command on each dataset; returns {name: result}."""
+    from training.__main__ import main as training_main
+
+    results = {}
+    for name in names:
+        folder, file, mapping, options, targets = BENCHMARKS[name]
+        source = DATASETS / folder / file
+        if not source.is_file():
+            print(f"skip {name}: {source} not found (the datasets live in ../shared/datasets)")
+            continue
+        out = RESULTS / "models" / name
+        with tempfile.TemporaryDirectory() as tmp:
+            train, test, method = split_file(source, mapping, Path(tmp))
+            started = time.perf_counter()
+            argv = ["evaluate", "--mapping", mapping, "--train", str(train), "--test", str(test),
+                    "--out", str(out), "--seed", str(SEED), "--quiet", *options]
+            if training_main(argv) != 0:
+                raise SystemExit(f"benchmark {name} failed")
+            seconds = time.perf_counter() - started
+        doc = json.loads((out / "metrics.json").read_text())
+        from training.benchmark import headline
+        results[name] = {
+            "source": f"{folder}/{file}", "mapping": mapping, "split": method,
+            "test_share": TEST_SHARE, "options": options, "seconds": round(seconds, 1),
+            "train_rows": doc["train"]["report"]["rows_used"],
+            "test_rows": doc["test"]["report"]["rows_used"],
+            "heads": doc["heads"], "figures": headline(doc), "groups": doc.get("groups"),
+            "lexicon_macro_f1": doc["metrics"]["sentiment"].get("lexicon", {}).get("macro_f1"),
+            "targets": {head: {"metric": m, "op": op, "value": v}
+                        for head, (m, op, v) in targets.items()},
+        }
+    return results
+
+
+def serving_cost() -> dict:
+    """Size, load time and one-ticket latency of the shipped bundle."""
+    from ticketml.bundle import load_bundle, read_current
+
+    model_dir = ROOT / "model"
+    version_dir = model_dir / "versions" / read_current(model_dir)["version"]
+    size = sum(p.stat().st_size for p in version_dir.iterdir() if p.is_file())
+    loads = []
+    for _ in range(5):
+        started = time.perf_counter()
+        bundle = load_bundle(model_dir)
+        loads.append(time.perf_counter() - started)
+    tickets = _latency_tickets()
+    bundle.predict(tickets[0])
+    durations = []
+    for ticket in tickets:
+        started = time.perf_counter()
+        bundle.predict(ticket)
+        durations.append((time.perf_counter() - started) * 1000)
+    durations.sort()
+    return {
+        "version": bundle.version, "bundle_bytes": size,
+        "load_s": {"median": round(statistics.median(loads), 3), "max": round(max(loads), 3)},
+        "predict_ms": {"n": len(durations), "p50": round(durations[len(durations) // 2], 3),
+                       "p99": round(durations[int(len(durations) * 0.99)], 3),
+                       "max": round(durations[-1], 3)},
+    }
+
+
+def training_cost(n: int) -> dict:
+    """Train on ``n`` demo tickets in a child process: wall time and peak resident memory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "demo.jsonl"
+        subprocess.run([sys.executable, "-m", "training", "demo-data", "--n", str(n), "--seed",
+                        str(SEED), "--out", str(data), "--quiet"], check=True, cwd=ROOT)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "training", "train", "--data", str(data), "--out",
+                        str(Path(tmp) / "model"), "--seed", str(SEED), "--quiet"],
+                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - started
+        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"tickets": n, "seconds": round(seconds, 1),
+            "peak_rss_mib": round(max(peak_kib, before) / 1024, 1)}
+
+
+def _latency_tickets() -> list[dict]:
+    from training.demo_data import generate
+
+    tickets = []
+    for record in generate(LATENCY_TICKETS, seed=11):
+        tickets.append({k: record.get(k) for k in (
+            "subject", "description", "contact", "category", "type", "impact", "experience",
+            "seniority", "created_at")})
+    return tickets
+
+
+def _table(results: dict) -> str:
+    lines = [f"{'dataset':<22}{'head':<12}{'metric':<9}{'model':>8}{'naive':>8}{'plain':>8}"
+             f"{'target':>10}  extra"]
+    for name, r in results.items():
+        for head, row in r["figures"].items():
+            target = r["targets"].get(head)
+            goal = f"{target['op']}{target['value']}" if target else ""
+            plain = "-" if row["plain"] is None else f"{row['plain']:.3f}"
+            extra = ""
+            if head == "resolution":
+                extra = (f"within2x {row['within_2x']:.3f} p90cov {row['p90_coverage']:.3f} "
+                         f"C {row['concordance']}")
+            lines.append(f"{name:<22}{head:<12}{row['metric']:<9}{row['model']:>8.3f}"
+                         f"{row['naive']:>8.3f}{plain:>8}{goal:>10}  {extra}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.models", description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), help="datasets to run")
+    parser.add_argument("--skip-cost", action="store_true", help="quality only")
+    parser.add_argument("--demo-n", type=int, default=DEMO_N, help="tickets for training cost")
+    args = parser.parse_args(argv)
+    doc = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "machine": {"cpus": _cpus(), "python": platform.python_version()},
+           "quality": quality(args.only or list(BENCHMARKS))}
+    print(_table(doc["quality"]))
+    if not args.skip_cost:
+        doc["serving"] = serving_cost()
+        print(f"serving: {json.dumps(doc['serving'])}")
+        doc["training"] = training_cost(args.demo_n)
+        print(f"training: {json.dumps(doc['training'])}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / ("models.json" if not args.only and not args.skip_cost else "models-partial.json")
+    out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    print(f"saved {out.relative_to(ROOT)}")
+    return 0
+
+
+def _cpus() -> int:
+    import os
+    return len(os.sched_getaffinity(0))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
