@@ -92,10 +92,14 @@ class Stack:
 
     def _start_all(self) -> None:
         base_env = {"GCLOUD_PROJECT": self.project, **self.env}
+        # triggers.json's enrich URL: the function's fixed port, or, for a free port not known yet, the
+        # discard port (refused, so retried) until register_trigger() points it at the real function.
+        function_url = f"http://127.0.0.1:{self.ports.enrich}/" if self.ports.enrich else "http://127.0.0.1:9/"
         emu = self._start("database", [PYTHON, "-m", "emulator", "--config", str(ROOT / "firebase.json"),
                                        "--port", str(self.ports.database), "--hosting-port", str(self.ports.hosting),
                                        "--data-dir", str(self.data_dir / "database")],
-                          r"Database emulator ready at (http://[\d.]+:(\d+))", base_env)
+                          r"Database emulator ready at (http://[\d.]+:(\d+))",
+                          {**base_env, "ENRICH_FUNCTION_URL": function_url})
         self.urls["database"] = emu.match.group(1)
         self.urls["hosting"] = f"http://127.0.0.1:{emu.port_of('Hosting emulator ready')}/"
         db_host = self.urls["database"].removeprefix("http://")
@@ -135,11 +139,24 @@ class Stack:
     def restart(self, name: str, kill: bool = False) -> None:
         """Stop (or kill -9) one process and start it again on the same port."""
         proc = self.procs[name]
-        proc.kill() if kill else proc.stop()
+        self.stop_one(name, kill)
+        self.start_again(name)
+
+    def stop_one(self, name: str, kill: bool = False) -> None:
+        """Stop (or kill -9, with its workers) one process; `start_again` brings it back."""
+        proc = self.procs[name]
         for i, arg in enumerate(proc.args):
             if arg == "--port" and proc.args[i + 1] == "0":
-                proc.args[i + 1] = str(proc.port_of(r"ready at|Listening at|listening on"))
-        proc.start()
+                proc.args[i + 1] = str(proc.port_of(r"Database emulator ready at|Listening at|listening on"))
+        proc.kill() if kill else proc.stop()
+
+    def start_again(self, name: str) -> None:
+        """Start a stopped process on its former port (the database re-registers the trigger)."""
+        if name == "database":
+            self.procs[name].env["ENRICH_FUNCTION_URL"] = self.urls["enrich"]
+        self.procs[name].start()
+        if name == "database":
+            self.register_trigger()  # as a functions emulator re-registers with a restarted database
 
     def stop(self) -> None:
         for name in reversed(list(self.procs)):

@@ -40,8 +40,9 @@ class ManagedProcess:
     def start(self) -> "ManagedProcess":
         self.lines, self.match = [], None
         self._ready.clear()
+        # Own process group: stop/kill reach a server's workers too (gunicorn forks one).
         self.proc = subprocess.Popen(self.args, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
+                                     stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True)
         threading.Thread(target=self._pump, daemon=True).start()
         if not self._ready.wait(self.timeout) or self.match is None:
             self.kill()
@@ -79,16 +80,24 @@ class ManagedProcess:
             return self.proc.returncode if self.proc else 0
         self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
             raise
+        self._kill_group()  # anything the process left behind
+        return code
 
     def kill(self) -> None:
-        """SIGKILL: the crash case."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
+        """SIGKILL to the whole process group: the crash case."""
+        if self.proc is not None:
+            self._kill_group()
             self.proc.wait()
+
+    def _kill_group(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02, what: str = "condition"):
