@@ -54,8 +54,14 @@ class Journal:
         self.path = Path(data_dir) / DB_FILENAME
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _probe_writable(self.path.parent)
+        except OSError as exc:
+            raise StorageUnavailable(
+                f'Cannot open the data dir "{data_dir}": {exc.strerror or exc}. '
+                "It must be a writable folder with free space (--data-dir, or --in-memory).") from exc
+        try:
             self._conn = self._connect()
-        except (OSError, sqlite3.Error) as exc:
+        except sqlite3.Error as exc:
             raise StorageUnavailable(f'Cannot open the data dir "{data_dir}": {exc}.') from exc
         self._lock = threading.Lock()
 
@@ -126,6 +132,18 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _probe_writable(folder: Path) -> None:
+    """Raise OSError (read-only file system, no space, ...) unless `folder` takes a durable write."""
+    probe = folder / ".write-probe"
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, b"probe")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        probe.unlink(missing_ok=True)
 
 
 class MemoryJournal(Journal):
