@@ -32,6 +32,7 @@ def build_card(*, version: str, created_at: str, data: dict, params: dict,
         timings: Seconds per training stage.
     """
     sentiment_kind = predictor_params["sentiment"]["kind"]
+    resolution_kind = predictor_params["resolution"].get("kind", "ridge")
     limitations = [
         "Trained only on the data described under data; expect lower quality on tickets unlike it.",
         "Resolution metrics cover resolved test tickets; still-open tickets only bound the time "
@@ -40,19 +41,24 @@ def build_card(*, version: str, created_at: str, data: dict, params: dict,
         "other personal data (names, addresses) is not masked.",
     ]
     if sentiment_kind == "lexicon":
-        limitations.append("The data had no sentiment labels: sentiment comes from a small "
-                           "untrained word list (ticketml.lexicon), not a trained model.")
+        limitations.append("The data had no sentiment labels: sentiment comes from VADER, a "
+                           "dictionary of English (ticketml.lexicon), not a trained model.")
     return {
         "version": version,
         "created_at": created_at,
         "intended_use": INTENDED_USE,
         "heads": {
-            "priority": "TF-IDF (word 1-2, char 4) on masked subject+description, one-hot "
-                        "categoricals, scaled numbers -> logistic regression, temperature-scaled",
-            "sentiment": "logistic regression on the text TF-IDF" if sentiment_kind == "model"
-                         else "ticketml.lexicon word list (fallback)",
-            "resolution": "ridge on log1p(hours) for p50; ridge on out-of-fold |residual| for "
-                          "the spread, conformal p90 multiplier; censored tickets imputed (Tobit EM)",
+            "priority": "TF-IDF (word 1-2, char 2-5) on masked subject+description, one-hot "
+                        "categoricals, scaled numbers -> class-balanced logistic regression, "
+                        "temperature-scaled",
+            "sentiment": "class-balanced logistic regression on the text TF-IDF and VADER's "
+                         "scores" if sentiment_kind == "model"
+                         else "VADER (ticketml.lexicon), the fallback without labels",
+            "resolution": ("ridge on log1p(hours) for the centre and on out-of-fold |residual| "
+                           "for the spread; censored tickets imputed (Tobit EM); "
+                           + ("gradient-boosted median and 90% quantile trees over the fields "
+                              "and the ridge outputs; " if resolution_kind == "gbm" else "")
+                           + "recentred and p90 conformally calibrated on validation data"),
         },
         "data": data,
         "training": {"params": params, "seconds": dict(timings)},
