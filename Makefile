@@ -50,6 +50,9 @@ test: $(DEV_STAMP)
 bench: $(DEV_STAMP) model/current.json
 	$(BIN)/python -m bench.emulator
 	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.coldstart
+	$(BIN)/python -m bench.models
+	@echo "The 30-minute soak is separate: $(BIN)/python -m bench.soak --minutes 30"
 
 clean:
 	rm -rf .data bench/results/*.tmp test-artifacts
