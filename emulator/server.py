@@ -17,6 +17,7 @@ from emulator import values
 from emulator.admin import admin_handlers
 from emulator.delivery import Delivery
 from emulator.errors import BadRequest, ConfigError
+from emulator.identity import Identity
 from emulator.metrics import Metrics
 from emulator.rest import RestApi
 from emulator.settings import Settings
@@ -91,6 +92,7 @@ class EmulatorServer:
         self.metrics.attach(self)
         app = web.Application(client_max_size=1024**3, middlewares=[self.metrics.middleware])
         app.router.add_get("/metrics", self.metrics.handle)
+        app.router.add_routes(Identity(s.project).routes())  # the Auth emulator (emulator/identity.py)
         app.router.add_route("*", "/{tail:.*}", self.api.handle)
         self.port = await self._serve(app, s.host, s.port, "database")
         if s.hosting_public is not None and s.hosting_port is not None:
@@ -137,6 +139,7 @@ class EmulatorServer:
                 "apiKey": "demo-api-key",
                 "authDomain": f"{self.settings.project}.firebaseapp.com",
                 "emulator": True,
+                "authEmulatorUrl": self.url,  # pages sign in here instead of identitytoolkit.googleapis.com
             })
 
         async def index(request):

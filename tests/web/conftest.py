@@ -7,6 +7,7 @@ Playwright's sync API. Without /usr/bin/chromium (apt-get install chromium) they
 from __future__ import annotations
 
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,27 @@ class Database:
 def db(stack) -> Database:
     """Admin access to the stack's database."""
     return Database(stack.urls["database"], stack.namespace)
+
+
+class Accounts:
+    """The Auth emulator's admin endpoint: accounts with passwords and custom claims."""
+
+    def __init__(self, url: str, project: str):
+        self.url = f"{url}/emulator/v1/projects/{project}/accounts"
+
+    def create(self, email: str, password: str, claims: dict | None = None) -> str:
+        """Create a password account (e-mail made unique per call) and return its e-mail."""
+        local, domain = email.split("@", 1)
+        unique = f"{local}+{uuid.uuid4().hex[:8]}@{domain}"
+        body = {"email": unique, "password": password, "customClaims": claims or {}}
+        requests.post(self.url, json=body, headers=OWNER, timeout=10).raise_for_status()
+        return unique
+
+
+@pytest.fixture(scope="session")
+def accounts(stack) -> Accounts:
+    """Admin access to the stack's Auth emulator."""
+    return Accounts(stack.urls["database"], stack.project)
 
 
 @pytest.fixture(scope="session")

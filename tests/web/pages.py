@@ -9,6 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 
+from emulator.identity import DEFAULT_ACCOUNTS
 from stack.procs import ROOT
 
 DESKTOP = {"width": 1280, "height": 800}
@@ -16,6 +17,7 @@ PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 HELPDESK_TOKEN = "dev-helpdesk-token"  # the helpdesk stub's local default (HELPDESK_API_TOKEN)
 ENRICHED_TIMEOUT_MS = 15_000  # the first prediction of a fresh function instance loads the model
+AGENT = DEFAULT_ACCOUNTS[0]  # the Auth emulator's local agent account (agent@example.com)
 
 VALID = {
     "category": "authentication",
@@ -82,15 +84,49 @@ class SubmitPage:
 
 
 class QueuePage:
-    """queue.html: the live list of tickets."""
+    """queue.html: the sign-in form, then the live list of tickets."""
 
     def __init__(self, page: Page, site: str):
         self.page, self.site = page, site
 
-    def open(self) -> "QueuePage":
+    def open(self, sign_in: bool = True, live: bool = True) -> "QueuePage":
+        """Open the queue and wait for its sign-in form; then sign in as the local agent and wait for the live stream.
+
+        Args:
+          sign_in: False stops at the form.
+          live: False does not wait for the stream (tests that interfere with it).
+        """
         self.page.goto(self.site + "queue.html")
-        expect(self.page.locator("#live-state")).to_have_attribute("data-state", "live")
+        expect(self.sign_in_form).to_be_visible()
+        if sign_in:
+            self.sign_in(AGENT["email"], AGENT["password"])
+            expect(self.page.locator("#queue-view")).to_be_visible()
+        if sign_in and live:
+            expect(self.page.locator("#live-state")).to_have_attribute("data-state", "live")
         return self
+
+    def sign_in(self, email: str, password: str) -> None:
+        """Type into the sign-in form and send it (with the keyboard, as a person would)."""
+        expect(self.sign_in_form).to_be_visible()
+        self.page.fill("#sign-in-email", email)
+        self.page.fill("#sign-in-password", password)
+        self.page.press("#sign-in-password", "Enter")
+
+    @property
+    def sign_in_form(self) -> Locator:
+        return self.page.locator("#sign-in-form")
+
+    @property
+    def sign_in_error(self) -> Locator:
+        return self.page.locator("#sign-in-error")
+
+    @property
+    def account(self) -> Locator:
+        return self.page.locator("#account")
+
+    @property
+    def not_agent(self) -> Locator:
+        return self.page.locator("#not-agent")
 
     def row(self, ticket_id: str) -> Locator:
         return self.page.locator(f'.ticket-row[data-id="{ticket_id}"]')

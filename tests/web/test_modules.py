@@ -14,7 +14,9 @@ def run(page, site):
                 const m = {{
                   tree: await import("/js/tree.js"), format: await import("/js/format.js"),
                   validate: await import("/js/validate.js"), db: await import("/js/db.js"),
+                  auth: await import("/js/auth.js"),
                 }};
+                const decode = (part) => JSON.parse(atob(part.replace(/-/g, "+").replace(/_/g, "/")));
                 {body}
             }}""", arg)
 
@@ -99,24 +101,64 @@ def test_form_checks_mirror_the_function(run):
     assert result[9] == "" and result[10]
 
 
-def test_urls_carry_namespace_and_an_emulator_token(run, stack):
+def test_a_customer_is_signed_in_anonymously_by_the_auth_emulator_and_urls_carry_the_token(run, page, stack):
+    auth_calls = []
+    page.on("request", lambda r: auth_calls.append(r.url) if "googleapis.com" in r.url else None)
     result = run("""
-        await m.db.connect({role: "agent"});
+        await m.db.connect({role: "customer"});
         const url = new URL(m.db.dbUrl("tickets/-Abc"));
         const [header, payload, signature] = url.searchParams.get("auth").split(".");
-        const decode = (part) => JSON.parse(atob(part.replace(/-/g, "+").replace(/_/g, "/")));
         return {origin: url.origin, path: url.pathname, ns: url.searchParams.get("ns"), header: decode(header),
-                payload: decode(payload), signature, uid: m.db.currentUid(),
-                stored: localStorage.getItem("tickets.uid.agent")};
+                payload: decode(payload), signature, user: m.auth.currentUser(),
+                stored: JSON.parse(localStorage.getItem("tickets.auth.customer"))};
     """)
     assert result["origin"] == stack.urls["database"]
     assert (result["path"], result["ns"]) == ("/tickets/-Abc.json", stack.namespace)
+    # The browser asked the Auth emulator (on the database's port) for the token; it made none itself.
+    assert [url.split("?")[0] for url in auth_calls] == [
+        f"{stack.urls['database']}/identitytoolkit.googleapis.com/v1/accounts:signUp"]
+    assert "key=demo-api-key" in auth_calls[0]
     assert result["header"]["alg"] == "none" and result["signature"] == ""
+    payload, user = result["payload"], result["user"]
+    assert payload["sub"] == payload["user_id"] == user["uid"] == result["stored"]["uid"]
+    assert result["stored"]["refreshToken"]
+    assert payload["firebase"] == {"sign_in_provider": "anonymous", "identities": {}}
+    assert user["provider"] == "anonymous" and user["email"] is None
+    assert payload["aud"] == "demo-tickets" and payload["iss"] == "https://securetoken.google.com/demo-tickets"
+    assert payload["exp"] - payload["iat"] == 3600
+
+
+def test_an_agent_has_no_token_until_signed_in_then_the_agent_claim(run):
+    result = run("""
+        await m.db.connect({role: "agent"});
+        const before = {user: m.auth.currentUser(), auth: new URL(m.db.dbUrl("tickets")).searchParams.get("auth")};
+        const user = await m.auth.signIn("agent@example.com", "agent-password");
+        const token = new URL(m.db.dbUrl("tickets")).searchParams.get("auth");
+        return {before, user, payload: decode(token.split(".")[1])};
+    """)
+    assert result["before"] == {"user": None, "auth": None}
     payload = result["payload"]
-    assert payload["sub"] == payload["user_id"] == result["uid"] == result["stored"]
-    assert payload["firebase"]["sign_in_provider"] == "anonymous"
-    assert payload["agent"] is True
-    assert payload["aud"] == "demo-tickets" and payload["exp"] > payload["iat"]
+    assert payload["agent"] is True and payload["email"] == "agent@example.com"
+    assert payload["firebase"] == {"sign_in_provider": "password", "identities": {"email": ["agent@example.com"]}}
+    assert result["user"]["uid"] == payload["user_id"] and result["user"]["claims"]["agent"] is True
+
+
+def test_sign_in_errors_carry_firebase_codes_and_words_for_people(run):
+    result = run("""
+        await m.db.connect({role: "agent"});
+        const attempt = async (email, password) => {
+          try { await m.auth.signIn(email, password); return null; }
+          catch (error) { return [error.name, error.kind, error.code, error.message]; }
+        };
+        return [await attempt("agent@example.com", "wrong-password"), await attempt("nobody@example.com", "whatever"),
+                await attempt("not-an-address", "whatever"), m.auth.currentUser()];
+    """)
+    assert result == [
+        ["AuthError", "refused", "INVALID_PASSWORD", "Wrong e-mail or password."],
+        ["AuthError", "refused", "EMAIL_NOT_FOUND", "Wrong e-mail or password."],
+        ["AuthError", "refused", "INVALID_EMAIL", "That is not an e-mail address. Use the form name@example.com."],
+        None,
+    ]
 
 
 def test_card_states_from_waiting_to_resolved(run):

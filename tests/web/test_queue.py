@@ -137,8 +137,7 @@ def test_queue_reconnects_after_the_stream_drops_and_takes_the_fresh_snapshot(ne
     # Until unrouted, every stream connection answers one snapshot and ends, as a dropped connection does.
     page.route("**/tickets.json?*", lambda route: route.fulfill(
         status=200, headers={"Content-Type": "text/event-stream", "Access-Control-Allow-Origin": "*"}, body=dropped))
-    page.goto(site + "queue.html")
-    queue = QueuePage(page, site)
+    queue = QueuePage(page, site).open(live=False)
     state = page.locator("#live-state")
     expect(queue.open_row("-ghost")).to_be_visible()
     expect(state).to_have_attribute("data-state", "reconnecting")

@@ -1,6 +1,7 @@
 """Screenshots of both pages at desktop and phone widths, saved as test artifacts; no page overflows.
 
-The queue is shown with a realistic mix of tickets, enriched by the real function.
+The queue is shown with a realistic mix of tickets, enriched by the real function, and its sign-in
+form empty, with an error, and for an account that is not an agent.
 """
 
 import time
@@ -8,7 +9,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.pages import DESKTOP, PHONE, QueuePage, SubmitPage, save_screenshot, ticket
+from tests.web.pages import AGENT, DESKTOP, PHONE, QueuePage, SubmitPage, save_screenshot, ticket
 
 ENRICHED_MS = 15_000
 SAMPLES = [
@@ -47,6 +48,23 @@ def sample_queue(db):
 def assert_fits(page):
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
+
+
+@pytest.mark.parametrize("size,viewport", [("desktop", DESKTOP), ("phone", PHONE)])
+def test_sign_in_screenshots(new_page, site, accounts, size, viewport):
+    queue = QueuePage(new_page(viewport), site).open(sign_in=False)
+    save_screenshot(queue.page, f"queue-sign-in-{size}")
+    assert_fits(queue.page)
+    queue.sign_in(AGENT["email"], "not-the-password")
+    expect(queue.sign_in_error).not_to_be_empty()
+    save_screenshot(queue.page, f"queue-sign-in-error-{size}")
+    assert_fits(queue.page)
+
+    email = accounts.create("clerk@example.com", "clerk-password")
+    queue.sign_in(email, "clerk-password")
+    expect(queue.not_agent).to_be_visible()
+    save_screenshot(queue.page, f"queue-not-agent-{size}")
+    assert_fits(queue.page)
 
 
 @pytest.mark.parametrize("size,viewport", [("desktop", DESKTOP), ("phone", PHONE)])

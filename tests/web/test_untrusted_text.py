@@ -67,3 +67,12 @@ def test_field_values_named_like_javascript_builtins_are_shown_as_they_are(new_p
     row.locator(".ticket-row__open").click()
     expect(queue.detail.locator("#detail-title")).to_have_text("__proto__")
     assert "function" not in queue.detail.inner_text()
+
+
+def test_an_account_e_mail_with_markup_is_shown_as_text(new_page, site, accounts):
+    email = accounts.create('<img/src=x/onerror="window.__xss=8">@example.com', "markup-password")
+    queue = QueuePage(new_page(), site).open(sign_in=False)
+    queue.sign_in(email, "markup-password")
+    expect(queue.page.locator("#not-agent-email")).to_have_text(email)
+    expect(queue.page.locator("#account-email")).to_have_text(email)
+    assert_nothing_ran(queue.page)

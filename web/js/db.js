@@ -1,21 +1,17 @@
 /**
- * The one door to the Realtime Database: configuration, identity, URLs, REST writes, live streams.
+ * The one door to the Realtime Database: configuration, URLs, REST writes, live streams.
  *
  * Where the database is: pages read /__/firebase/init.json, which Firebase Hosting serves in
  * production and the emulator's hosting serves locally, so the same files work in both.
- * Who is asking: every REST and EventSource URL is built by dbUrl(), which adds `?auth=<token>`
- * when the session has a token. Against the emulator the token is an unsigned ID token
- * (`alg: none`, what Firebase's own emulators accept) for a per-browser anonymous uid kept in
- * localStorage; agents carry an `agent: true` claim for the rules to check. In production,
- * sign-in through Firebase Auth replaces emulatorToken() in this file and nowhere else.
+ * Who is asking: connect() starts Firebase Auth (auth.js) with the same configuration, and every
+ * REST and EventSource URL built by dbUrl() carries the signed-in user's ID token as `?auth=`.
+ * Streams reconnect with each renewed token; REST calls renew it first when it is about to expire.
  */
 
+import { idToken, onTokenChange, signedIn, startAuth } from "./auth.js";
 import { applyEvent, segments } from "./tree.js";
 
 const CONFIG_URL = "/__/firebase/init.json";
-const UID_KEY = "tickets.uid.";
-const TOKEN_LIFETIME_S = 3600;
-const TOKEN_REFRESH_MARGIN_S = 300;
 const RECONNECT_MIN_MS = 1000;
 const RECONNECT_MAX_MS = 30000;
 
@@ -32,11 +28,14 @@ export class DbError extends Error {
 let session = null;
 
 /**
- * Load the configuration and sign in; call once per page before anything else here.
+ * Load the configuration and start signing in; call once per page before anything else here.
+ *
+ * Customers are signed in anonymously (a failure is reported again by the first write); an agent's
+ * earlier session in this browser is restored, otherwise the page asks them to sign in (auth.js).
  *
  * @param {{role?: "customer"|"agent"}} [options]
- * @returns {Promise<{projectId: string, databaseURL: string, emulator: boolean}>}
- * @throws {DbError} when the configuration cannot be loaded.
+ * @returns {Promise<{projectId: string, databaseURL: string, apiKey: string, authEmulatorUrl?: string}>}
+ * @throws {DbError} when the configuration cannot be loaded or is invalid.
  */
 export async function connect({ role = "customer" } = {}) {
   let config;
@@ -52,13 +51,18 @@ export async function connect({ role = "customer" } = {}) {
     throw new DbError("refused", `Invalid site configuration: databaseURL is "${config?.databaseURL}". ` +
       "It must be the database's URL, e.g. https://<project>-default-rtdb.firebaseio.com.");
   }
-  session = { config, role, uid: browserUid(role), token: null, expires: 0 };
+  if (typeof config.apiKey !== "string" || !config.apiKey) {
+    throw new DbError("refused", `Invalid site configuration: apiKey is "${config.apiKey}". ` +
+      "It must be the project's Web API key (Firebase console, Project settings).");
+  }
+  const emulator = config.authEmulatorUrl;
+  if (emulator !== undefined && (typeof emulator !== "string" || !isUrl(emulator))) {
+    throw new DbError("refused", `Invalid site configuration: authEmulatorUrl is "${config.authEmulatorUrl}". ` +
+      "It must be the Auth emulator's URL, e.g. http://127.0.0.1:9000, or absent in production.");
+  }
+  session = { config };
+  await startAuth(config, role);
   return config;
-}
-
-/** The signed-in user's id (stable for this browser and role). */
-export function currentUid() {
-  return requireSession().uid;
 }
 
 /**
@@ -74,7 +78,7 @@ export function dbUrl(path, params = {}) {
   const url = new URL(`/${clean}.json`, base.origin);
   for (const [key, value] of base.searchParams) url.searchParams.set(key, value);
   for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
-  const token = authToken();
+  const token = idToken();
   if (token) url.searchParams.set("auth", token);
   return url.toString();
 }
@@ -118,6 +122,7 @@ export function listen(path, { onValue, onState = () => {} }) {
   let closed = false;
   let retryMs = RECONNECT_MIN_MS;
   let timer = null;
+  let attempt = 0; // the latest open(); an older one still waiting for a token gives way
 
   const update = (kind, event) => {
     let payload;
@@ -132,22 +137,32 @@ export function listen(path, { onValue, onState = () => {} }) {
     if (value !== previous || (kind === "put" && segments(payload.path).length === 0)) onValue(value, previous);
   };
 
-  const open = () => {
+  const open = async ({ renew = false } = {}) => {
     if (closed) return;
+    const mine = ++attempt;
     onState(source ? "reconnecting" : "connecting");
-    // A fresh URL each time: the token may have been renewed since the last connection.
-    source = new EventSource(dbUrl(path));
-    source.addEventListener("open", () => onState("live"));
-    source.addEventListener("put", (event) => update("put", event));
-    source.addEventListener("patch", (event) => update("patch", event));
-    source.addEventListener("cancel", () => {
-      source.close();
+    try {
+      await signedIn({ renew });
+    } catch {
+      // Offline, or the session ended: the stream then fails or is denied, and says so.
+    }
+    if (closed || mine !== attempt) return;
+    source?.close();
+    // A fresh URL each time: it carries the current token.
+    const current = new EventSource(dbUrl(path));
+    source = current;
+    current.addEventListener("open", () => onState("live"));
+    current.addEventListener("put", (event) => update("put", event));
+    current.addEventListener("patch", (event) => update("patch", event));
+    current.addEventListener("cancel", () => {
+      current.close();
       onState("denied", "The database stopped this stream: you are no longer allowed to read it.");
     });
-    source.addEventListener("auth_revoked", () => { source.close(); renewToken(); reconnect(0); });
-    source.addEventListener("error", () => {
+    // The database says the token expired: renew it, then reconnect.
+    current.addEventListener("auth_revoked", () => { current.close(); clearTimeout(timer); open({ renew: true }); });
+    current.addEventListener("error", () => {
       // CONNECTING: the browser retries by itself. CLOSED: it gave up (an HTTP error), so we retry.
-      if (source.readyState === EventSource.CLOSED) reconnect(retryMs);
+      if (current.readyState === EventSource.CLOSED) reconnect(retryMs);
       else onState("reconnecting");
     });
   };
@@ -159,11 +174,16 @@ export function listen(path, { onValue, onState = () => {} }) {
     retryMs = Math.min(retryMs * 2, RECONNECT_MAX_MS);
   };
 
+  // A renewed token: follow on with it before the database revokes the old one.
+  const stopFollowingTokens = onTokenChange(() => {
+    if (source && source.readyState !== EventSource.CLOSED) { clearTimeout(timer); open(); }
+  });
   open();
   return {
     close() {
       closed = true;
       clearTimeout(timer);
+      stopFollowingTokens();
       source?.close();
     },
   };
@@ -172,6 +192,7 @@ export function listen(path, { onValue, onState = () => {} }) {
 // ---- private machinery -------------------------------------------------------------------
 
 async function request(method, path, value) {
+  await signedIn(); // renews the ID token first if it is about to expire
   let response;
   try {
     response = await fetch(dbUrl(path), {
@@ -207,66 +228,4 @@ function isUrl(text) {
 function requireSession() {
   if (!session) throw new Error("db.connect() must be awaited before using the database.");
   return session;
-}
-
-function authToken() {
-  if (!session.config.emulator) return null;
-  const now = Date.now() / 1000;
-  if (!session.token || session.expires - now < TOKEN_REFRESH_MARGIN_S) renewToken();
-  return session.token;
-}
-
-function renewToken() {
-  if (!session.config.emulator) return;
-  const claims = session.role === "agent" ? { agent: true } : {};
-  const { token, expires } = emulatorToken(session.config.projectId, session.uid, claims);
-  session.token = token;
-  session.expires = expires;
-}
-
-/**
- * An unsigned ID token as Firebase's Auth emulator issues for anonymous users.
- *
- * @returns {{token: string, expires: number}} the JWT and its expiry (s since the epoch).
- */
-export function emulatorToken(projectId, uid, claims = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  const payload = {
-    iss: `https://securetoken.google.com/${projectId}`,
-    aud: projectId,
-    auth_time: now,
-    iat: now,
-    exp: now + TOKEN_LIFETIME_S,
-    sub: uid,
-    user_id: uid,
-    firebase: { sign_in_provider: "anonymous", identities: {} },
-    ...claims,
-  };
-  const token = `${base64url({ alg: "none", typ: "JWT" })}.${base64url(payload)}.`;
-  return { token, expires: payload.exp };
-}
-
-function base64url(value) {
-  const bytes = new TextEncoder().encode(JSON.stringify(value));
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function browserUid(role) {
-  const key = UID_KEY + role;
-  try {
-    const known = localStorage.getItem(key);
-    if (known) return known;
-  } catch {
-    // storage disabled (private mode, policy): a uid for this page view only
-  }
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  const uid = Array.from(crypto.getRandomValues(new Uint8Array(28)), (b) => alphabet[b % alphabet.length]).join("");
-  try {
-    localStorage.setItem(key, uid);
-  } catch {
-    // as above
-  }
-  return uid;
 }

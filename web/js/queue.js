@@ -2,9 +2,13 @@
  * The agent queue: every ticket live, open ones sorted by predicted priority then age, done ones
  * (solved or closed) apart; filters; the detail of a ticket in a dialog.
  *
- * Imports db.js (signs in as an agent), card.js for the shared views, format.js for words.
+ * Agents sign in with e-mail and password; an account without the `agent` claim sees why it cannot
+ * use the queue instead of a queue the database refuses to fill.
+ *
+ * Imports db.js for the database, auth.js for sign-in, card.js for the shared views, format.js for words.
  */
 
+import { AuthError, currentUser, onUserChange, signIn, signOut } from "./auth.js";
 import { connect, listen } from "./db.js";
 import { fill, h } from "./dom.js";
 import { analysis, priorityBadge, sentimentChip } from "./card.js";
@@ -24,10 +28,13 @@ const DONE_SHOWN = 100;
 
 const els = Object.fromEntries(["page-alert", "summary", "filters", "filter-category", "filter-priority", "filter-review",
   "open-list", "open-empty", "open-count", "done-list", "done-empty", "done-count", "live-state", "detail",
-  "detail-title", "detail-badges", "detail-body", "detail-close"].map((id) => [id, document.getElementById(id)]));
+  "detail-title", "detail-badges", "detail-body", "detail-close", "account", "account-email", "sign-out", "sign-in",
+  "sign-in-form", "sign-in-email", "sign-in-password", "sign-in-error", "sign-in-submit", "not-agent",
+  "not-agent-email", "not-agent-sign-out", "queue-view"].map((id) => [id, document.getElementById(id)]));
 
 let tickets = {};
 let loaded = false;
+let stream = null;
 const rows = new Map(); // id -> {ticket, el}
 let detailId = null;
 let detailShown = null; // the ticket value the dialog shows, to redraw only when it changes
@@ -51,17 +58,55 @@ els.detail.addEventListener("click", (event) => {
   if (!inside) els.detail.close();
 });
 setInterval(() => { rows.clear(); render(); }, AGE_REFRESH_MS);
+els["sign-in-form"].addEventListener("submit", onSignIn);
+els["sign-out"].addEventListener("click", () => signOut());
+els["not-agent-sign-out"].addEventListener("click", () => signOut());
 
 start();
 
 async function start() {
   try {
-    await connect({ role: "agent" });
+    await connect({ role: "agent" }); // restores this browser's session, if any
   } catch (error) {
     showAlert(error.message);
     return;
   }
-  listen("tickets", {
+  onUserChange(show);
+  show(currentUser());
+}
+
+/** Show what fits who is signed in: the sign-in form, "not an agent", or the live queue. */
+function show(user, reason = null) {
+  const agent = user?.claims?.agent === true;
+  // Focus follows a person who acted in the form or on the notice, so it does not fall to the page.
+  const fromGate = [els["sign-in"], els["not-agent"]].some((view) => view.contains(document.activeElement));
+  stream?.close();
+  stream = null;
+  tickets = {};
+  loaded = false;
+  if (els.detail.open) els.detail.close();
+  render();
+  els["queue-view"].hidden = !agent;
+  els["live-state"].hidden = !agent;
+  els["not-agent"].hidden = !user || agent;
+  els["sign-in"].hidden = Boolean(user);
+  els.account.hidden = !user;
+  els["account-email"].textContent = user?.email ?? (user ? "Anonymous user" : "");
+  if (!user) {
+    els["sign-in-password"].value = "";
+    showSignInError(reason ?? "", null);
+    els["sign-in-email"].focus();
+  } else if (!agent) {
+    els["not-agent-email"].textContent = user.email ?? "an anonymous user";
+    if (fromGate) document.getElementById("not-agent-title").focus();
+  } else {
+    follow();
+    if (fromGate) document.getElementById("open-title").focus();
+  }
+}
+
+function follow() {
+  stream = listen("tickets", {
     onValue(value) {
       tickets = value && typeof value === "object" ? value : {};
       loaded = true;
@@ -73,6 +118,42 @@ async function start() {
       if (state === "denied") showAlert(detail);
     },
   });
+}
+
+async function onSignIn(event) {
+  event.preventDefault();
+  const email = els["sign-in-email"].value.trim();
+  const password = els["sign-in-password"].value;
+  if (!email) return showSignInError("Enter your e-mail address.", "sign-in-email");
+  if (!password) return showSignInError("Enter your password.", "sign-in-password");
+  showSignInError("", null);
+  setSigningIn(true);
+  try {
+    await signIn(email, password); // show() follows through onUserChange
+  } catch (error) {
+    if (!(error instanceof AuthError)) throw error;
+    showSignInError(error.message, error.code === "INVALID_EMAIL" ? "sign-in-email" : "sign-in-password");
+  } finally {
+    setSigningIn(false);
+  }
+}
+
+/** Put `message` under the form and mark `fieldId` (or no field) as the one to fix, focused. */
+function showSignInError(message, fieldId) {
+  els["sign-in-error"].textContent = message;
+  for (const id of ["sign-in-email", "sign-in-password"]) {
+    els[id].setAttribute("aria-invalid", String(id === fieldId));
+  }
+  if (fieldId) {
+    els[fieldId].focus();
+    els[fieldId].select();
+  }
+}
+
+function setSigningIn(busy) {
+  els["sign-in-submit"].disabled = busy;
+  els["sign-in-submit"].textContent = busy ? "Signing in…" : "Sign in";
+  els["sign-in-form"].setAttribute("aria-busy", String(busy));
 }
 
 function render() {

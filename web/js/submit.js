@@ -1,11 +1,12 @@
 /**
  * The submit page: check the form as the database would, send the ticket, then follow it live.
  *
- * Imports db.js for everything that touches the database, validate.js for the checks,
- * card.js for the live card.
+ * Imports db.js for everything that touches the database, auth.js for the customer's anonymous
+ * sign-in, validate.js for the checks, card.js for the live card.
  */
 
-import { DbError, connect, listen, push, currentUid } from "./db.js";
+import { AuthError, signedIn } from "./auth.js";
+import { DbError, connect, listen, push } from "./db.js";
 import { announce, fill } from "./dom.js";
 import { PRIORITY_NAMES, nameOf } from "./format.js";
 import { analysis } from "./card.js";
@@ -48,12 +49,14 @@ async function onSubmit(event) {
   const ticket = toTicket(values());
   try {
     await ready;
-    // The rules require the creator's uid on the ticket; a user can then read what they created.
-    const id = await push("tickets", { ...ticket, uid: currentUid() });
+    // Anonymous, once per browser. The rules require the creator's uid on the ticket; a user can
+    // then read what they created.
+    const { uid } = await signedIn();
+    const id = await push("tickets", { ...ticket, uid });
     follow(id, ticket);
   } catch (error) {
-    if (!(error instanceof DbError)) throw error;
-    status.textContent = error.kind === "refused"
+    if (!(error instanceof DbError || error instanceof AuthError)) throw error;
+    status.textContent = error instanceof DbError && error.kind === "refused"
       ? `The ticket database refused your ticket: ${error.message}`
       : `${error.message} Your ticket is still here.`;
   } finally {
