@@ -36,14 +36,15 @@ def main(argv=None) -> int:
     print(f"""
 Ticket enrichment stack is up.
   Web form           {stack.urls['hosting']}
+  Agent queue        {stack.urls['hosting']}queue.html   (sign in: agent@example.com / agent-password)
   Realtime Database  {db}/.json?ns={stack.namespace}
   Helpdesk (stub)    {stack.urls['helpdesk']}
   enrich_ticket      {stack.urls['enrich']}
   helpdesk_webhook   {stack.urls['webhook']}
 
-Submit a ticket and watch it get enriched:
-  curl -s -X POST '{db}/tickets.json' -d '{CURL_TICKET}'
-  curl -s '{db}/tickets.json?print=pretty'
+Submit a ticket and watch it get enriched (as the admin: the rules let customers in only when signed in):
+  curl -s -X POST '{db}/tickets.json?access_token=owner' -d '{CURL_TICKET}'
+  curl -s '{db}/tickets.json?print=pretty&access_token=owner'
 
 Ctrl-C stops everything.
 """, flush=True)
