@@ -114,7 +114,9 @@ class RestApi:
                            for k, v in kids.items()} if kids else values.strip_priority(node)
                 return values.dumps(shallow, opts["pretty"]), None
             if query is not None:
-                picked = queries.apply_query(query, node, lambda key: values.priority_of(values.children(node).get(key)))
+                # A query selects among an object's children: never its .priority, nor a leaf's .value.
+                kids = values.children(node) if isinstance(node, dict) and values.strip_priority(node) is node else None
+                picked = queries.apply_query(query, kids, lambda key: values.priority_of(kids.get(key)))
                 rendered = {k: values.render(v, export) for k, v in picked.items()} if picked is not None else None
                 return values.dumps(rendered, opts["pretty"]), None
             return values.dumps(values.render(node, export), opts["pretty"]), etag_of(node)
@@ -184,6 +186,9 @@ class RestApi:
             elif method == "POST":
                 child = self.push_ids.next_id()
                 kind, base = "put", path + (child,)
+                if len(base) > values.MAX_DEPTH:
+                    raise BadRequest(f'Invalid path: "{values.path_str(path)}". A pushed child would be '
+                                     f"{len(base)} keys deep; paths can be at most {values.MAX_DEPTH}.")
                 sets = [(base, values.normalize(value, len(base), body))]
                 response_value = {"name": child}
             else:
@@ -210,7 +215,8 @@ class RestApi:
             source = self.db.rules.get(ns, DEFAULT_RULES)
             if request.query.get("format") == "strict":
                 source = values.dumps(json.loads(strip_comments(source)), pretty=True)
-            return web.Response(text=source, content_type="application/json", charset="utf-8", headers=CORS_HEADERS)
+            return web.Response(body=_utf8(source), content_type="application/json", charset="utf-8",
+                                headers=CORS_HEADERS)
         if method == "PUT":
             body = await _read_body(request)
             try:
@@ -345,5 +351,10 @@ def _error_response(exc: EmulatorError) -> web.Response:
         return web.Response(status=412, text=exc.value_json, content_type="application/json", charset="utf-8",
                             headers=headers)
     body = values.dumps({"error": str(exc)}, pretty=True) + "\n"
-    return web.Response(status=exc.status, text=body, content_type="application/json", charset="utf-8",
+    return web.Response(status=exc.status, body=_utf8(body), content_type="application/json", charset="utf-8",
                         headers=headers)
+
+
+def _utf8(text: str) -> bytes:
+    """JSON text as UTF-8; a lone surrogate (quoted from a "\\uD800" escape) stays the JSON escape it came from."""
+    return text.encode("utf-8", "backslashreplace")

@@ -8,6 +8,7 @@ back as Firebase answers it (arrays restored, priorities hidden unless exporting
 import json
 import math
 import re
+import sys
 from urllib.parse import unquote
 
 from emulator.errors import BadRequest
@@ -17,7 +18,10 @@ MAX_DEPTH = 32
 MAX_STRING_BYTES = 10 * 1024 * 1024
 # Firebase stores numbers as IEEE doubles; integers beyond 2**53 lose precision there too.
 _MAX_SAFE_INT = 2**53
+_MAX_DOUBLE = sys.float_info.max
 _FORBIDDEN_KEY_CHARS = re.compile(r"[.$#\[\]/\x00-\x1f\x7f]")
+# A \uD800-\uDFFF escape may leave a lone surrogate in a string, which has no UTF-8 form.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _PRIORITY = ".priority"
 _VALUE = ".value"
 _SERVER_VALUE = ".sv"
@@ -42,7 +46,10 @@ def parse_path(raw: str) -> tuple[str, ...]:
     Raises:
       BadRequest: a segment is not a valid key.
     """
-    keys = tuple(unquote(part) for part in raw.split("/") if part)
+    try:
+        keys = tuple(unquote(part, errors="strict") for part in raw.split("/") if part)
+    except UnicodeDecodeError:  # a percent-escape that is not UTF-8 names no key
+        raise BadRequest(INVALID_PATH) from None
     for key in keys:
         if not is_valid_key(key):
             raise BadRequest(INVALID_PATH)
@@ -61,7 +68,12 @@ def split_child_path(raw: str, what: str) -> tuple[str, ...]:
 
 def is_valid_key(key: str) -> bool:
     """True if `key` is a storable key (non-empty, <= 768 bytes, no forbidden characters)."""
-    return bool(key) and not _FORBIDDEN_KEY_CHARS.search(key) and len(key.encode("utf-8")) <= MAX_KEY_BYTES
+    if not key or _FORBIDDEN_KEY_CHARS.search(key):
+        return False
+    try:
+        return len(key.encode("utf-8")) <= MAX_KEY_BYTES
+    except UnicodeEncodeError:  # a lone surrogate (from a \uD800 escape) has no UTF-8 form
+        return False
 
 
 def path_str(path: tuple[str, ...]) -> str:
@@ -82,7 +94,9 @@ def parse_body(body: bytes) -> object:
     try:
         text = body.decode("utf-8")
         value = json.loads(text, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        if _SURROGATE_ESCAPE.search(body):
+            dumps(value).encode("utf-8")
+    except (UnicodeError, ValueError, RecursionError):
         raise BadRequest(INVALID_JSON) from None
     _check_numbers(value)
     return value
@@ -94,6 +108,8 @@ def _check_numbers(value) -> None:
         node = stack.pop()
         if isinstance(node, float) and not math.isfinite(node):
             raise BadRequest(INVALID_JSON)
+        if isinstance(node, int) and not isinstance(node, bool) and abs(node) > _MAX_DOUBLE:
+            raise BadRequest(INVALID_JSON)  # no double can hold it (Firebase numbers are doubles)
         if isinstance(node, dict):
             stack.extend(node.values())
         elif isinstance(node, list):
@@ -153,10 +169,8 @@ def normalize(value, base_depth: int, body: bytes | None = None):
 def _normalize(value, depth, body):
     if isinstance(value, bool) or value is None:
         return value
-    if isinstance(value, int):
-        return float(value) if abs(value) > _MAX_SAFE_INT else value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() and abs(value) < _MAX_SAFE_INT else value
+    if isinstance(value, (int, float)):
+        return _number(value)
     if isinstance(value, str):
         if len(value) > MAX_STRING_BYTES // 4 and len(value.encode("utf-8")) > MAX_STRING_BYTES:
             raise BadRequest(f"Invalid data; a string is {len(value.encode('utf-8'))} bytes. Strings can be at most {MAX_STRING_BYTES} bytes.")
@@ -180,6 +194,8 @@ def _normalize(value, depth, body):
     priority = value.get(_PRIORITY)
     if priority is not None and (isinstance(priority, bool) or not isinstance(priority, (int, float, str))):
         raise BadRequest(f'Invalid data; .priority must be a string, a number or null. Found: {json.dumps(priority)}.')
+    if isinstance(priority, (int, float)):
+        priority = _number(priority)
     if _VALUE in value:
         if out:
             raise BadRequest("Invalid data; an object with .value cannot have other children.")
@@ -194,6 +210,13 @@ def _normalize(value, depth, body):
     if priority is not None:
         out[_PRIORITY] = priority
     return out
+
+
+def _number(value):
+    """A JSON number as a double holds it: integral values as int, integers past 2**53 as float."""
+    if isinstance(value, int):
+        return float(value) if abs(value) > _MAX_SAFE_INT else value
+    return int(value) if value.is_integer() and abs(value) < _MAX_SAFE_INT else value
 
 
 def _server_value(value: dict):
@@ -223,8 +246,11 @@ def server_value_result(node: dict, current, now_ms: int):
     current = strip_priority(current)
     if isinstance(current, (int, float)) and not isinstance(current, bool):
         result = current + delta
-        return int(result) if isinstance(result, float) and result.is_integer() and abs(result) < _MAX_SAFE_INT else result
-    return delta
+        if isinstance(result, float) and not math.isfinite(result):
+            raise BadRequest(f"Invalid data; increment by {delta} overflows the current value {current}. "
+                             "Numbers must be finite.")
+        return _number(result)
+    return _number(delta)
 
 
 def strip_priority(node):
@@ -274,7 +300,7 @@ def _is_array_like(obj: dict) -> bool:
         return False
     top = -1
     for key in obj:
-        if not key.isdigit() or (len(key) > 1 and key[0] == "0"):
+        if not (key.isascii() and key.isdigit()) or (len(key) > 1 and key[0] == "0"):
             return False
         top = max(top, int(key))
     return top < 2 * len(obj)
