@@ -53,7 +53,8 @@ class Delivery:
         self._busy: set[str] = set()
         self._acks: list[int] = []
         self._wake = asyncio.Event()
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task] = set()  # everything in flight: deliveries and journal bookkeeping
+        self._deliveries = 0  # deliveries in flight: only these count against the concurrency limit
         self._runner: asyncio.Task | None = None
         self._session: aiohttp.ClientSession | None = None
         self._next_id = 0
@@ -110,14 +111,15 @@ class Delivery:
                 if not queue:
                     del self._queues[key]
                     continue
-                if key in self._busy or len(self._tasks) >= self.concurrency:
+                # At the limit, a finishing delivery sets _wake; bookkeeping tasks must not hold slots,
+                # or the loop could sleep with nothing left to wake it.
+                if key in self._busy or self._deliveries >= self.concurrency:
                     continue
                 head = queue[0]
                 if head.due <= now:
                     self._busy.add(key)
-                    task = loop.create_task(self._deliver(head))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self._deliveries += 1
+                    self._spawn(self._deliver(head))
                 else:
                     next_due = head.due if next_due is None else min(next_due, head.due)
             if self._acks and loop.time() - last_ack >= ACK_FLUSH_S:
@@ -149,6 +151,7 @@ class Delivery:
                 self.observer.delivery_seconds.observe(time.perf_counter() - item.queued_at)
         finally:
             self._busy.discard(item.key)
+            self._deliveries -= 1
             self._wake.set()
 
     async def _post(self, trigger: Trigger, event: dict) -> None:
