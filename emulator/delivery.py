@@ -47,7 +47,6 @@ class Delivery:
         self.triggers = triggers
         self.concurrency = concurrency
         self.db = None
-        self.stats = {"delivered": 0, "retried": 0, "dead_lettered": 0}
         self.observer = None  # emulator.metrics.Metrics, when attached
         self._queues: dict[str, deque[_Item]] = {}
         self._busy: set[str] = set()
@@ -145,7 +144,6 @@ class Delivery:
         else:
             self._queues[item.key].popleft()
             self._acks.append(item.id)
-            self.stats["delivered"] += 1
             if self.observer is not None:
                 self.observer.events_delivered.inc()
                 self.observer.delivery_seconds.observe(time.perf_counter() - item.queued_at)
@@ -173,14 +171,12 @@ class Delivery:
         max_attempts = trigger.max_attempts if trigger else 10
         if item.attempts >= max_attempts:
             self._queues[item.key].popleft()
-            self.stats["dead_lettered"] += 1
             if self.observer is not None:
                 self.observer.events_dead.inc()
             _log.warning("event %s for %s dead-lettered after %d attempts: %s", item.id, item.key, item.attempts, error)
             self._spawn(self._journal("UPDATE outbox SET dead = 1, attempts = ?, last_error = ? WHERE id = ?",
                                       (item.attempts, error, item.id)))
             return
-        self.stats["retried"] += 1
         if self.observer is not None:
             self.observer.events_retried.inc()
         low, high = (trigger.min_backoff_s, trigger.max_backoff_s) if trigger else (1.0, 60.0)

@@ -311,10 +311,3 @@ def dumps(value, pretty: bool = False) -> str:
     if pretty:
         return json.dumps(value, indent=2, separators=(",", " : "), ensure_ascii=False)
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def depth_of(node) -> int:
-    """Number of nested object levels below `node` (0 for a leaf)."""
-    if not isinstance(node, dict) or not node:
-        return 0
-    return 1 + max(depth_of(child) for child in children(node).values()) if children(node) else 0
