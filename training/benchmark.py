@@ -9,7 +9,6 @@ DIR receives ``metrics.json``, ``report.md`` and PNG plots.
 """
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from training.data import DataError, Example, prepare, read_records, split
 from training.evaluate import classification, evaluate
 from training.mapping import FieldMapping
 from training.plots import write_plots
-from training.train import TrainParams, fit_heads
+from training.train import TrainParams, fit_heads, stage_timer
 
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.md"
@@ -59,14 +58,8 @@ def run_benchmark(mapping: FieldMapping, train_path: str | Path, test_path: str 
     fit, val, _, method = split(train_set.examples, params.seed, 0.0, params.val_share,
                                 params.split)
     bar = tqdm(total=4, desc="benchmark", unit=" stage", disable=not show_progress)
-    timings, clock = {}, {"stage": None, "start": time.perf_counter()}
-
-    def step(stage: str) -> None:
-        if clock["stage"] is not None:
-            timings[clock["stage"]] = round(time.perf_counter() - clock["start"], 2)
-            bar.update(1)
-        clock.update(stage=stage, start=time.perf_counter())
-        bar.set_postfix_str(stage)
+    timings: dict = {}
+    step = stage_timer(bar, timings)
 
     with bar:
         estimators, predictor_params = fit_heads(fit, val, params, step, require=())

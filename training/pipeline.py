@@ -8,7 +8,6 @@ metrics) reuses that version directory instead of adding one.
 
 import logging
 import tempfile
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +26,7 @@ from training.plots import write_plots
 from training.publish import (
     compare, current_version, find_version, make_version, publish, write_bundle,
 )
-from training.train import TrainParams, fit_heads
+from training.train import TrainParams, fit_heads, stage_timer
 
 _STAGES = ("featurise", "priority", "sentiment", "resolution", "evaluate", "write bundle")
 logger = logging.getLogger(__name__)
@@ -82,14 +81,7 @@ def run(data_path: str | Path, mapping: FieldMapping, model_dir: str | Path,
 
     timings: dict[str, float] = {}
     bar = tqdm(total=len(_STAGES), desc="train", unit=" stage", disable=not show_progress)
-    clock = {"stage": None, "start": time.perf_counter()}
-
-    def step(stage: str) -> None:
-        if clock["stage"] is not None:
-            timings[clock["stage"]] = round(time.perf_counter() - clock["start"], 2)
-            bar.update(1)
-        clock.update(stage=stage, start=time.perf_counter())
-        bar.set_postfix_str(stage)
+    step = stage_timer(bar, timings)
 
     with bar:
         estimators, predictor_params = fit_heads(train, val, params, step)

@@ -24,6 +24,7 @@ error); otherwise it is None and the predictor falls back to the prior, VADER, o
 """
 
 import math
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -104,6 +105,20 @@ class TrainParams:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def stage_timer(bar, timings: dict):
+    """A `step(stage)` callback for fit_heads: times each stage into `timings` and advances `bar`."""
+    clock = {"stage": None, "start": time.perf_counter()}
+
+    def step(stage: str) -> None:
+        if clock["stage"] is not None:
+            timings[clock["stage"]] = round(time.perf_counter() - clock["start"], 2)
+            bar.update(1)
+        clock.update(stage=stage, start=time.perf_counter())
+        bar.set_postfix_str(stage)
+
+    return step
 
 
 def fit_heads(
