@@ -13,11 +13,10 @@ from pathlib import Path
 
 import requests
 
-from stack.procs import PYTHON, ROOT, ManagedProcess
+from stack.procs import GUNICORN_READY, PYTHON, ROOT, ManagedProcess, answers_http
 
 FUNCTIONS_FRAMEWORK = str(Path(PYTHON).parent / "functions-framework")
 NAMESPACE_SUFFIX = "-default-rtdb"
-_GUNICORN_READY = r"Listening at: (http://[\d.]+:(\d+))"
 
 
 @dataclass
@@ -105,14 +104,14 @@ class Stack:
         db_host = self.urls["database"].removeprefix("http://")
         fn_env = {**base_env, "FIREBASE_DATABASE_EMULATOR_HOST": db_host, "GUNICORN_LOG_LEVEL": "info",
                   "MODEL_DIR": str(self.model_dir)}
-        hook = self._start("webhook", self._function("helpdesk_webhook", "http", self.ports.webhook), _GUNICORN_READY,
+        hook = self._start("webhook", self._function("helpdesk_webhook", "http", self.ports.webhook), GUNICORN_READY,
                            {**fn_env, "METRICS_PORT": str(self.ports.webhook_metrics)})
         self.urls["webhook"] = hook.match.group(1) + "/"
         desk = self._start("helpdesk", [PYTHON, "-m", "helpdesk", "--port", str(self.ports.helpdesk),
                                         "--db", str(self.data_dir / "helpdesk.sqlite3")],
                            r"listening on (http://[\d.]+:(\d+))", {**base_env, "HELPDESK_WEBHOOK_URL": self.urls["webhook"]})
         self.urls["helpdesk"] = desk.match.group(1) + "/"
-        enrich = self._start("enrich", self._function("enrich_ticket", "cloudevent", self.ports.enrich), _GUNICORN_READY,
+        enrich = self._start("enrich", self._function("enrich_ticket", "cloudevent", self.ports.enrich), GUNICORN_READY,
                              {**fn_env, "HELPDESK_URL": desk.match.group(1), "METRICS_PORT": str(self.ports.enrich_metrics)})
         self.urls["enrich"] = enrich.match.group(1) + "/"
         self.register_trigger()
@@ -122,7 +121,8 @@ class Stack:
                 "--signature-type", signature, "--host", "127.0.0.1", "--port", str(port)]
 
     def _start(self, name, args, ready, env) -> ManagedProcess:
-        proc = ManagedProcess(args, ready=ready, env=env, timeout=60, echo=f"[{name}]" if self.echo else None)
+        proc = ManagedProcess(args, ready=ready, env=env, timeout=60, echo=f"[{name}]" if self.echo else None,
+                              probe=answers_http if ready == GUNICORN_READY else None)
         self.procs[name] = proc
         return proc.start()
 

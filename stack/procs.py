@@ -13,6 +13,23 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 _MAX_LINES = 5000  # output kept in memory per process (long-running stacks must not grow)
 _URL = re.compile(r"https?://[\w.\-]+:(\d+)")
+# gunicorn's arbiter prints this once its socket is bound, *before* it forks the worker that serves.
+GUNICORN_READY = r"Listening at: (http://[\d.]+:(\d+))"
+
+
+def answers_http(match: re.Match) -> bool:
+    """Probe: the URL in the readiness line's first group answers an HTTP request (any status).
+
+    For gunicorn this is what "ready" must mean: the worker accepts only after it has installed its
+    signal handlers, so a SIGTERM sent before that is lost and the arbiter waits its 30 s graceful timeout.
+    """
+    import requests
+
+    try:
+        requests.get(match.group(1), timeout=1.0)
+        return True
+    except requests.RequestException:
+        return False
 
 
 class ManagedProcess:
@@ -25,10 +42,12 @@ class ManagedProcess:
       env: extra environment variables.
       cwd: working directory (defaults to the repository root).
       timeout: seconds to wait for readiness.
+      probe: if given, called with the readiness line's match until it returns True (within `timeout`).
     """
 
-    def __init__(self, args, ready: str, env=None, cwd=None, timeout: float = 30.0, echo: str | None = None):
-        self.args, self.ready, self.timeout = list(args), re.compile(ready), timeout
+    def __init__(self, args, ready: str, env=None, cwd=None, timeout: float = 30.0, echo: str | None = None,
+                 probe=None):
+        self.args, self.ready, self.timeout, self.probe = list(args), re.compile(ready), timeout, probe
         self.echo = echo  # print each output line with this prefix (for a person watching)
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.cwd = cwd or ROOT
@@ -44,9 +63,16 @@ class ManagedProcess:
         self.proc = subprocess.Popen(self.args, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True)
         threading.Thread(target=self._pump, daemon=True).start()
+        deadline = time.monotonic() + self.timeout
         if not self._ready.wait(self.timeout) or self.match is None:
             self.kill()
             raise RuntimeError(f"{self.args} did not become ready; output:\n" + "".join(self.lines))
+        while self.probe is not None and not self.probe(self.match):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.kill()
+                raise RuntimeError(f"{self.args} printed its readiness line but does not answer; output:\n"
+                                   + "".join(self.lines))
+            time.sleep(0.02)
         return self
 
     def _pump(self):

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from stack import FUNCTIONS_FRAMEWORK
-from stack.procs import PYTHON, ROOT, ManagedProcess
+from stack.procs import GUNICORN_READY, PYTHON, ROOT, ManagedProcess, answers_http
 from tests.hostile.wire import children_of
 from tests.support.procs import start_emulator
 
@@ -17,7 +17,6 @@ LONG = os.environ.get("HOSTILE_LONG") == "1"
 HELPDESK_TOKEN = "dev-helpdesk-token"
 HELPDESK_AUTH = {"Authorization": f"Bearer {HELPDESK_TOKEN}"}
 WEBHOOK_SECRET = "dev-webhook-secret"
-_GUNICORN_READY = r"Listening at: (http://[\d.]+:(\d+))"
 _HELPDESK_READY = r"listening on (http://[\d.]+:(\d+))"
 _STACK_VARIABLES = ("HELPDESK_", "FIREBASE_DATABASE_EMULATOR_HOST", "METRICS_PORT", "MODEL_DIR", "DATABASE_URL")
 
@@ -53,7 +52,7 @@ def helpdesk(tmp_path_factory):
 def _function(target: str, signature: str, env: dict) -> ManagedProcess:
     args = [FUNCTIONS_FRAMEWORK, "--source", str(ROOT / "functions" / "main.py"), "--target", target,
             "--signature-type", signature, "--host", "127.0.0.1", "--port", "0"]
-    return _started(ManagedProcess(args, ready=_GUNICORN_READY, timeout=60), env)
+    return _started(ManagedProcess(args, ready=GUNICORN_READY, timeout=60, probe=answers_http), env)
 
 
 @pytest.fixture(scope="module")
