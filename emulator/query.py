@@ -1,6 +1,8 @@
 """Realtime Database REST queries: parse orderBy/limitTo*/startAt/... and select a node's children.
 
 Pure functions over stored JSON values (stdlib only, no I/O); `QueryError` carries Firebase's 400 text.
+Children are given in the stored form, where a leaf with a priority is `{".value": v, ".priority": p}`:
+it is ordered by `v`, as Firebase orders it, never as an object.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ ORDER_BY_KEY = "$key"
 ORDER_BY_VALUE = "$value"
 ORDER_BY_PRIORITY = "$priority"
 _SPECIAL_ORDERS = frozenset({ORDER_BY_KEY, ORDER_BY_VALUE, ORDER_BY_PRIORITY})
+# The stored form of a leaf with a priority: {".value": v, ".priority": p} (see emulator/values.py).
+_VALUE = ".value"
 
 _LIMIT_PARAMS = ("limitToFirst", "limitToLast")
 _RANGE_PARAMS = ("startAt", "startAfter", "endAt", "endBefore", "equalTo")
@@ -160,7 +164,7 @@ def sort_key(query_or_order_by, key: str, child_value, priority=None) -> tuple:
     if order_by == ORDER_BY_PRIORITY:
         return (_value_key(priority), name)
     if order_by == ORDER_BY_VALUE:
-        return (_value_key(child_value), name)
+        return (_value_key(_unwrapped(child_value)), name)
     return (_value_key(_child_at(child_value, order_by)), name)
 
 
@@ -242,7 +246,14 @@ def _child_at(value, path: str):
     for segment in path.split("/"):
         if not isinstance(value, dict):
             return None
-        value = value.get(segment)
+        value = value.get(segment)  # never a leaf's ".value": a path segment cannot contain "."
+    return _unwrapped(value)
+
+
+def _unwrapped(value):
+    """The value of a stored leaf that carries a priority; anything else as it is."""
+    if isinstance(value, dict) and _VALUE in value:
+        return value[_VALUE]
     return value
 
 

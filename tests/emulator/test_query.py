@@ -47,6 +47,17 @@ def test_nested_child_path_reads_deep_value():
     assert ordered_keys("a/b", node) == ["z", "y", "x", "w"]
 
 
+def test_a_leaf_with_a_priority_is_ordered_by_its_value_not_as_an_object():
+    node = {"p": {".value": 5, ".priority": 1}, "q": 7, "r": {"x": 1}, "s": "a"}
+    assert ordered_keys("$value", node) == ["p", "q", "s", "r"]
+    assert run(node, orderBy='"$value"', equalTo="5") == {"p": {".value": 5, ".priority": 1}}
+    nested = {"p": {"h": {".value": "b", ".priority": 2}}, "q": {"h": "a"}, "r": {"h": {"x": 1}}, "s": {}}
+    assert ordered_keys("h", nested) == ["s", "q", "p", "r"]
+    assert list(run(nested, orderBy='"h"', startAt='"b"', endAt='"b"')) == ["p"]
+    # An object that carries a priority is still an object.
+    assert ordered_keys("$value", {"o": {"x": 1, ".priority": 0}, "n": 1}) == ["n", "o"]
+
+
 def test_ties_are_broken_by_key_order():
     node = {"b": 1, "a": 1, "10": 1, "2": 1, "obj2": {"k": 1}, "obj1": {"k": 2}}
     assert ordered_keys("$value", node) == ["2", "10", "a", "b", "obj1", "obj2"]
@@ -275,8 +286,9 @@ def ref_index(order_by, key, node, priorities):
         return priorities.get(key)
     value = node[key]
     for segment in [] if order_by == "$value" else order_by.split("/"):
-        value = value.get(segment) if isinstance(value, dict) else None
-    return value
+        value = value.get(segment) if isinstance(value, dict) and ".value" not in value else None
+    # A leaf with a priority is stored as {".value": v, ".priority": p} and indexed by v.
+    return value[".value"] if isinstance(value, dict) and ".value" in value else value
 
 
 def reference(q, node, priorities):
@@ -306,10 +318,16 @@ KEY_LIST = ["0", "-0", "00", "5", "05", "-1", "2147483647", "-2147483649", "a", 
 KEYS = st.sampled_from(KEY_LIST)
 LEAVES = st.one_of(st.booleans(), st.integers(-1, 2), st.sampled_from([0.5, 2.0, "", "a", "B", "\uffff", "\U00010000"]))
 PRIMITIVES = st.none() | LEAVES
-VALUES = st.recursive(LEAVES,
-                      lambda inner: st.dictionaries(st.sampled_from(["h", "a", "b"]), inner, min_size=1, max_size=3),
-                      max_leaves=6)
 PRIORITIES = st.one_of(st.none(), st.integers(-2, 2), st.sampled_from(["a", "b"]))
+# Stored forms with a priority: a leaf {".value": v, ".priority": p}, an object with a ".priority" key.
+STORED_PRIORITIES = st.one_of(st.integers(-2, 2), st.sampled_from(["a", "b"]))
+PRIORITY_LEAVES = st.builds(lambda v, p: {".value": v, ".priority": p}, LEAVES, STORED_PRIORITIES)
+VALUES = st.recursive(
+    LEAVES | PRIORITY_LEAVES,
+    lambda inner: st.builds(lambda children, p: children if p is None else {**children, ".priority": p},
+                            st.dictionaries(st.sampled_from(["h", "a", "b"]), inner, min_size=1, max_size=3),
+                            st.none() | STORED_PRIORITIES),
+    max_leaves=6)
 ALL_PRIORITIES = st.builds(lambda values: dict(zip(KEY_LIST, values)),
                            st.lists(PRIORITIES, min_size=len(KEY_LIST), max_size=len(KEY_LIST)))
 

@@ -22,7 +22,7 @@ def at(emulator):
     return f"{emulator.url}/findings/{uuid.uuid4().hex[:10]}"
 
 
-# ---- fixed (emulator/values.py, emulator/rest.py) -------------------------------------------------
+# ---- fixed (emulator/values.py, rest.py, query.py) ---------------------------------------------
 
 
 def test_an_integer_beyond_any_double_is_a_400_not_a_500(http, at):
@@ -98,16 +98,14 @@ def test_rules_errors_quoting_a_lone_surrogate_are_400_not_500(http, emulator):
     assert response.status_code == 200 and response.json()["rules"][".read"] == 'auth.uid == "\ud800"'
 
 
-# ---- open ---------------------------------------------------------------------------------------
-
-
-@pytest.mark.xfail(strict=True, reason="emulator/query.py orders the stored form: a leaf with a priority "
-                   '({".value": 5, ".priority": 1}) ranks as an object under orderBy "$value" or a child path')
-def test_a_leaf_with_a_priority_is_ordered_by_its_value(http, at):
+def test_a_leaf_with_a_priority_is_ordered_by_its_value(http, at):  # emulator/query.py
     http.put(f"{at}.json", data=b'{"a": {".value": 5, ".priority": 1}, "b": 5, '
                                 b'"c": {"x": {".value": 7, ".priority": 2}}, "d": {"x": 7}}').raise_for_status()
     assert http.get(f'{at}.json?orderBy="$value"&equalTo=5').json() == {"a": 5, "b": 5}
     assert http.get(f'{at}.json?orderBy="x"&equalTo=7').json() == {"c": {"x": 7}, "d": {"x": 7}}
+
+
+# ---- open ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.xfail(strict=True, reason="emulator/server.py routes /{tail:.*}, and . does not match a newline: "
