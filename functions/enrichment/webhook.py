@@ -18,6 +18,7 @@ SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
 MAX_AGE_S = 300  # refuse replays of old signed requests
 FINAL_STATUSES = ("solved", "closed")
+_LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z: later "times" are garbage
 
 
 def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
@@ -38,15 +39,17 @@ def handle(tickets, secret: str, headers, body: bytes, clock=time.time) -> tuple
         payload = json.loads(body)
         ticket = payload["ticket"]
         ticket_id, status = ticket["external_id"], ticket["status"]
-    except (ValueError, KeyError, TypeError):
+        if not isinstance(ticket, dict):
+            raise TypeError(ticket)
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: JSON nested too deep to parse
         return {"error": 'Invalid body. Expected {"ticket": {"external_id", "status", ...}}.'}, 400
-    if status not in FINAL_STATUSES:
+    if not isinstance(status, str) or status not in FINAL_STATUSES:
         return {"ignored": f'status "{status}" is not final'}, 200
     if not isinstance(ticket_id, str) or tickets.get(ticket_id) is None:
         return {"error": f'Unknown ticket: "{ticket_id}". No database ticket has this id.'}, 404
     resolution = {
         "status": status,
-        "final_priority": OUR_PRIORITY.get(ticket.get("priority")),
+        "final_priority": OUR_PRIORITY.get(ticket.get("priority")) if isinstance(ticket.get("priority"), str) else None,
         "solved_at": _epoch_ms(ticket.get("solved_at")),
         "closed_at": _epoch_ms(ticket.get("closed_at")),
         "satisfaction": (ticket.get("satisfaction_rating") or {}).get("score")
@@ -60,14 +63,15 @@ def handle(tickets, secret: str, headers, body: bytes, clock=time.time) -> tuple
 
 
 def _epoch_s(text: str):
+    """Seconds since the epoch from a number or an ISO 8601 time; None if unreadable or out of range."""
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+        try:
+            seconds = datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return seconds if 0 <= seconds <= _LAST_SECOND else None  # also refuses nan and inf
 
 
 def _epoch_ms(text):

@@ -68,3 +68,26 @@ def test_refusals():
     headers, raw = signed({"no": "ticket"})
     assert webhook.handle(tickets, SECRET, headers, raw, clock=lambda: NOW + 60)[1] == 400
     assert tickets.updates == []
+
+
+def test_odd_but_signed_values_are_refused_or_dropped_never_a_crash():
+    tickets = Tickets()
+    for payload in ({"ticket": ["external_id", "status"]}, {"ticket": {"external_id": "t1", "status": ["solved"]}},
+                    {"ticket": "t1"}, [1, 2]):
+        headers, raw = signed(payload)
+        body, status = webhook.handle(tickets, SECRET, headers, raw, clock=lambda: NOW + 60)
+        assert status in (200, 400) and "ok" not in body, (payload, body)
+    assert tickets.updates == []
+    headers, raw = signed({"ticket": {"id": 7, "external_id": "t1", "status": "solved", "priority": ["urgent"],
+                                      "solved_at": "1e400", "closed_at": 1e300}})
+    body, status = webhook.handle(tickets, SECRET, headers, raw, clock=lambda: NOW + 60)
+    assert status == 200, body
+    resolution = tickets.updates[0][1]["resolution"]
+    assert "final_priority" not in resolution and "solved_at" not in resolution and "closed_at" not in resolution
+
+
+def test_a_timestamp_that_is_not_a_finite_time_is_refused():
+    for timestamp in ("nan", "inf", "-inf"):
+        headers, raw = signed({"ticket": {"external_id": "t1", "status": "solved"}}, timestamp=timestamp)
+        body, status = webhook.handle(Tickets(), SECRET, headers, raw, clock=lambda: NOW)
+        assert status == 401 and timestamp in body["error"], body
