@@ -8,10 +8,14 @@ import os
 import threading
 
 import functions_framework
+from cloudevents.exceptions import GenericException as UnreadableCloudEvent
 from flask import jsonify
 
 from enrichment import metrics, webhook
+from enrichment.errors import MalformedEvent
 from enrichment.runtime import state
+
+_MAX_ERROR_CHARS = 300
 
 
 def _instance_started() -> None:
@@ -24,6 +28,19 @@ def _instance_started() -> None:
 # gunicorn (functions-framework's server) imports this module, then forks the worker that serves:
 # work started here must run in that worker, so it waits for the fork.
 os.register_at_fork(after_in_child=_instance_started)
+
+
+@functions_framework.errorhandler(UnreadableCloudEvent)
+@functions_framework.errorhandler(MalformedEvent)
+def _refuse_malformed_event(error):
+    """400, not 500, for an event no retry can fix (unparsable, missing attributes, data not an object).
+
+    functions-framework parses the request before calling the function and would answer 500 for an event it
+    cannot read (a body nested too deep for JSON, say); the emulator retries a 400 too, then dead-letters it.
+    """
+    if isinstance(error, UnreadableCloudEvent):  # (the Enricher counts the MalformedEvents it raises)
+        metrics.EVENTS.labels("malformed").inc()
+    return jsonify({"error": f"Malformed CloudEvent: {str(error)[:_MAX_ERROR_CHARS]}"}), 400
 
 
 @functions_framework.cloud_event

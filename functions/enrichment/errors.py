@@ -14,3 +14,7 @@ class TransientError(EnrichmentError):
 
 class PermanentError(EnrichmentError):
     """Retrying cannot help (the helpdesk refused the ticket); recorded on the ticket instead."""
+
+
+class MalformedEvent(EnrichmentError, ValueError):
+    """The event itself is not what a database trigger sends; answered 400 (see functions/main.py)."""

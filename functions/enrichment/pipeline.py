@@ -12,7 +12,7 @@ import time
 from ticketml.features import input_hash
 
 from enrichment import metrics, validate
-from enrichment.errors import PermanentError
+from enrichment.errors import MalformedEvent, PermanentError
 
 OWN_FIELDS = ("enrichment", "enrichment_error", "helpdesk", "helpdesk_error", "resolution")
 
@@ -36,6 +36,7 @@ class Enricher:
 
         Raises:
           TransientError: the database or helpdesk failed in a way worth retrying.
+          MalformedEvent: `data` is not an object (a database event's data is {"data", "delta"}).
         """
         started = time.perf_counter()
         ref = attributes.get("ref") or attributes.get("subject", "").removeprefix("refs/")
@@ -43,6 +44,10 @@ class Enricher:
         fields = {"ticket_id": ticket_id, "event_id": attributes.get("id"), "event_type": attributes.get("type")}
         if ticket_id is None:
             return self._done("ignored_other_path", fields, started)
+        if data is not None and not isinstance(data, dict):
+            metrics.EVENTS.labels("malformed").inc()
+            raise MalformedEvent(f"Invalid event data: a {type(data).__name__}. A database event's data is an "
+                                 'object {"data": <value before>, "delta": <change>}.')
         data = data or {}
         before = data.get("data")
         after = _merge(before, data.get("delta"))
@@ -61,6 +66,10 @@ class Enricher:
         timings["read"] = _ms(t0)
         if ticket is None:
             return self._done("skipped_delete", fields, started)
+        if not isinstance(ticket, dict):
+            # Only the admin can write this (the rules require an object); there is no field to record an error in.
+            fields["found"] = type(ticket).__name__
+            return self._done("ignored_not_an_object", fields, started, severity="WARNING")
         digest = input_hash(ticket)
         if _up_to_date(ticket) or (ticket.get("enrichment_error") or {}).get("input_hash") == digest:
             return self._done("skipped_up_to_date", fields, started)

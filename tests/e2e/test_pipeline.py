@@ -6,6 +6,7 @@ import time
 import pytest
 import requests
 
+from stack.procs import wait_for
 from stack.tokens import user_token
 from tests.e2e.conftest import ADMIN, HELPDESK_AUTH, Client, start_stack, valid_ticket
 
@@ -90,6 +91,21 @@ def test_deleting_a_ticket_forwards_nothing(client):
     assert client.ticket(ticket_id) is None  # not resurrected by a write-back
     assert client.desk_count() == count
     assert "skipped_delete" in client.stack.procs["enrich"].output
+
+
+@pytest.mark.parametrize("value", ["just a string", [1, 2], 42], ids=["string", "array", "number"])
+def test_an_admin_written_ticket_that_is_not_an_object_is_left_alone(client, value):
+    # The rules only let the admin write this; the function must neither crash on it (redelivered forever)
+    # nor overwrite it with an error record.
+    ticket_id = f"not-an-object-{type(value).__name__}"
+    count = client.desk_count()
+    client.http.put(f"{client.db}/tickets/{ticket_id}.json", json=value).raise_for_status()
+    wait_for(lambda: f"ticket {ticket_id}: ignored_not_an_object" in client.stack.procs["enrich"].output,
+             what="the function to ignore the value")
+    assert client.ticket(ticket_id) == value
+    assert client.desk_count() == count
+    dead = client.http.get(f"{client.db}/.settings/deadLetters.json").json()
+    assert not [d for d in dead or [] if ticket_id in json.dumps(d)]
 
 
 @pytest.mark.parametrize("change,expected", [
