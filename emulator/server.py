@@ -93,7 +93,9 @@ class EmulatorServer:
         app = web.Application(client_max_size=1024**3, middlewares=[self.metrics.middleware])
         app.router.add_get("/metrics", self.metrics.handle)
         app.router.add_routes(Identity(s.project).routes())  # the Auth emulator (emulator/identity.py)
-        app.router.add_route("*", "/{tail:.*}", self.api.handle)
+        # Every other path is the REST API's, newlines (%0A) included: "." would not match them, and aiohttp
+        # would answer its own plain-text 404 instead of the API's JSON 400 "Invalid path".
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self.api.handle)
         self.port = await self._serve(app, s.host, s.port, "database")
         if s.hosting_public is not None and s.hosting_port is not None:
             self.hosting_port = await self._serve(self._hosting_app(), s.host, s.hosting_port, "hosting")

@@ -22,7 +22,7 @@ def at(emulator):
     return f"{emulator.url}/findings/{uuid.uuid4().hex[:10]}"
 
 
-# ---- fixed (emulator/values.py, rest.py, query.py) ---------------------------------------------
+# ---- fixed (emulator/values.py, rest.py, query.py, server.py) ------------------------------------
 
 
 def test_an_integer_beyond_any_double_is_a_400_not_a_500(http, at):
@@ -105,14 +105,18 @@ def test_a_leaf_with_a_priority_is_ordered_by_its_value(http, at):  # emulator/q
     assert http.get(f'{at}.json?orderBy="x"&equalTo=7').json() == {"c": {"x": 7}, "d": {"x": 7}}
 
 
+@pytest.mark.parametrize("escape", ["%0A", "%0a", "%0D", "%0D%0A", "%00", "%09", "%1F", "%7F"])
+def test_a_control_character_in_a_path_is_a_json_400(http, at, escape):  # emulator/server.py
+    for method, url in (("PUT", f"{at}/a{escape}b.json"), ("GET", f"{at}/a{escape}b.json"),
+                        ("PUT", f"{at}{escape}.json")):
+        response = http.request(method, url, data=b"1")
+        assert response.status_code == 400, (method, url, response.text)
+        assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+        assert response.json()["error"] == "Invalid path: Invalid token in path"
+    assert http.get(f"{at}.json").json() is None
+
+
 # ---- open ---------------------------------------------------------------------------------------
-
-
-@pytest.mark.xfail(strict=True, reason="emulator/server.py routes /{tail:.*}, and . does not match a newline: "
-                   "a path with %0A gets aiohttp's plain-text 404, not Firebase's JSON 400 Invalid path")
-def test_a_newline_in_a_path_is_a_json_400(http, at):
-    response = http.put(f"{at}/a%0Ab.json", data=b"1")
-    assert response.status_code == 400 and response.json()["error"] == "Invalid path: Invalid token in path"
 
 
 @pytest.mark.xfail(strict=True, reason="emulator/rules/regex.py hands a JavaScript class such as [[] or [a&&b] to "
