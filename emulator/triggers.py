@@ -165,7 +165,7 @@ class EventRecorder:
             "type": trig.event_type,
             "specversion": "1.0",
             "subject": f"refs/{ref}",
-            "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z"),
             "datacontenttype": "application/json",
             "instance": change.ns,
             "ref": ref,

@@ -11,6 +11,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 REGISTRY = CollectorRegistry()
 EVENTS = Counter("enrich_events", "Events handled, by outcome", ["outcome"], registry=REGISTRY)
+EVENT_AGE_SECONDS = Histogram("enrich_event_age_seconds", "From the event's time (the database commit) to the "
+                              "function receiving it: delivery, including retries", buckets=_BUCKETS,
+                              registry=REGISTRY)
 EVENT_SECONDS = Histogram("enrich_event_seconds", "Time to handle one event", buckets=_BUCKETS, registry=REGISTRY)
 PREDICTIONS = Counter("enrich_predictions", "Model predictions", registry=REGISTRY)
 PREDICTION_SECONDS = Histogram("enrich_prediction_seconds", "Time of one prediction", buckets=_BUCKETS, registry=REGISTRY)

@@ -8,6 +8,7 @@ between steps redelivers the event, which resumes at the first step not yet done
 """
 
 import time
+from datetime import datetime
 
 from ticketml.features import input_hash
 
@@ -42,6 +43,10 @@ class Enricher:
         ref = attributes.get("ref") or attributes.get("subject", "").removeprefix("refs/")
         ticket_id = ref.split("/")[1] if ref.startswith("tickets/") and ref.count("/") == 1 else None
         fields = {"ticket_id": ticket_id, "event_id": attributes.get("id"), "event_type": attributes.get("type")}
+        age = _age_s(attributes.get("time"), self.clock())
+        if age is not None:
+            fields["event_age_ms"] = round(age * 1000, 2)
+            metrics.EVENT_AGE_SECONDS.observe(max(age, 0.0))
         if ticket_id is None:
             return self._done("ignored_other_path", fields, started)
         if data is not None and not isinstance(data, dict):
@@ -134,6 +139,14 @@ class Enricher:
 
 
 _LEVELS = {"INFO": 20, "WARNING": 30, "ERROR": 40}
+
+
+def _age_s(event_time, now: float) -> float | None:
+    """Seconds from an RFC 3339 event time to `now`, or None if absent or unreadable."""
+    try:
+        return now - datetime.fromisoformat(event_time).timestamp()
+    except (TypeError, ValueError):
+        return None
 
 
 def _up_to_date(ticket: dict) -> bool:

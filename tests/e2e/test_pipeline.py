@@ -164,6 +164,11 @@ def test_metrics_of_the_emulator_and_the_function(client):
     function = requests.get(client.stack.metrics_url("enrich")).text
     assert 'enrich_events_total{outcome="forwarded"}' in function
     assert "enrich_prediction_seconds_bucket" in function and 'enrich_helpdesk_calls_total{result="created"}' in function
+    ages = {l.split()[0]: float(l.split()[1]) for l in function.splitlines() if l.startswith("enrich_event_age_seconds_")}
+    assert ages["enrich_event_age_seconds_count"] >= 3  # the creation and the two write-backs
+    assert 0 < ages["enrich_event_age_seconds_sum"] / ages["enrich_event_age_seconds_count"] < 5  # seconds
+    line = next(l for l in client.stack.procs["enrich"].lines if f'"ticket_id": "{ticket_id}"' in l)
+    assert 0 < json.loads(line)["event_age_ms"] < 5000
     emulator = requests.get(f"{client.db}/metrics").text
     delivered = [l for l in emulator.splitlines() if l.startswith("rtdb_events_delivered_total")]
     assert delivered and float(delivered[0].split()[-1]) >= 1

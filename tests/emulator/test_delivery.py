@@ -1,8 +1,10 @@
 """Event delivery from a real emulator to a recording HTTP endpoint standing in for a function."""
 
 import json
+import re
 import threading
 import time
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -90,7 +92,9 @@ def test_cloudevent_attributes_and_data(emu, receiver):
     assert h["ce-specversion"] == "1.0" and h["ce-subject"] == "refs/tickets/t1" and h["ce-ref"] == "tickets/t1"
     assert h["ce-instance"] == "demo-tickets-default-rtdb" and h["ce-firebasedatabasehost"] == "firebaseio.com"
     assert h["ce-location"] == "us-central1" and h["ce-authtype"] == "unauthenticated"
-    assert h["ce-time"].endswith("Z") and h["ce-id"] and h["content-type"] == "application/json"
+    assert h["ce-id"] and h["content-type"] == "application/json"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", h["ce-time"]), h["ce-time"]  # RFC 3339, UTC, µs
+    assert abs(datetime.fromisoformat(h["ce-time"]).timestamp() - time.time()) < 60
     assert len({e["headers"]["ce-id"] for e in events}) == 3
     assert created["data"] == {"@type": "type.googleapis.com/google.events.firebase.database.v1.ReferenceEventData",
                                "data": None, "delta": {"subject": "a", "n": 1}}
