@@ -2,7 +2,7 @@
 
 Commands:
   demo-data  write seeded demo tickets as JSONL
-  train      train on an export file, evaluate, write a bundle and publish it
+  train      train on an export file or the database, evaluate, write a bundle and publish it
   publish    point model/current.json at an existing version (promote or roll back)
   versions   list the versions in a model directory
   prune      delete old versions, keeping the published one and the newest others
@@ -15,12 +15,15 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
 
 from tqdm import tqdm
 
 from ticketml.errors import TicketMLError
-from training import demo_data
+from training import database, demo_data
 from training.data import DataError
 from training.benchmark import headline, run_benchmark
 from training.mapping import MappingError, load_mapping
@@ -36,7 +39,9 @@ DEFAULT_SEED = 7
 
 def main(argv: Sequence[str] | None = None, environ: dict | None = None) -> int:
     """Run the CLI; returns the process exit status."""
-    args = _parser(os.environ if environ is None else environ).parse_args(argv)
+    environ = os.environ if environ is None else environ
+    args = _parser(environ).parse_args(argv)
+    args.environ = environ
     try:
         return args.handler(args)
     except (DataError, MappingError, TrainingError, TicketMLError, OSError) as exc:
@@ -53,7 +58,31 @@ def _demo_data(args) -> int:
 
 
 def _train(args) -> int:
-    result = run(args.data, load_mapping(args.mapping), args.out, _params(args),
+    if args.database is None:
+        return _train_on(Path(args.data), load_mapping(args.mapping or "native"), args)
+    if args.mapping is not None:
+        print("error: --mapping applies to --data files; a database snapshot is read with the "
+              "native mapping.", file=sys.stderr)
+        return 1
+    url = args.database or database.database_url(args.environ)
+    with tempfile.TemporaryDirectory(prefix="training-") as tmp:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        snapshot = Path(args.snapshot) if args.snapshot else Path(tmp) / f"tickets-{stamp}.jsonl"
+        with tqdm(desc="read database", unit=" tickets", disable=args.quiet) as bar:
+            report = database.write_snapshot(
+                url, snapshot, path=args.path, page_size=args.page_size,
+                include_open=not args.closed_only, progress=bar.update)
+        left_out = f", {report.open_left_out} open left out" if args.closed_only else ""
+        print(f"read {report.tickets} tickets from {url} ({args.path}) in {report.pages} pages: "
+              f"{report.closed} closed, {report.open} open{left_out}, "
+              f"{report.not_objects} not objects")
+        if args.snapshot:
+            print(f"masked snapshot in {snapshot}")
+        return _train_on(snapshot, load_mapping("native"), args)
+
+
+def _train_on(data: Path, mapping, args) -> int:
+    result = run(data, mapping, args.out, _params(args),
                  publish_bundle=not args.no_publish, show_progress=not args.quiet,
                  force=args.force)
     print(_summary(result.card))
@@ -150,9 +179,26 @@ def _parser(environ) -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo_data)
 
     train = commands.add_parser("train", help="train, evaluate, write and publish a bundle")
-    train.add_argument("--data", required=True, help="closed tickets, .jsonl or .csv")
-    train.add_argument("--mapping", default="native",
-                       help="built-in mapping name or JSON mapping file (default native)")
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="closed tickets, .jsonl or .csv")
+    source.add_argument(
+        "--database", nargs="?", const="", metavar="URL",
+        help="read the tickets from a Realtime Database through firebase-admin (default URL: "
+             "env DATABASE_URL, else https://<GCLOUD_PROJECT>-default-rtdb.firebaseio.com); "
+             f"env {database.EMULATOR_ENV}=host:port reads the emulator")
+    train.add_argument("--mapping",
+                       help="built-in mapping name or JSON mapping file, for --data "
+                            "(default native)")
+    train.add_argument("--path", default=database.DEFAULT_PATH,
+                       help="with --database: location of the tickets (default %(default)s)")
+    train.add_argument("--page-size", type=int, default=database.DEFAULT_PAGE_SIZE,
+                       help="with --database: tickets per request (default %(default)s)")
+    train.add_argument("--closed-only", action="store_true",
+                       help="with --database: leave out open tickets (by default they are "
+                            "censored examples for the resolution head)")
+    train.add_argument("--snapshot", metavar="FILE",
+                       help="with --database: keep the masked JSONL snapshot trained on here "
+                            "(retrain on it later with --data FILE)")
     train.add_argument("--out", default=model_dir,
                        help=f"model directory (env {ENV_MODEL_DIR}, default {model_dir})")
     train.add_argument("--seed", type=int, default=seed, help=f"seed (env {ENV_SEED}, default 7)")

@@ -9,7 +9,7 @@ import csv
 import json
 import random
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,8 +57,10 @@ class Dataset:
     report: dict = field(default_factory=dict)
 
 
-def read_records(path: str | Path) -> Iterator[dict]:
+def read_records(path: str | Path) -> Iterator[object]:
     """Yield the records of a ``.jsonl`` (one JSON object per line) or ``.csv`` file.
+
+    A JSON line that is not an object is yielded as it is; ``prepare`` counts and skips it.
 
     Raises:
         DataError: The file type is unsupported or a JSON line is invalid.
@@ -74,7 +76,7 @@ def read_records(path: str | Path) -> Iterator[dict]:
                     record = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise DataError(f'Invalid JSON on line {number_} of "{path}": {exc}.') from exc
-                yield record if isinstance(record, dict) else {}
+                yield record
     elif suffix == ".csv":
         with open(path, encoding="utf-8", newline="") as f:
             yield from csv.DictReader(f)
@@ -87,8 +89,9 @@ def prepare(
 ) -> Dataset:
     """Map, mask, deduplicate and validate records into Examples.
 
-    Duplicates are rows with an ``id`` seen before, and rows with text whose text and fields
-    equal an earlier row's (a resubmission); the first one is kept.
+    Records that are not objects are skipped. Duplicates are rows with an ``id`` seen before,
+    and rows with text whose text and fields equal an earlier row's (a resubmission); the
+    first one is kept.
 
     Args:
         records: Source records (e.g. from ``read_records``).
@@ -106,6 +109,9 @@ def prepare(
     rows = 0
     for record in progress(records) if progress else records:
         rows += 1
+        if not isinstance(record, Mapping):
+            skipped["not an object"] += 1
+            continue
         row = mapping.apply(record)
         ticket = {name: row[name] for name in MODEL_INPUT_FIELDS}
         for name in _TEXT_FIELDS:

@@ -18,8 +18,10 @@ export without code::
 ``attributes.<name>`` carries an extra structured field the model reads as a categorical
 (``ticketml.features.ATTRIBUTES_FIELD``), e.g. ``"attributes.location": "location"``. ``values`` translates raw values (compared
 as trimmed strings) per field. ``timestamp_format`` is ``epoch_ms``, ``epoch_s``, ``iso`` or a
-``strptime`` pattern (naive times are UTC). The built-in ``native`` mapping reads the
-database's own ticket records and ``python -m training demo-data`` output.
+``strptime`` pattern (naive times are UTC). The built-in ``native`` mapping reads
+``python -m training demo-data`` output and the snapshots ``training.database`` writes of
+the database's tickets (there the helpdesk's ``final_priority`` becomes
+``resolution.priority``, and open tickets carry the time they were read as ``exported_at``).
 """
 
 import json
@@ -110,7 +112,8 @@ class FieldMapping:
 
 NATIVE = FieldMapping(
     name="native",
-    description="Tickets as stored in the database (and demo data): outcome under resolution/.",
+    description="Demo data and database snapshots (training.database): ticket fields, outcome "
+                "under resolution/, open tickets observed at exported_at.",
     fields={
         "id": "id",
         **{name: name for name in MODEL_INPUT_FIELDS},

@@ -1,5 +1,7 @@
 """Preparation masks, deduplicates and counts what it skips; splits are reproducible."""
 
+import json
+
 import pytest
 
 from training.data import DataError, Example, prepare, read_records, split
@@ -56,6 +58,13 @@ def test_read_records_reads_jsonl_and_csv(tmp_path):
     (tmp_path / "b.csv").write_text("x,y\n1,2\n")
     assert list(read_records(tmp_path / "a.jsonl")) == [{"x": 1}, {"x": 2}]
     assert list(read_records(tmp_path / "b.csv")) == [{"x": "1", "y": "2"}]
+
+
+def test_json_lines_that_are_not_objects_are_counted_and_skipped(tmp_path):
+    (tmp_path / "a.jsonl").write_text(json.dumps(record()) + '\nnull\n[1, 2]\n"text"\n')
+    dataset = prepare(read_records(tmp_path / "a.jsonl"), NATIVE)
+    assert dataset.report["rows_read"] == 4 and len(dataset.examples) == 1
+    assert dataset.report["rows_skipped"] == {"not an object": 3}
 
 
 def test_read_records_names_the_bad_line_and_the_bad_type(tmp_path):
