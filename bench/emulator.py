@@ -8,25 +8,16 @@ clients, prints a table and saves JSON.
 import argparse
 import asyncio
 import json
-import platform
-import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
-from pathlib import Path
 
 import aiohttp
 
+from bench.report import machine, pct, save, table
 from tests.support.procs import start_emulator
 
 TARGET_WRITES_PER_S = 2000
 TARGET_EVENT_P99_MS = 10.0
-
-
-def pct(samples, q):
-    """The q-th percentile (0-100) of samples, nearest-rank."""
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q / 100 * len(ordered) + 0.5)) - 1))]
 
 
 async def writes(url: str, clients: int, seconds: float) -> dict:
@@ -90,12 +81,6 @@ async def fanout(url: str, streams: int, writes_n: int) -> dict:
             "write_p50_ms": round(pct(write_lat, 50) * 1000, 2), "write_p99_ms": round(pct(write_lat, 99) * 1000, 2)}
 
 
-def machine() -> dict:
-    import os
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")}
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=5.0, help="duration of each write run")
@@ -109,23 +94,19 @@ def main(argv=None):
             fan_rows = [asyncio.run(fanout(emu.url, s, args.fanout_writes)) for s in (100, 500)]
         finally:
             emu.stop()
-    print("\nDurable small writes (SQLite WAL, synchronous=FULL)")
-    print(f"{'clients':>8} {'writes/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
-    for r in write_rows:
-        print(f"{r['clients']:>8} {r['writes_per_s']:>10} {r['p50_ms']:>8} {r['p99_ms']:>8}")
-    print("\nWrite-to-event latency, all streams on the written location")
-    print(f"{'streams':>8} {'events':>8} {'p50 ms':>8} {'p99 ms':>8} {'write p99':>10}")
-    for r in fan_rows:
-        print(f"{r['streams']:>8} {r['events']:>8} {r['event_p50_ms']:>8} {r['event_p99_ms']:>8} {r['write_p99_ms']:>10}")
+    table("Durable small writes (SQLite WAL, synchronous=FULL)",
+          [("clients", "clients"), ("writes/s", "writes_per_s"), ("p50 ms", "p50_ms"), ("p99 ms", "p99_ms")],
+          write_rows)
+    table("Write-to-event latency, all streams on the written location",
+          [("streams", "streams"), ("events", "events"), ("p50 ms", "event_p50_ms"), ("p99 ms", "event_p99_ms"),
+           ("write p99", "write_p99_ms")], fan_rows)
     best = max(r["writes_per_s"] for r in write_rows)
     p99_100 = fan_rows[0]["event_p99_ms"]
     print(f"\ntargets: >= {TARGET_WRITES_PER_S} writes/s: {'met' if best >= TARGET_WRITES_PER_S else 'MISSED'} ({best}); "
           f"p99 write-to-event with 100 streams < {TARGET_EVENT_P99_MS} ms: "
           f"{'met' if p99_100 < TARGET_EVENT_P99_MS else 'MISSED'} ({p99_100})")
     result = {"benchmark": "emulator", "machine": machine(), "writes": write_rows, "fanout": fan_rows}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"saved {args.out}")
+    save(args.out, result)
 
 
 if __name__ == "__main__":

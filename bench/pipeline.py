@@ -1,10 +1,16 @@
 """End-to-end benchmark: write -> enrichment visible, and write -> helpdesk link, on the real stack.
 
-Run: `python -m bench.pipeline [--seconds 10] [--rates 20,50,100,150,200]`. Starts the whole stack
-(emulator with durable storage, both functions, helpdesk stub) on free ports, submits tickets at a
-steady rate, watches `/tickets` over one SSE stream (what the web page does), prints a table and
-saves JSON. A rate is "sustained" when every ticket is forwarded and p99 write-to-enrichment stays
-under the target.
+Run: `python -m bench.pipeline [--seconds 10] [--rates 20,50,100,150,200] [--variants model,noop]`.
+Starts the whole stack (emulator with durable storage, both functions, helpdesk stub) on free ports,
+submits tickets at a steady rate, watches `/tickets` over one SSE stream (what the web page does),
+prints tables and saves JSON. A rate is "sustained" when every ticket is forwarded and p99
+write-to-enrichment stays under 250 ms.
+
+Variants: `model` is the deployed function; `noop` serves `bench/noop_function.py`, the same path with
+a constant model and a helpdesk that answers at once, so the pipeline's own overhead shows next to
+the floor. For each ticket the function's log gives the breakdown: delivery (the event's commit
+time to the handler starting), the database read, the prediction, the two write-backs and the
+helpdesk call. CPU per ticket is each process's CPU time over the run divided by its tickets.
 """
 
 import argparse
@@ -12,12 +18,14 @@ import asyncio
 import json
 import random
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import aiohttp
+import psutil
 
-from bench.emulator import machine, pct
+from bench.report import machine, pct, save, table
 from stack import Ports, Stack
 from stack.procs import ROOT
 from stack.tokens import user_token
@@ -27,6 +35,8 @@ SUSTAINED_P99_MS = 250.0
 BENCH_UID = "bench-customer"
 ADMIN = {"Authorization": "Bearer owner"}
 SUBJECTS = ["Cannot log in", "Invoice is wrong", "Dashboard is slow", "API returns 500", "Password reset mail missing"]
+VARIANTS = {"model": ROOT / "functions" / "main.py", "noop": ROOT / "bench" / "noop_function.py"}
+STAGES = ("delivery", "read", "predict", "write_back", "helpdesk", "handler")
 
 
 def ticket(i: int) -> dict:
@@ -40,6 +50,70 @@ def ticket(i: int) -> dict:
             "type": rnd.choice(["request", "issue"]), "impact": rnd.randint(0, 4),
             "experience": rnd.choice(["beginner", "experienced", "advanced", "trainer"]),
             "seniority": rnd.randint(0, 10), "created_at": {".sv": "timestamp"}, "status": "new"}
+
+
+class FunctionLog:
+    """Collects the enrich function's JSON log lines (outcome, event_age_ms, timings_ms) as they are printed."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._records: list[dict] = []
+
+    def __call__(self, line: str) -> None:
+        if line.startswith("{") and '"outcome"' in line:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                return
+            with self._lock:
+                self._records.append(record)
+
+    def take(self) -> list[dict]:
+        with self._lock:
+            records, self._records = self._records, []
+        return records
+
+
+def breakdown(records: list[dict]) -> dict:
+    """p50 and p99 in ms of each stage of the events that forwarded a ticket, and of the skipped write-backs."""
+    stages = {name: [] for name in STAGES}
+    skipped = []
+    for r in records:
+        if r["outcome"] == "skipped_inputs_unchanged":
+            skipped.append(r["total_ms"])
+        if r["outcome"] != "forwarded":
+            continue
+        t = r.get("timings_ms", {})
+        for name, value in (("delivery", r.get("event_age_ms")), ("read", t.get("read")),
+                            ("predict", t.get("predict")), ("helpdesk", t.get("helpdesk")),
+                            ("handler", r.get("total_ms"))):
+            if value is not None:
+                stages[name].append(value)
+        if "write" in t and "write_link" in t:
+            stages["write_back"].append(t["write"] + t["write_link"])
+    out = {f"{name}_ms": _p50_p99(values) for name, values in stages.items()}
+    out["skipped_event_ms"] = _p50_p99(skipped)
+    return out
+
+
+def _p50_p99(values: list[float]) -> str | None:
+    return f"{pct(values, 50):.1f} / {pct(values, 99):.1f}" if values else None
+
+
+def cpu_seconds(stack: Stack) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each process of the stack, its children included."""
+    out = {}
+    for name, proc in stack.procs.items():
+        try:
+            root = psutil.Process(proc.proc.pid)
+            total = 0.0
+            for p in [root, *root.children(recursive=True)]:
+                times = p.cpu_times()
+                total += times.user + times.system
+            out[name] = total
+        except psutil.Error:
+            out[name] = 0.0
+    return out
 
 
 async def run_rate(db: str, rate: float, seconds: float, offset: int) -> dict:
@@ -79,7 +153,10 @@ async def run_rate(db: str, rate: float, seconds: float, offset: int) -> dict:
             t0 = time.perf_counter()
             async with session.post(f"{db}/tickets.json", params={"auth": token},
                                     json={**ticket(offset + i), "uid": BENCH_UID}) as r:
-                name = (await r.json())["name"]
+                body = await r.json()
+                if "name" not in body:
+                    raise RuntimeError(f"submit refused: {r.status} {body}")
+                name = body["name"]
             sent[name] = t0
 
         tasks = []
@@ -113,41 +190,71 @@ async def _lines(content):
             yield line
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seconds", type=float, default=10.0, help="duration of each rate")
-    p.add_argument("--rates", default="20,50,100,150,200", help="tickets per second, comma-separated")
-    p.add_argument("--model-dir", default=str(ROOT / "model"))
-    p.add_argument("--out", default="bench/results/pipeline.json")
-    args = p.parse_args(argv)
-    rates = [float(r) for r in args.rates.split(",")]
+def run_variant(variant: str, rates: list[float], seconds: float, model_dir: Path) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(ports=Ports.free(), data_dir=Path(tmp), model_dir=Path(args.model_dir)).start()
+        stack = Stack(ports=Ports.free(), data_dir=Path(tmp), model_dir=model_dir,
+                      enrich_source=VARIANTS[variant]).start()
         try:
+            log = FunctionLog()
+            stack.procs["enrich"].on_line = log
             # Warm up: the first event loads the model and the firebase-admin app (cold start is
             # measured on its own); steady-state latency starts after it.
             asyncio.run(run_rate(stack.urls["database"], 2, 1, 10**6))
             offset = 0
             for rate in rates:
-                rows.append(asyncio.run(run_rate(stack.urls["database"], rate, args.seconds, offset)))
-                offset += int(rate * args.seconds)
+                log.take()
+                before = cpu_seconds(stack)
+                row = asyncio.run(run_rate(stack.urls["database"], rate, seconds, offset))
+                after = cpu_seconds(stack)
+                row = {"variant": variant, **row, **breakdown(log.take())}
+                tickets = max(row["forwarded"], 1)
+                row["cpu_ms_per_ticket"] = {n: round((after[n] - before[n]) / tickets * 1000, 2) for n in after}
+                row["cpu_ms_per_ticket_total"] = round(sum(row["cpu_ms_per_ticket"].values()), 1)
+                rows.append(row)
+                offset += int(rate * seconds)
         finally:
             stack.stop()
-    print("\nEnd to end: write -> enrichment visible on a stream, write -> helpdesk link")
-    print(f"{'rate/s':>7} {'tickets':>8} {'fwd':>6} {'enrich p50':>11} {'p99':>8} {'link p50':>9} {'p99':>8} {'sustained':>10}")
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=10.0, help="duration of each rate")
+    p.add_argument("--rates", default="20,50,100,150,200", help="tickets per second, comma-separated")
+    p.add_argument("--variants", default="model,noop", help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    p.add_argument("--model-dir", default=str(ROOT / "model"))
+    p.add_argument("--out", default="bench/results/pipeline.json")
+    args = p.parse_args(argv)
+    rates = [int(float(r)) if float(r).is_integer() else float(r) for r in args.rates.split(",")]
+    rows = []
+    for variant in args.variants.split(","):
+        rows += run_variant(variant, rates, args.seconds, Path(args.model_dir))
     for r in rows:
-        print(f"{r['rate']:>7.0f} {r['tickets']:>8} {r['forwarded']:>6} {r.get('enrich_p50_ms', '-'):>11} "
-              f"{r.get('enrich_p99_ms', '-'):>8} {r.get('link_p50_ms', '-'):>9} {r.get('link_p99_ms', '-'):>8} "
-              f"{'yes' if r['sustained'] else 'no':>10}")
-    steady = rows[0]
-    best = max((r["rate"] for r in rows if r["sustained"]), default=0)
-    print(f"\nat {steady['rate']:.0f}/s: enrichment p50 {steady.get('enrich_p50_ms')} ms (target < {TARGET_P50_MS}), "
-          f"p99 {steady.get('enrich_p99_ms')} ms (target < {TARGET_P99_MS}); highest sustained rate tried: {best:.0f}/s")
-    result = {"benchmark": "pipeline", "machine": machine(), "rows": rows, "highest_sustained_rate": best}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"saved {args.out}")
+        r["cpu_split"] = ", ".join(f"{n} {v:.1f}" for n, v in r["cpu_ms_per_ticket"].items() if v >= 0.05)
+    table("End to end: write -> enrichment visible on a stream, write -> helpdesk link (ms)",
+          [("variant", "variant"), ("rate/s", "rate"), ("tickets", "tickets"), ("fwd", "forwarded"),
+           ("enrich p50", "enrich_p50_ms"), ("p99", "enrich_p99_ms"), ("link p50", "link_p50_ms"),
+           ("p99", "link_p99_ms"), ("sustained", "sustained")], rows)
+    table("Inside the function, per forwarded ticket: p50 / p99 ms",
+          [("variant", "variant"), ("rate/s", "rate"), ("delivery", "delivery_ms"), ("read", "read_ms"),
+           ("predict", "predict_ms"), ("write-backs", "write_back_ms"), ("helpdesk", "helpdesk_ms"),
+           ("handler", "handler_ms"), ("skipped write-back event", "skipped_event_ms")], rows)
+    table("CPU ms per ticket, by process",
+          [("variant", "variant"), ("rate/s", "rate"), ("total", "cpu_ms_per_ticket_total"),
+           ("split", "cpu_split")], rows)
+    summary = {}
+    for variant in args.variants.split(","):
+        mine = [r for r in rows if r["variant"] == variant]
+        summary[variant] = max((r["rate"] for r in mine if r["sustained"]), default=0)
+        steady = mine[0]
+        print(f"{variant}: at {steady['rate']:.0f}/s enrichment p50 {steady.get('enrich_p50_ms')} ms "
+              f"(target < {TARGET_P50_MS}), p99 {steady.get('enrich_p99_ms')} ms (target < {TARGET_P99_MS}); "
+              f"highest sustained rate tried: {summary[variant]:.0f}/s")
+    for r in rows:
+        del r["cpu_split"]
+    save(args.out, {"benchmark": "pipeline", "machine": machine(), "rows": rows,
+                    "highest_sustained_rate": summary})
 
 
 if __name__ == "__main__":

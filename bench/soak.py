@@ -16,8 +16,8 @@ from pathlib import Path
 
 import requests
 
-from bench.emulator import machine
 from bench.pipeline import ticket
+from bench.report import machine, save, table
 from stack import Ports, Stack
 from stack.procs import ROOT
 from stack.tokens import user_token
@@ -96,8 +96,6 @@ def main(argv=None):
             stack.stop()
     names = [n for n in samples[0] if isinstance(samples[0][n], dict)]
     quarter = max(1, len(samples) // 4)
-    print(f"\nSoak: {args.minutes} min at {args.rate} tickets/s; resident memory MB and open files per process")
-    print(f"{'process':>10} {'first-quarter MB':>17} {'last-quarter MB':>16} {'max MB':>8} {'fds first':>10} {'fds last':>9}")
     summary = {}
     for name in names:
         first = sum(s[name]["rss_mb"] for s in samples[:quarter]) / quarter
@@ -105,15 +103,13 @@ def main(argv=None):
         summary[name] = {"rss_first_quarter_mb": round(first, 1), "rss_last_quarter_mb": round(last, 1),
                          "rss_max_mb": max(s[name]["rss_mb"] for s in samples),
                          "fds_first": samples[0][name]["fds"], "fds_last": samples[-1][name]["fds"]}
-        m = summary[name]
-        print(f"{name:>10} {m['rss_first_quarter_mb']:>17} {m['rss_last_quarter_mb']:>16} {m['rss_max_mb']:>8} "
-              f"{m['fds_first']:>10} {m['fds_last']:>9}")
+    table(f"Soak: {args.minutes} min at {args.rate} tickets/s; resident memory MB and open files per process",
+          [("process", "process"), ("first-quarter MB", "rss_first_quarter_mb"),
+           ("last-quarter MB", "rss_last_quarter_mb"), ("max MB", "rss_max_mb"), ("fds first", "fds_first"),
+           ("fds last", "fds_last")], [{"process": n, **m} for n, m in summary.items()])
     result = {"benchmark": "soak", "machine": machine(), "minutes": args.minutes, "rate": args.rate,
               "samples": samples, "summary": summary}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"saved {args.out}")
-
+    save(args.out, result)
 
 if __name__ == "__main__":
     main()

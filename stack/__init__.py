@@ -61,6 +61,8 @@ class Stack:
       env: extra environment for every process (e.g. HELPDESK_* fault settings).
       echo: print every process's output with a name prefix.
       max_attempts / min_backoff_s: event delivery policy for the enrich trigger.
+      enrich_source: the functions-framework source serving `enrich_ticket` (the benchmark swaps in a
+        no-op model and helpdesk to measure the pipeline's own overhead).
     """
 
     ports: Ports = field(default_factory=Ports)
@@ -72,6 +74,7 @@ class Stack:
     max_backoff_s: float = 60.0
     project: str = "demo-tickets"
     model_dir: Path = ROOT / "model"
+    enrich_source: Path = ROOT / "functions" / "main.py"
     procs: dict = field(default_factory=dict)
     urls: dict = field(default_factory=dict)
 
@@ -111,13 +114,13 @@ class Stack:
                                         "--db", str(self.data_dir / "helpdesk.sqlite3")],
                            r"listening on (http://[\d.]+:(\d+))", {**base_env, "HELPDESK_WEBHOOK_URL": self.urls["webhook"]})
         self.urls["helpdesk"] = desk.match.group(1) + "/"
-        enrich = self._start("enrich", self._function("enrich_ticket", "cloudevent", self.ports.enrich), GUNICORN_READY,
+        enrich = self._start("enrich", self._function("enrich_ticket", "cloudevent", self.ports.enrich, self.enrich_source), GUNICORN_READY,
                              {**fn_env, "HELPDESK_URL": desk.match.group(1), "METRICS_PORT": str(self.ports.enrich_metrics)})
         self.urls["enrich"] = enrich.match.group(1) + "/"
         self.register_trigger()
 
-    def _function(self, target: str, signature: str, port: int) -> list:
-        return [FUNCTIONS_FRAMEWORK, "--source", str(ROOT / "functions" / "main.py"), "--target", target,
+    def _function(self, target: str, signature: str, port: int, source: Path = ROOT / "functions" / "main.py") -> list:
+        return [FUNCTIONS_FRAMEWORK, "--source", str(source), "--target", target,
                 "--signature-type", signature, "--host", "127.0.0.1", "--port", str(port)]
 
     def _start(self, name, args, ready, env) -> ManagedProcess:

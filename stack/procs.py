@@ -53,6 +53,7 @@ class ManagedProcess:
         self.cwd = cwd or ROOT
         self.proc: subprocess.Popen | None = None
         self.lines: list[str] = []
+        self.on_line = None  # if set, called with every output line (from the reader thread)
         self.match = None
         self._ready = threading.Event()
 
@@ -82,6 +83,8 @@ class ManagedProcess:
                 del self.lines[: _MAX_LINES // 2]
             if self.echo is not None:
                 print(f"{self.echo} {line}", end="", flush=True)
+            if self.on_line is not None:
+                self.on_line(line)
             if self.match is None:
                 m = self.ready.search(line)
                 if m:

@@ -1,0 +1,48 @@
+"""What every benchmark shares: percentiles, the machine's description, a printed table, the saved JSON."""
+
+import json
+import os
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+def pct(samples, q):
+    """The q-th percentile (0-100) of samples, nearest-rank."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, int(round(q / 100 * len(ordered) + 0.5)) - 1))]
+
+
+def machine() -> dict:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")}
+
+
+def table(title: str, columns: list[tuple[str, str]], rows: list[dict]) -> None:
+    """Print `rows` under `title`, one column per (header, key); absent values print as '-'."""
+    cells = [[_cell(row.get(key)) for _, key in columns] for row in rows]
+    widths = [max([len(header)] + [len(r[j]) for r in cells]) for j, (header, _) in enumerate(columns)]
+    print(f"\n{title}")
+    print("  ".join(header.rjust(w) for (header, _), w in zip(columns, widths)))
+    for r in cells:
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+
+
+def save(path: str | Path, result: dict) -> None:
+    """Write `result` as indented JSON (creating the folder) and say where."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"saved {path}")
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1000:
+        return f"{int(value):,}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
