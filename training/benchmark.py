@@ -19,6 +19,7 @@ from ticketml.predictor import Predictor
 from training.baselines import plain_baselines
 from training.data import DataError, Example, prepare, read_records, split
 from training.evaluate import classification, evaluate
+from training.export import export_models
 from training.mapping import FieldMapping
 from training.plots import write_plots
 from training.train import TrainParams, fit_heads, stage_timer
@@ -64,7 +65,7 @@ def run_benchmark(mapping: FieldMapping, train_path: str | Path, test_path: str 
     with bar:
         estimators, predictor_params = fit_heads(fit, val, params, step, require=())
         step("evaluate")
-        predictor = Predictor(estimators, predictor_params, "benchmark")
+        predictor = Predictor(export_models(estimators), predictor_params, "benchmark")
         metrics = evaluate(predictor, fit, test_set.examples)
         step("plain baselines")
         plain = plain_baselines(fit, test_set.examples)

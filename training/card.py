@@ -9,7 +9,6 @@ import platform
 import numpy as np
 import scipy
 import sklearn
-import skops
 
 INTENDED_USE = (
     "Suggest a priority, the customer's sentiment and an expected resolution time for new "
@@ -67,7 +66,7 @@ def build_card(*, version: str, created_at: str, data: dict, params: dict,
         "limitations": limitations,
         "environment": {
             "python": platform.python_version(), "scikit-learn": sklearn.__version__,
-            "numpy": np.__version__, "scipy": scipy.__version__, "skops": skops.__version__,
+            "numpy": np.__version__, "scipy": scipy.__version__,
         },
     }
 

@@ -21,6 +21,7 @@ from ticketml.predictor import Predictor
 from training.card import build_card
 from training.data import DataError, prepare, read_records, split
 from training.evaluate import evaluate
+from training.export import export_models
 from training.mapping import FieldMapping
 from training.plots import write_plots
 from training.publish import (
@@ -86,8 +87,9 @@ def run(data_path: str | Path, mapping: FieldMapping, model_dir: str | Path,
     with bar:
         estimators, predictor_params = fit_heads(train, val, params, step)
         step("evaluate")
+        models = export_models(estimators)  # What the bundle stores and serving runs.
         version = make_version(data_sha, {**params.as_dict(), "mapping": mapping.name})
-        predictor = Predictor(estimators, predictor_params, version)
+        predictor = Predictor(models, predictor_params, version)
         metrics = evaluate(predictor, train, test)
         step("write bundle")
         existing = find_version(model_dir, version, metrics)
@@ -109,7 +111,7 @@ def run(data_path: str | Path, mapping: FieldMapping, model_dir: str | Path,
                 metrics=metrics,
                 timings=timings,
             )
-            version_dir = write_bundle(model_dir, version, estimators, predictor_params, card,
+            version_dir = write_bundle(model_dir, version, models, predictor_params, card,
                                        extra_files=_plots(metrics, predictor, test))
         step("done")
     refused: list[str] = []

@@ -19,30 +19,29 @@ import json
 import os
 import shutil
 import tempfile
-import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import scipy
-import skops
-import skops.io
 import sklearn
 
+from ticketml.arraymodels import dump_models, write_npz
 from ticketml.bundle import (
-    ALLOWED_TYPES, BUNDLE_FORMAT, CARD_FILE, CARD_MARKDOWN_FILE, CURRENT_FILE, MANIFEST_FILE,
-    MODEL_FILE, VERSIONS_DIR, load_bundle, read_current, sha256_file,
+    BUNDLE_FORMAT, CARD_FILE, CARD_MARKDOWN_FILE, CURRENT_FILE, MANIFEST_FILE, MODEL_FILE,
+    MODEL_SPEC_FILE, VERSIONS_DIR, load_bundle, read_current, sha256_file,
 )
 from ticketml.errors import BundleError, BundleNotFoundError
+from ticketml.predictor import check_dimensions
 from training.card import render_markdown
 
 _TEMP_PREFIX = ".tmp-"
 
 
 def library_versions() -> dict:
-    """Versions of the libraries a bundle depends on."""
+    """Versions of the libraries that trained (scikit-learn, scipy) and serve (numpy) a bundle."""
     return {"scikit-learn": sklearn.__version__, "numpy": np.__version__,
-            "scipy": scipy.__version__, "skops": skops.__version__}
+            "scipy": scipy.__version__}
 
 
 PROMOTION_TOLERANCE = 0.005
@@ -156,14 +155,15 @@ def _created_at(version_dir: Path) -> str:
         return ""
 
 
-def write_bundle(model_dir: str | Path, version: str, estimators: dict,
+def write_bundle(model_dir: str | Path, version: str, models: dict,
                  predictor_params: dict, card: dict, extra_files: dict | None = None) -> Path:
     """Write a complete version directory; does not publish it.
 
     Args:
         model_dir: The model directory.
         version: Desired version name (a suffix is added if it exists).
-        estimators: Fitted estimators (see ``ticketml.predictor``).
+        models: The models, as ``training.export.export_models`` makes them from the fitted
+            estimators (see ``ticketml.predictor``).
         predictor_params: JSON-able predictor params.
         card: The JSON model card; its ``version`` is set to the final name.
         extra_files: ``{name: bytes}`` written beside the card and listed with their
@@ -173,27 +173,25 @@ def write_bundle(model_dir: str | Path, version: str, estimators: dict,
         The version directory.
 
     Raises:
-        BundleError: The estimators contain a type outside ``ticketml.bundle.ALLOWED_TYPES``.
+        BundleError: A model is not a ``ticketml.arraymodels`` model, or models and params
+            do not fit together: a bundle the loader would refuse is not written.
     """
+    spec, arrays = dump_models(models)
+    check_dimensions(models, predictor_params)
     versions = Path(model_dir) / VERSIONS_DIR
     versions.mkdir(parents=True, exist_ok=True)
     final = _free_name(versions, version)
     tmp = Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=versions))
     try:
-        model_path = tmp / MODEL_FILE
-        skops.io.dump(estimators, model_path, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
-        trusted = sorted(skops.io.get_untrusted_types(file=model_path))
-        refused = sorted(set(trusted) - ALLOWED_TYPES)
-        if refused:
-            raise BundleError(
-                f"Invalid estimators: types {refused} are outside ticketml.bundle.ALLOWED_TYPES; "
-                "a bundle containing them would be refused at load time."
-            )
+        _write_bytes(tmp / MODEL_FILE, write_npz(arrays))
+        _write_text(tmp / MODEL_SPEC_FILE, json.dumps(spec, ensure_ascii=False,
+                                                      separators=(",", ":")) + "\n")
         card = {**card, "version": final.name}
         _write_text(tmp / CARD_FILE, json.dumps(card, indent=2, sort_keys=False) + "\n")
         _write_text(tmp / CARD_MARKDOWN_FILE, render_markdown(card))
+        reserved = (MODEL_FILE, MODEL_SPEC_FILE, CARD_FILE, CARD_MARKDOWN_FILE, MANIFEST_FILE)
         for name, data in (extra_files or {}).items():
-            if Path(name).name != name or name in (MODEL_FILE, CARD_FILE, MANIFEST_FILE):
+            if Path(name).name != name or name in reserved:
                 raise BundleError(f'Invalid extra file name: "{name}". Expected a plain name.')
             (tmp / name).write_bytes(data)
         manifest = {
@@ -201,11 +199,11 @@ def write_bundle(model_dir: str | Path, version: str, estimators: dict,
             "version": final.name,
             "created_at": card.get("created_at"),
             "params": predictor_params,
-            "skops_trusted_types": trusted,
             "library": library_versions(),
             "artifacts": {
                 name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
-                for name in (MODEL_FILE, CARD_FILE, CARD_MARKDOWN_FILE, *sorted(extra_files or {}))
+                for name in (MODEL_FILE, MODEL_SPEC_FILE, CARD_FILE, CARD_MARKDOWN_FILE,
+                             *sorted(extra_files or {}))
             },
         }
         _write_text(tmp / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
@@ -265,6 +263,13 @@ def _free_name(versions: Path, version: str) -> Path:
         counter += 1
         candidate = versions / f"{version}-{counter}"
     return candidate
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -44,6 +44,7 @@ from ticketml import lexicon
 from ticketml.features import PRIORITIES, model_inputs
 from ticketml.predictor import Predictor
 from training.data import Example
+from training.export import export_models, placeholder_models
 
 _Z90_GAUSSIAN = float(norm.ppf(0.9))
 _MIN_ROWS = 20
@@ -284,8 +285,8 @@ def _choose_veto(model, sentiment_params: dict, val_rows, featurise, params) -> 
     """
     x_text, _, texts, _ = featurise(val_rows)
     truth = [e.sentiment for e in val_rows]
-    stub = {**_placeholder_estimators(), "resolution_mu": None, "resolution_sigma": None,
-            "sentiment": model}
+    stub = export_models({**_placeholder_estimators(), "resolution_mu": None,
+                          "resolution_sigma": None, "sentiment": model})
     probe_params = {"priority": {"classes": [], "review_threshold": 1.0},
                     "resolution": {"z90": 0, "sigma_floor": 1, "min_hours": 1, "max_hours": 2}}
 
@@ -362,7 +363,7 @@ def _fit_resolution(train, val, x_all, fields, weights, featurise, params: Train
     sigma_oof = np.maximum(sigma_model.predict(x[used]), _SIGMA_FLOOR)
     codes, numeric = _field_codes([fields[i] for i in rows[used]], y[used])
     gbm_params = {**resolution_params, "kind": "gbm", "codes": codes, "numeric": numeric}
-    probe = Predictor({**_placeholder_estimators(), **estimators}, {
+    probe = Predictor(export_models({**_placeholder_estimators(), **estimators}), {
         "priority": {"classes": [], "review_threshold": 1.0}, "sentiment": {},
         "resolution": gbm_params}, "")
     dense = probe.gbm_inputs([fields[i] for i in rows[used]], mu_oof, sigma_oof)
@@ -437,8 +438,7 @@ def _field_codes(fields: list[dict], y: np.ndarray) -> tuple[dict, list[str]]:
 
 
 def _placeholder_estimators() -> dict:
-    return {"word": TfidfVectorizer(), "char": TfidfVectorizer(), "fields": DictVectorizer(),
-            "priority": None, "sentiment": None}
+    return {**placeholder_models(), "priority": None, "sentiment": None}
 
 
 def _conformal(scores: np.ndarray) -> float:

@@ -1,9 +1,10 @@
 """Shared prediction library for ticket enrichment: PII masking, features, model bundles.
 
 Deployed inside ``functions/`` and imported by ``training/``; it may import only the standard
-library, numpy, scipy, scikit-learn, skops and vaderSentiment (whose lexicon ships in the
-package). Modules: ``mask`` (PII placeholders),
-``features`` (ticket fields -> model inputs, ``input_hash``), ``predictor`` (the three heads),
-``bundle`` (safe loading, checksums, hot reload), ``lexicon`` (VADER: the sentiment fallback and features),
-``errors`` (the exception tree).
+library, numpy and vaderSentiment (whose lexicon ships in the package): serving runs without
+scikit-learn, scipy or skops. Modules: ``mask`` (PII placeholders),
+``features`` (ticket fields -> model inputs, ``input_hash``), ``arraymodels`` (the fitted
+models as plain arrays and JSON, and the numpy arithmetic that runs them), ``predictor`` (the
+three heads), ``bundle`` (safe loading, checksums, hot reload), ``lexicon`` (VADER: the
+sentiment fallback and features), ``errors`` (the exception tree).
 """

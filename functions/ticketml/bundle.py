@@ -6,18 +6,24 @@ Layout of a model directory (written by ``training.publish``)::
       current.json                  {"version", "manifest_sha256", "published_at"}
       versions/<version>/
         manifest.json               format, version, params, artifacts {name: {sha256, bytes}},
-                                    skops_trusted_types, library versions
-        model.skops                 the fitted estimators (skops format, not pickle)
+                                    library versions
+        model.json                  the models' settings, vocabularies and class labels
+        model.npz                   their numeric arrays (idf, coefficients, tree nodes)
         model_card.json             metrics, data, intended use
         MODEL_CARD.md               the same card for people
+        *.png                       evaluation plots
 
-Loading never runs code from the bundle: ``current.json`` pins the manifest's sha256, the
-manifest pins every artifact's sha256, and the skops file may contain only types skops trusts
-by default or that are listed in ``ALLOWED_TYPES`` here, whatever the manifest claims.
+Format ``ticketml-bundle/3`` is not code at all: the fitted models are plain JSON and plain
+bool, integer and float arrays, run by ``ticketml.arraymodels`` with numpy alone, so neither
+scikit-learn nor skops is imported to serve. Loading runs nothing from the bundle:
+``current.json`` pins the manifest's sha256, the manifest pins every artifact's sha256, the
+arrays are read with ``allow_pickle=False`` (an object array is refused), and every setting,
+shape and index is validated before the first ticket (``arraymodels.load_models``,
+``predictor.check_dimensions``). Formats 1 and 2 (scikit-learn estimators in skops files)
+are refused with a message to retrain.
 """
 
 import hashlib
-import io
 import json
 import logging
 import os
@@ -26,31 +32,23 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-import skops.io
-import sklearn
+from ticketml.arraymodels import load_models, read_npz
+from ticketml.errors import BundleError, BundleNotFoundError, ChecksumError
+from ticketml.predictor import Predictor, check_dimensions
 
-from ticketml.errors import BundleError, BundleNotFoundError, ChecksumError, UntrustedTypeError
-from ticketml.predictor import Predictor
-
-BUNDLE_FORMAT = "ticketml-bundle/2"
-SUPPORTED_FORMATS = ("ticketml-bundle/1", BUNDLE_FORMAT)
-"""Format 2 adds optional heads (None when the data had no labels for them) and the
-gradient-boosted resolution head; format 1 bundles still load."""
+BUNDLE_FORMAT = "ticketml-bundle/3"
+SUPPORTED_FORMATS = (BUNDLE_FORMAT,)
+RETIRED_FORMATS = ("ticketml-bundle/1", "ticketml-bundle/2")
+"""Formats 1 and 2 stored scikit-learn estimators with skops; serving no longer imports
+either, so they are refused with a message to retrain."""
 CURRENT_FILE = "current.json"
 VERSIONS_DIR = "versions"
 MANIFEST_FILE = "manifest.json"
-MODEL_FILE = "model.skops"
+MODEL_FILE = "model.npz"
+MODEL_SPEC_FILE = "model.json"
 CARD_FILE = "model_card.json"
 CARD_MARKDOWN_FILE = "MODEL_CARD.md"
-REQUIRED_ARTIFACTS = (MODEL_FILE, CARD_FILE)
-
-ALLOWED_TYPES = frozenset({
-    # Reviewed: plain data holder of HistGradientBoosting models (arrays of nodes, no code).
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-})
-"""Types a bundle may contain beyond those skops trusts by default (builtins, numpy, scipy
-containers and scikit-learn estimators). Extend only after checking the type cannot run code
-when it is constructed or its state is set."""
+REQUIRED_ARTIFACTS = (MODEL_FILE, MODEL_SPEC_FILE, CARD_FILE)
 
 DEFAULT_CHECK_INTERVAL_S = 5.0
 _CHUNK = 1 << 20
@@ -105,8 +103,8 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     Raises:
         BundleNotFoundError: Neither ``current.json`` nor ``manifest.json`` exists at path.
         ChecksumError: The manifest or an artifact differs from its recorded sha256.
-        UntrustedTypeError: The model file contains a type outside the allow-list.
-        BundleError: The bundle is malformed in any other way.
+        UntrustedTypeError: The arrays file holds an object (pickled) or other non-numeric array.
+        BundleError: The bundle is malformed in any other way, or of a retired format.
     """
     path = Path(path)
     expected_manifest_sha = None
@@ -131,17 +129,15 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
             raise BundleError(f'Invalid bundle "{path}": artifact "{name}" is missing.')
         payloads[name] = file_path.read_bytes()
         _verify_digest(file_path, payloads[name], meta.get("sha256", ""))
-    estimators = _load_skops(
-        path / MODEL_FILE, payloads[MODEL_FILE], manifest.get("skops_trusted_types", [])
-    )
+    arrays = read_npz(payloads[MODEL_FILE], str(path / MODEL_FILE))
+    spec = _parse_json(path / MODEL_SPEC_FILE, payloads[MODEL_SPEC_FILE])
     card = _parse_json(path / CARD_FILE, payloads[CARD_FILE])
-    trained_with = manifest.get("library", {}).get("scikit-learn")
-    if trained_with and trained_with != sklearn.__version__:
-        logger.warning(
-            "Bundle %s was trained with scikit-learn %s but %s is installed; predictions may "
-            "differ slightly.", manifest["version"], trained_with, sklearn.__version__,
-        )
-    predictor = Predictor(estimators, manifest["params"], manifest["version"])
+    try:
+        models = load_models(spec, arrays)
+        predictor = Predictor(models, manifest["params"], manifest["version"])
+        check_dimensions(models, manifest["params"])
+    except BundleError as exc:
+        raise type(exc)(f'Invalid bundle "{path}": {exc}') from exc
     return Bundle(path, manifest, card, predictor)
 
 
@@ -281,6 +277,13 @@ def _parse_json(path: Path, raw: bytes) -> dict:
 
 def _parse_manifest(path: Path, raw: bytes) -> dict:
     manifest = _parse_json(path, raw)
+    if manifest.get("format") in RETIRED_FORMATS:
+        raise BundleError(
+            f'Invalid bundle format in "{path}": "{manifest["format"]}" stores scikit-learn '
+            "estimators in a skops file, which serving no longer loads (it reads "
+            f'"{BUNDLE_FORMAT}": plain arrays and JSON, without scikit-learn). Retrain and '
+            "publish the model: `make train`, or `python -m training train`."
+        )
     if manifest.get("format") not in SUPPORTED_FORMATS:
         raise BundleError(
             f'Invalid bundle format in "{path}": "{manifest.get("format")}". '
@@ -295,33 +298,6 @@ def _parse_manifest(path: Path, raw: bytes) -> dict:
     for key in ("version", "params"):
         if key not in manifest:
             raise BundleError(f'Invalid manifest "{path}": "{key}" is missing.')
+    if not isinstance(manifest["params"], Mapping):
+        raise BundleError(f'Invalid manifest "{path}": "params" must be an object.')
     return manifest
-
-
-def _load_skops(path: Path, data: bytes, declared: object) -> dict:
-    if not isinstance(declared, list) or not all(isinstance(t, str) for t in declared):
-        raise BundleError(f'Invalid manifest for "{path}": skops_trusted_types must be a list.')
-    refused = sorted(set(declared) - ALLOWED_TYPES)
-    if refused:
-        raise UntrustedTypeError(
-            f'Invalid manifest for "{path}": it declares types outside the allow-list: '
-            f"{refused}. Only ticketml.bundle.ALLOWED_TYPES may be trusted."
-        )
-    try:
-        untrusted = skops.io.get_untrusted_types(data=data)
-    except Exception as exc:  # skops raises assorted errors on a corrupt zip or schema.
-        raise BundleError(f'Invalid model file "{path}": {exc!r}.') from exc
-    refused = sorted(set(untrusted) - set(declared))
-    if refused:
-        raise UntrustedTypeError(
-            f'Invalid model file "{path}": it contains types not trusted by default, not declared '
-            f"in its manifest or not in the allow-list: {refused}. Only scikit-learn estimators "
-            "and ticketml.bundle.ALLOWED_TYPES may be loaded."
-        )
-    try:
-        estimators = skops.io.load(io.BytesIO(data), trusted=sorted(declared))
-    except Exception as exc:
-        raise BundleError(f'Invalid model file "{path}": {exc!r}.') from exc
-    if not isinstance(estimators, dict):
-        raise BundleError(f'Invalid model file "{path}": expected a dict of estimators.')
-    return estimators

@@ -18,4 +18,5 @@ class ChecksumError(BundleError):
 
 
 class UntrustedTypeError(BundleError):
-    """A bundle's model file contains a type outside ticketml's allow-list."""
+    """A bundle's arrays file holds something other than plain numeric arrays (an object
+    array, which only pickle could load)."""

@@ -1,51 +1,51 @@
 """The three prediction heads over one shared featurisation, and the enrichment contract.
 
-A Predictor is rebuilt from the estimators stored in a bundle's ``model.skops`` and the
-plain-JSON ``params`` of its manifest (classes, temperature, review threshold, quantile
-offsets, category codes), so thresholds and business rules live after the model, in
-readable form. Training evaluates through the same ``predict_many`` that serving uses.
+A Predictor is rebuilt from a bundle's models (``ticketml.arraymodels``: plain arrays and
+JSON, run with numpy alone) and the plain-JSON ``params`` of its manifest (classes,
+temperature, review threshold, quantile offsets, category codes), so thresholds and business
+rules live after the model, in readable form. Training converts its fitted scikit-learn
+estimators to the same models (``training.export``) and evaluates through the same
+``predict_many`` that serving uses.
 
-Estimators (keys of the stored dict; a head's estimator is None when its data had no labels):
-    word, char: TfidfVectorizer over the masked subject + description.
-    fields: DictVectorizer over the structured features of ``features.model_input``.
-    priority: LogisticRegression over [word, char, fields], or None (training prior).
-    sentiment: LogisticRegression over [word, char, lexicon features], or None (VADER alone);
+Models (keys of the dict; a head's model is None when its data had no labels):
+    word, char: TextVectorizer (TF-IDF) over the masked subject + description.
+    fields: FieldVectorizer over the structured features of ``features.model_input``.
+    priority: LogisticModel over [word, char, fields], or None (training prior).
+    sentiment: LogisticModel over [word, char, lexicon features], or None (VADER alone);
         where it contradicts VADER's clear polarity (|compound| >= ``lexicon_veto``) the two
         distributions are averaged.
-    resolution_mu, resolution_sigma: Ridge over [word, char, fields] for the centre and spread
-        of log1p(hours), or None (training median and p90).
-    resolution_p50, resolution_p90 (optional): HistGradientBoostingRegressor over the
-        categorical codes and numbers of the fields plus the ridge centre and spread; when
-        present they give p50 and p90 (``params.resolution.kind == "gbm"``).
+    resolution_mu, resolution_sigma: LinearModel over [word, char, fields] for the centre and
+        spread of log1p(hours), or None (training median and p90).
+    resolution_p50, resolution_p90 (optional): TreeEnsemble over the categorical codes and
+        numbers of the fields plus the linear centre and spread; when present they give p50
+        and p90 (``params.resolution.kind == "gbm"``).
 """
 
 import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.feature_extraction import DictVectorizer
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression, Ridge
 
 from ticketml import lexicon
+from ticketml.arraymodels import (
+    FieldVectorizer, LinearModel, LogisticModel, Rows, TextVectorizer, TreeEnsemble, hstack,
+)
 from ticketml.errors import BundleError
 from ticketml.features import PRIORITIES, SENTIMENTS, model_inputs
 
 _NONE = type(None)
-ESTIMATOR_TYPES = {
-    "word": TfidfVectorizer,
-    "char": TfidfVectorizer,
-    "fields": DictVectorizer,
-    "priority": (LogisticRegression, _NONE),
-    "sentiment": (LogisticRegression, _NONE),
-    "resolution_mu": (Ridge, _NONE),
-    "resolution_sigma": (Ridge, _NONE),
+MODEL_TYPES = {
+    "word": TextVectorizer,
+    "char": TextVectorizer,
+    "fields": FieldVectorizer,
+    "priority": (LogisticModel, _NONE),
+    "sentiment": (LogisticModel, _NONE),
+    "resolution_mu": (LinearModel, _NONE),
+    "resolution_sigma": (LinearModel, _NONE),
 }
-OPTIONAL_ESTIMATOR_TYPES = {
-    "resolution_p50": (HistGradientBoostingRegressor, _NONE),
-    "resolution_p90": (HistGradientBoostingRegressor, _NONE),
+OPTIONAL_MODEL_TYPES = {
+    "resolution_p50": (TreeEnsemble, _NONE),
+    "resolution_p90": (TreeEnsemble, _NONE),
 }
 _DECIMALS = 4
 _NEGATIVE, _POSITIVE = SENTIMENTS.index("negative"), SENTIMENTS.index("positive")
@@ -56,23 +56,24 @@ class Predictor:
     """Priority, sentiment and resolution time for tickets.
 
     Args:
-        estimators: Fitted estimators, keyed as in ``ESTIMATOR_TYPES`` (and optionally
-            ``OPTIONAL_ESTIMATOR_TYPES``).
+        models: The models, keyed as in ``MODEL_TYPES`` (and optionally
+            ``OPTIONAL_MODEL_TYPES``); ``training.export`` makes them from fitted estimators.
         params: The manifest's ``params`` (see ``training.train.fit_heads``).
         version: Written into every prediction as ``model_version``.
 
     Raises:
-        BundleError: An estimator is missing or of the wrong type, or params are incomplete.
+        BundleError: A model is missing or of the wrong type, or params are incomplete.
+            (``check_dimensions`` checks that models and params fit together.)
     """
 
-    def __init__(self, estimators: Mapping, params: Mapping, version: str):
-        expected_types = {**ESTIMATOR_TYPES, **{
-            k: v for k, v in OPTIONAL_ESTIMATOR_TYPES.items() if k in estimators}}
+    def __init__(self, models: Mapping, params: Mapping, version: str):
+        expected_types = {**MODEL_TYPES, **{
+            k: v for k, v in OPTIONAL_MODEL_TYPES.items() if k in models}}
         for name, expected in expected_types.items():
-            if name not in estimators or not isinstance(estimators[name], expected):
-                found = type(estimators.get(name)).__name__ if name in estimators else "nothing"
+            if name not in models or not isinstance(models[name], expected):
+                found = type(models.get(name)).__name__ if name in models else "nothing"
                 raise BundleError(
-                    f'Invalid estimator "{name}": {found}. Expected {_type_names(expected)}.'
+                    f'Invalid model "{name}": {found}. Expected {_type_names(expected)}.'
                 )
         try:
             priority = params["priority"]
@@ -100,7 +101,7 @@ class Predictor:
             self._numeric = list(resolution.get("numeric", []))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BundleError(f"Invalid bundle params: {exc!r}. See ticketml.predictor.") from exc
-        self._est = dict(estimators)
+        self._est = dict(models)
         self._gbm = self._est.get("resolution_p50") is not None
         self.version = version
 
@@ -163,14 +164,11 @@ class Predictor:
 
     def _features(self, tickets: Sequence[Mapping]):
         texts, fields = model_inputs(tickets)
-        x_text = sp.hstack(
-            [self._est["word"].transform(texts), self._est["char"].transform(texts)],
-            format="csr",
-        )
-        x_all = sp.hstack([x_text, self._est["fields"].transform(fields)], format="csr")
+        x_text = hstack([self._est["word"].transform(texts), self._est["char"].transform(texts)])
+        x_all = hstack([x_text, self._est["fields"].transform(fields)])
         return texts, fields, x_text, x_all
 
-    def _priority_probabilities(self, x: sp.csr_matrix) -> np.ndarray:
+    def _priority_probabilities(self, x: Rows) -> np.ndarray:
         model = self._est["priority"]
         if model is None:
             return np.tile(self._priority_prior, (x.shape[0], 1))
@@ -183,13 +181,13 @@ class Predictor:
             out[:, PRIORITIES.index(label)] = probs[:, j]
         return out
 
-    def _sentiment(self, x_text: sp.csr_matrix, texts: list[str]) -> list[dict]:
+    def _sentiment(self, x_text: Rows, texts: list[str]) -> list[dict]:
         model = self._est["sentiment"]
         if model is None:
             return [_lexicon_result(t) for t in texts]
         scores = lexicon.features(texts) if self._lexicon_features or self._lexicon_veto else None
         if self._lexicon_features:
-            x_text = sp.hstack([x_text, scores], format="csr")
+            x_text = hstack([x_text, Rows.from_dense(scores)])
         probs = model.predict_proba(x_text)
         out = np.zeros((x_text.shape[0], len(SENTIMENTS)))
         for j, label in enumerate(self._sentiment_classes):
@@ -206,7 +204,7 @@ class Predictor:
                 out[i] = (out[i] + np.array(lexicon.probabilities_of(float(compound[i])))) / 2
         return [_sentiment_result(p) for p in out]
 
-    def _log_quantiles(self, x: sp.csr_matrix, fields: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    def _log_quantiles(self, x: Rows, fields: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         low, high = self._log_hours_range
         n = x.shape[0]
         if self._est["resolution_mu"] is None:
@@ -249,6 +247,54 @@ class Predictor:
         p50 = [max(round(math.expm1(m), _HOURS_DECIMALS), floor) for m in centre]
         p90 = [max(round(math.expm1(u), _HOURS_DECIMALS), lo) for u, lo in zip(upper, p50)]
         return p50, p90
+
+
+def check_dimensions(models: Mapping, params: Mapping) -> None:
+    """Check that a bundle's models fit together and with its params.
+
+    Every head must read as many features as the featurisers produce, a classifier's
+    classes must be those ``params`` name (and known labels), and the paired models
+    (ridge centre and spread, p50 and p90 trees) must be present together. Loading runs
+    this, so a bundle that would fail on its first ticket is refused when it loads.
+
+    Raises:
+        BundleError: Naming the model and both sizes or lists.
+    """
+    missing = [name for name in MODEL_TYPES if name not in models]
+    if missing:
+        raise BundleError(f"Invalid models: {missing} are missing.")
+    n_text = models["word"].n_features + models["char"].n_features
+    n_all = n_text + models["fields"].n_features
+    sentiment = params.get("sentiment") or {}
+    resolution = params.get("resolution") or {}
+    n_trees = len(resolution.get("codes") or {}) + len(resolution.get("numeric") or []) + 2
+    expected = {
+        "priority": n_all, "resolution_mu": n_all, "resolution_sigma": n_all,
+        "sentiment": n_text + (len(lexicon.FEATURE_NAMES) if sentiment.get("lexicon_features")
+                               else 0),
+        "resolution_p50": n_trees, "resolution_p90": n_trees,
+    }
+    for name, n_features in expected.items():
+        model = models.get(name)
+        if model is not None and model.n_features != n_features:
+            raise BundleError(
+                f'Invalid model "{name}": it reads {model.n_features} features, but the '
+                f"featurisers and params give {n_features}.")
+    for head, labels in (("priority", PRIORITIES), ("sentiment", SENTIMENTS)):
+        model = models.get(head)
+        if model is None:
+            continue
+        classes = list((params.get(head) or {}).get("classes") or [])
+        if classes != model.classes or not set(classes) <= set(labels):
+            raise BundleError(
+                f'Invalid model "{head}": classes {model.classes}, params name {classes}; '
+                f"expected the same list, drawn from {list(labels)}.")
+    for first, second in (("resolution_mu", "resolution_sigma"),
+                          ("resolution_p50", "resolution_p90")):
+        if (models.get(first) is None) != (models.get(second) is None):
+            raise BundleError(f'Invalid models: "{first}" and "{second}" come together.')
+    if models.get("resolution_p50") is not None and models.get("resolution_mu") is None:
+        raise BundleError('Invalid models: the trees read "resolution_mu", which is missing.')
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
