@@ -1,10 +1,11 @@
 """A Zendesk Tickets API client: create or update the helpdesk ticket of one database ticket.
 
 Idempotent by construction, so redelivered events never create a second ticket: the database
-ticket id is the helpdesk ticket's `external_id`; before creating, the client looks the ticket up
-by `external_id` (Zendesk's list filter) and updates it if it exists; creation carries an
-`Idempotency-Key` derived from the ticket id and input hash (Zendesk replays the first answer for
-a repeated key). Works against real Zendesk and against the local stub (helpdesk/).
+ticket id is the helpdesk ticket's `external_id`. A ticket already linked is updated by its helpdesk
+id. Otherwise, when an earlier attempt may have created it (the caller knows: see `may_exist`), the
+client looks it up by `external_id` (Zendesk's list filter) and updates it if found. Creation carries
+an `Idempotency-Key` derived from the ticket id and input hash (Zendesk replays the first answer for a
+repeated key). Works against real Zendesk and against the local stub (helpdesk/).
 """
 
 import base64
@@ -19,6 +20,10 @@ SYSTEM = "zendesk"
 ZENDESK_PRIORITY = {"P1": "urgent", "P2": "high", "P3": "normal", "P4": "low"}
 OUR_PRIORITY = {v: k for k, v in ZENDESK_PRIORITY.items()}
 ZENDESK_TYPE = {"issue": "problem", "request": "question"}
+
+
+class NotFound(PermanentError):
+    """The helpdesk answered 404."""
 
 
 class HelpdeskClient:
@@ -41,8 +46,15 @@ class HelpdeskClient:
         else:
             self.session.headers["Authorization"] = f"Bearer {token}"
 
-    def upsert(self, ticket_id: str, ticket: dict, enrichment: dict, idempotency_key: str) -> dict:
+    def upsert(self, ticket_id: str, ticket: dict, enrichment: dict, idempotency_key: str,
+               known_id=None, may_exist: bool = True) -> dict:
         """Create the helpdesk ticket for `ticket_id`, or update it if it exists.
+
+        Args:
+          known_id: the helpdesk id already linked to the ticket: updated directly (created anew if
+            someone deleted it in the helpdesk).
+          may_exist: False when no earlier attempt can have reached the helpdesk for this ticket, which
+            saves the lookup by external_id.
 
         Returns:
           {"id": helpdesk id, "url": agent-facing URL, "created": bool}
@@ -51,11 +63,17 @@ class HelpdeskClient:
           TransientError: unreachable, timed out, 5xx or 429.
           PermanentError: any other refusal (bad token, invalid fields).
         """
-        existing = self.find(ticket_id)
         fields = ticket_fields(ticket_id, ticket, enrichment)
+        update = {k: v for k, v in fields.items() if k not in ("comment", "requester", "external_id")}
+        update["comment"] = {"body": _summary(enrichment), "public": False}
+        if known_id is not None:
+            try:
+                body = self._call("PUT", f"/api/v2/tickets/{known_id}.json", json={"ticket": update})
+                return {"id": body["ticket"]["id"], "url": self._agent_url(body["ticket"]["id"]), "created": False}
+            except NotFound:
+                may_exist = True  # deleted in the helpdesk: another one may carry the external_id
+        existing = self.find(ticket_id) if may_exist else None
         if existing is not None:
-            update = {k: v for k, v in fields.items() if k not in ("comment", "requester", "external_id")}
-            update["comment"] = {"body": _summary(enrichment), "public": False}
             body = self._call("PUT", f"/api/v2/tickets/{existing['id']}.json", json={"ticket": update})
             return {"id": body["ticket"]["id"], "url": self._agent_url(body["ticket"]["id"]), "created": False}
         body = self._call("POST", "/api/v2/tickets.json", json={"ticket": fields},
@@ -79,6 +97,8 @@ class HelpdeskClient:
             raise TransientError(f"Helpdesk unreachable at {url}: {type(exc).__name__}.") from exc
         if resp.status_code >= 500 or resp.status_code == 429:
             raise TransientError(f"Helpdesk answered {resp.status_code} to {method} {path}.")
+        if resp.status_code == 404:
+            raise NotFound(f"Helpdesk answered 404 to {method} {path}.")
         if resp.status_code >= 400:
             raise PermanentError(f"Helpdesk refused {method} {path} with {resp.status_code}: {resp.text[:300]}")
         try:

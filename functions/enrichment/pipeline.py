@@ -106,9 +106,15 @@ class Enricher:
         link = ticket.get("helpdesk")
         if isinstance(link, dict) and link.get("input_hash") == digest:
             return self._done("enriched", fields, started)
+        known_id = link.get("id") if isinstance(link, dict) else None
+        # A helpdesk ticket can exist unlinked only if an earlier attempt reached the helpdesk and did not
+        # record the link (a timeout, a crash). Every attempt writes enrichment or an error on the ticket
+        # before calling the helpdesk, so a ticket read with none of them has never been forwarded.
+        may_exist = known_id is not None or any(k in ticket for k in OWN_FIELDS)
         t0 = time.perf_counter()
         try:
-            result = self.helpdesk.upsert(ticket_id, ticket, enrichment, idempotency_key=f"{ticket_id}:{digest[:16]}")
+            result = self.helpdesk.upsert(ticket_id, ticket, enrichment, idempotency_key=f"{ticket_id}:{digest[:16]}",
+                                          known_id=known_id, may_exist=may_exist)
         except PermanentError as exc:
             timings["helpdesk"] = _ms(t0)
             metrics.HELPDESK_CALLS.labels("refused").inc()

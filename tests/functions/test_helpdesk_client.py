@@ -1,0 +1,85 @@
+"""The function's Zendesk client against the helpdesk stub served over loopback: which calls it makes."""
+
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from enrichment.errors import PermanentError
+from enrichment.helpdesk import HelpdeskClient
+from helpdesk.app import create_app
+
+TOKEN = "client-test-token"
+TICKET = {"subject": "Cannot log in", "description": "Since this morning.", "category": "authentication",
+          "type": "issue", "impact": 3, "contact": {"name": "Ada", "email": "ada@example.com"}}
+ENRICHMENT = {"priority": "P2", "priority_scores": {"P1": 0.1, "P2": 0.6, "P3": 0.2, "P4": 0.1},
+              "sentiment": {"label": "negative", "score": -0.4}, "resolution_hours": {"p50": 5.0, "p90": 30.0},
+              "needs_review": False, "model_version": "v-test"}
+
+
+@pytest.fixture
+def desk(tmp_path):
+    """The stub on a free port, recording each request's method and path."""
+    app = create_app({"HELPDESK_DB": str(tmp_path / "desk.sqlite3"), "HELPDESK_API_TOKEN": TOKEN,
+                      "HELPDESK_WEBHOOK_URL": ""})
+    calls = []
+    inner = app.wsgi_app
+
+    def recording(environ, start_response):
+        calls.append((environ["REQUEST_METHOD"], environ["PATH_INFO"]))
+        return inner(environ, start_response)
+
+    app.wsgi_app = recording
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield HelpdeskClient(f"http://127.0.0.1:{server.server_port}", TOKEN, timeout_s=5), calls
+    server.shutdown()
+    app.extensions["helpdesk"].close()
+
+
+def test_a_ticket_never_forwarded_is_created_with_one_call(desk):
+    client, calls = desk
+    result = client.upsert("t1", TICKET, ENRICHMENT, "t1:abc", may_exist=False)
+    assert result["created"] and calls == [("POST", "/api/v2/tickets.json")]
+
+
+def test_a_ticket_that_may_exist_is_looked_up_and_updated_not_duplicated(desk):
+    client, calls = desk
+    first = client.upsert("t1", TICKET, ENRICHMENT, "t1:abc", may_exist=False)
+    calls.clear()
+    again = client.upsert("t1", TICKET, ENRICHMENT, "t1:def")  # e.g. the link was never recorded
+    assert again == {**first, "created": False}
+    assert [m for m, _ in calls] == ["GET", "PUT"]
+    listing = client.session.get(f"{client.base_url}/api/v2/tickets.json", params={"external_id": "t1"}).json()
+    assert len(listing["tickets"]) == 1
+
+
+def test_a_linked_ticket_is_updated_by_its_id(desk):
+    client, calls = desk
+    first = client.upsert("t1", TICKET, ENRICHMENT, "t1:abc", may_exist=False)
+    calls.clear()
+    updated = client.upsert("t1", {**TICKET, "subject": "Still cannot log in"}, ENRICHMENT, "t1:def",
+                            known_id=first["id"])
+    assert updated == {**first, "created": False}
+    assert calls == [("PUT", f"/api/v2/tickets/{first['id']}.json")]
+
+
+def test_a_linked_ticket_deleted_in_the_helpdesk_is_created_again(desk):
+    client, calls = desk
+    result = client.upsert("t1", TICKET, ENRICHMENT, "t1:abc", known_id=987654)
+    assert result["created"] and result["id"] != 987654
+    assert [m for m, _ in calls] == ["PUT", "GET", "POST"]
+
+
+def test_the_same_idempotency_key_replays_the_first_creation(desk):
+    client, _ = desk
+    first = client.upsert("t1", TICKET, ENRICHMENT, "t1:abc", may_exist=False)
+    second = client.upsert("t1", TICKET, ENRICHMENT, "t1:abc", may_exist=False)  # a timed-out create, retried
+    assert second["id"] == first["id"]
+
+
+def test_a_refusal_is_permanent(desk):
+    client, _ = desk
+    client.session.headers["Authorization"] = "Bearer wrong"
+    with pytest.raises(PermanentError, match="401"):
+        client.upsert("t1", TICKET, ENRICHMENT, "t1:abc", may_exist=False)
