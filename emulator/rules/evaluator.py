@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import operator
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable
@@ -17,6 +16,7 @@ from typing import Callable
 from emulator.rules.members import call, fail, index, is_number, member, number, utf16
 from emulator.rules.parser import (Array, Binary, Call, Conditional, Index, Literal, Logical, Member, Node,
                                    Regex, Unary, Var)
+from emulator.rules.regex import RulesRegex
 from emulator.rules.snapshot import Snapshot
 
 Compiled = Callable[["Env"], object]
@@ -68,7 +68,7 @@ def js_number_text(value) -> str:
 def _equal(a, b) -> bool:
     """Strict equality (Firebase's == is JavaScript's ===); objects and arrays equal nothing."""
     for side in (a, b):
-        if isinstance(side, (Snapshot, re.Pattern)):
+        if isinstance(side, (Snapshot, RulesRegex)):
             fail("only values can be compared")
     if not (isinstance(a, _PRIMITIVES) and isinstance(b, _PRIMITIVES)):
         return False

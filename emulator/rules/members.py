@@ -7,9 +7,9 @@ guessing, e.g. `child(5)` or `"a".contains(null)`.
 from __future__ import annotations
 
 import math
-import re
 
 from emulator import values
+from emulator.rules.regex import RulesRegex
 from emulator.rules.snapshot import Snapshot
 
 # Firebase numbers are doubles: integers stay exact only up to 2**53.
@@ -118,9 +118,12 @@ def _text_method(method):
 
 
 def _matches(text: str, pattern) -> bool:
-    if not isinstance(pattern, re.Pattern):
+    if not isinstance(pattern, RulesRegex):
         fail("matches takes a regular expression")
-    return pattern.search(text) is not None
+    try:
+        return pattern.search(text) is not None
+    except UnicodeEncodeError:  # a lone surrogate (say from a token claim) has no UTF-8 form for RE2
+        return fail("matches cannot read a string holding a lone surrogate")
 
 
 STRING_METHODS = {

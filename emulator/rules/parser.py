@@ -242,8 +242,9 @@ class _Parser:
             source, flags = token.value
             try:
                 pattern = translate_regex(source, flags)
-            except RegexError as exc:
-                raise ExpressionError(token.offset, exc.detail, exc.hint) from None
+            except RegexError as exc:  # at the offending character (after the opening "/"), else the literal
+                offset = token.offset if exc.position is None else token.offset + 1 + exc.position
+                raise ExpressionError(offset, exc.detail, exc.hint) from None
             return self.new(Regex, token.offset, source, flags, pattern)
         if token.kind == NAME:
             if token.value in _KEYWORDS:

@@ -48,6 +48,14 @@ ERRORS = [
     ('"title": {".validate": "newData.val().matches(/^a$/g)"}', 55,
      'Invalid regular expression flags: "g" in ".validate": "newData.val().matches(/^a$/g)". '
      "Only the i flag is supported."),
+    # regex features RE2 cannot run are refused at load, pointing at the character in the file
+    ('"title": {".validate": "newData.val().matches(/^(a)\\\\1$/)"}', 60,
+     'Invalid regular expression: "/^(a)\\1$/" in ".validate": "newData.val().matches(/^(a)\\\\1$/)". '
+     "Backreferences such as \\1 are not supported: rules regexes run on RE2, which matches in linear time "
+     "and has none."),
+    ('"title": {".validate": "newData.val().matches(/^(?=a)a/)"}', 57,
+     'Invalid regular expression: "/^(?=a)a/" in ".validate": "newData.val().matches(/^(?=a)a/)". '
+     "(? groups are not supported (no lookahead, lookbehind, non-capturing or named groups); use plain ( ) groups."),
     ('"title": true', 18,
      'Invalid rules for "/tickets/$ticketId/title": true. Expected an object of rules and children.'),
     ('"a/b": {}', 9, 'Invalid key: "a/b". Child names cannot be empty or contain . $ # [ ] / or control characters.'),

@@ -1,5 +1,7 @@
 """Tests for emulator.rules.lexer and emulator.rules.parser: tokens, precedence, syntax errors."""
 
+import time
+
 import pytest
 
 from emulator.rules.lexer import NAME, NUMBER, PUNCT, REGEX, STRING, ExpressionError, tokenize
@@ -83,7 +85,9 @@ SYNTAX_ERRORS = [
     ("a # b", 2, 'Unexpected character "#"'),
     ("'\\u12'", 1, 'Invalid escape "\\u12\''),
     ("1e999 > 0", 0, 'Invalid number: "1e999"'),
-    ("x.matches(/a^b/)", 10, 'Invalid regular expression: "/a^b/"'),
+    # a regex error points at the offending character (the literal starts at 10, its pattern at 11)
+    ("x.matches(/a^b/)", 12, 'Invalid regular expression: "/a^b/"'),
+    ("x.matches(/(a)\\1/)", 14, 'Invalid regular expression: "/(a)\\1/"'),
     ("x.matches(/a/g)", 10, 'Invalid regular expression flags: "g"'),
 ]
 
@@ -120,8 +124,54 @@ def test_regex_literals_follow_firebase_semantics(pattern, flags, text, matched)
     assert (translate_regex(pattern, flags).search(text) is not None) is matched
 
 
+@pytest.mark.parametrize("pattern, flags, text, matched", [
+    # inside a class, "[" and doubled "&", "-", "~", "|" are plain characters, as in JavaScript
+    ("^[[]$", "", "[", True), ("^[[]$", "", "a", False), ("^[a&&b]$", "", "&", True), ("^[a&&b]$", "", "c", False),
+    ("^[!--]$", "", "#", True), ("^[!--]$", "", "-", True), ("^[!--]$", "", ".", False), ("^[--/]$", "", ".", True),
+    ("^[a~~b||]+$", "", "~|ab", True), ("^[\\d-z]+$", "", "1-z", True), ("^[\\d-z]+$", "", "y", False),
+    ("^[\\b]$", "", "\x08", True), ("^[\\s\\d]+$", "", " 1\t", True), ("^[\\S]$", "", " ", False),
+    # Annex B: a "{" or "}" or "]" that starts no quantifier or class is a literal
+    ("a{", "", "a{", True), ("^a{,2}$", "", "a{,2}", True), ("^}]$", "", "}]", True), ("^\\u{2}$", "", "uu", True),
+    # escapes JavaScript has and RE2 spells otherwise (or reads as something else)
+    ("^\\x41\\u0042$", "", "AB", True), ("^\\ud83d\\ude00$", "", "\U0001F600", True), ("^\\cJ$", "", "\n", True),
+    ("^\\0$", "", "\0", True), ("^\\012$", "", "\n", True), ("^[\\1]$", "", "\x01", True),
+    # \N past the number of groups is no backreference: an octal escape, or the digit 8 or 9
+    ("^\\1$", "", "\x01", True), ("^(a)\\10$", "", "a\x08", True), ("^(a)\\8$", "", "a8", True),
+    ("^\\A\\z\\p\\Q$", "", "AzpQ", True), ("^\\x4$", "", "x4", True), ("^\\c$", "", "\\c", True),
+    # . stops at JavaScript's line terminators; \s is JavaScript's whitespace
+    ("^.$", "", "\u2028", False), ("^.$", "", "\r", False), ("^\\s$", "", "\u00a0", True), ("^\\s$", "", "\x85", False),
+    ("\\bfoo\\b", "", "a foo b", True), ("\\Bfoo", "", "a foo", False), ("^a{1,3}?$", "", "aaa", True),
+    ("^[a-c]+$", "i", "ABC", True), ("^[^a]$", "i", "A", False), ("a|", "", "zzz", True),
+    # the i flag equates what JavaScript's toUpperCase does, but never a non-ASCII letter with an ASCII one
+    ("^\u00e9$", "i", "\u00c9", True), ("^[\u00e0-\u00ff]$", "i", "\u00c9", True),
+    ("^[^\u00e9]$", "i", "\u00c9", False),
+    ("^s$", "i", "\u017f", False), ("^[a-z]$", "i", "\u212a", False), ("^\\w$", "i", "\u017f", False),
+    # RE2 alone widens a class of one ASCII letter in both cases, in an alternation, to Unicode's folding
+    ("^(x|[kK])$", "", "\u212a", False), ("^(x|[sS])$", "", "\u017f", False), ("^(x|k)$", "i", "\u212a", False),
+    ("^(x|[kK])$", "", "k", True),
+    # an escaped surrogate pair is one character, and a quantifier after it repeats JavaScript's low half
+    ("^\\ud83d\\ude00?$", "", "\U0001F600", True), ("^\\ud83d\\ude00{2}$", "", "\U0001F600\U0001F600", False),
+])
+def test_regex_literals_keep_javascript_syntax_on_re2(pattern, flags, text, matched):
+    assert (translate_regex(pattern, flags).search(text) is not None) is matched
+
+
 @pytest.mark.parametrize("pattern, flags", [("a^", ""), ("a$b", ""), ("(?=a)", ""), ("a", "gi"), ("a", "ii"),
-                                            ("[]", ""), ("a(", ""), ("\\", "")])
+                                            ("[]", ""), ("a(", ""), ("\\", ""),
+                                            ("(a)\\1", ""), ("\\2(a)(b)", ""), ("(?<=a)b", ""), ("(?!a)", ""),
+                                            ("(?<n>a)\\k<n>", ""),
+                                            ("a**", ""), ("*a", ""), ("^*", ""), ("\\b+", ""), ("{2}", ""),
+                                            ("a{2,1}", ""), ("[z-a]", ""), ("a)", ""), ("[a", ""), ("a{1001}", ""),
+                                            ("(a{1000}){1000}", ""), ("(" * 101 + ")" * 101, "")])
 def test_regex_outside_firebases_subset_is_rejected(pattern, flags):
     with pytest.raises(RegexError):
         translate_regex(pattern, flags)
+
+
+def test_a_catastrophic_regex_matches_in_linear_time():
+    regex = translate_regex("^(a+)+$", "")
+    started = time.monotonic()
+    for n in (40, 1_000, 100_000):
+        assert regex.search("a" * n + "!") is None
+        assert regex.search("a" * n) is not None
+    assert time.monotonic() - started < 1.0  # Python's re needs about 2**40 steps for n = 40
