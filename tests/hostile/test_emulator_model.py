@@ -123,10 +123,10 @@ def check_query_result(node, params: dict, result) -> str | None:
             indexed = {k: ref.kids(v).get("a") for k, v in children.items()}
         else:
             return None
-        # A leaf with a priority is skipped: the emulator orders it as an object (test_known_discrepancies).
-        judged = {k for k, v in indexed.items() if not _priority_leaf(v)}
-        expected = {k for k in judged if _matches(indexed[k], wanted)}
-        if set(result) & judged != expected:
+        # A leaf with a priority is compared by its value.
+        indexed = {k: v[ref.VALUE] if _priority_leaf(v) else v for k, v in indexed.items()}
+        expected = {k for k in indexed if _matches(indexed[k], wanted)}
+        if set(result) != expected:
             return f"equalTo {wanted!r} by {order_by!r} answered {sorted(result)!r}, expected {sorted(expected)!r}"
     return None
 

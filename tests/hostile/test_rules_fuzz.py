@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import json
 
-import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
@@ -21,9 +20,6 @@ from emulator.rules import Context, Decision, RuleSet, RulesError
 from tests.hostile.conftest import LONG
 from tests.hostile.strategies import weighted
 
-# Python's re warns about class syntax it may read differently one day ("[[", "&&", "--" inside [...]);
-# emulator/rules/regex.py passes such classes through (test_emulator_findings pins it), so not here.
-pytestmark = pytest.mark.filterwarnings("ignore:Possible :FutureWarning")
 FUZZ = settings(max_examples=2500 if LONG else 250, deadline=None, suppress_health_check=list(HealthCheck))
 
 # ---- expressions from the grammar ---------------------------------------------------------------
