@@ -109,8 +109,8 @@ def _dict(vec: DictVectorizer) -> FieldVectorizer:
 
 def _logistic(model: LogisticRegression) -> LogisticModel:
     classes = [str(c) for c in model.classes_]
-    return LogisticModel(classes=classes, coef=np.asarray(model.coef_),
-                         intercept=_intercept(model.intercept_, model.coef_, (model.coef_.shape[0],)))
+    intercept = _intercept(model.intercept_, model.coef_, (model.coef_.shape[0],))
+    return LogisticModel(classes=classes, coef=np.asarray(model.coef_), intercept=intercept)
 
 
 def _ridge(model: Ridge) -> LinearModel:

@@ -176,10 +176,10 @@ def write_bundle(model_dir: str | Path, version: str, models: dict,
         BundleError: A model is not a ``ticketml.arraymodels`` model, or models and params
             do not fit together: a bundle the loader would refuse is not written.
     """
-    spec, arrays = dump_models(models)
-    check_dimensions(models, predictor_params)
     versions = Path(model_dir) / VERSIONS_DIR
     versions.mkdir(parents=True, exist_ok=True)
+    spec, arrays = dump_models(models)
+    check_dimensions(models, predictor_params)
     final = _free_name(versions, version)
     tmp = Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=versions))
     try:

@@ -123,6 +123,8 @@ def sparse_dot(x, weights: np.ndarray) -> np.ndarray:
         sum of its row's products taken in column order, as scipy's sparsetools add them,
         so that float32 models give bit-identical results.
     """
+    if x.shape[1] != weights.shape[0]:
+        raise ValueError(f"Expected rows of {weights.shape[0]} columns, got {x.shape[1]}.")
     dtype = np.result_type(x.data.dtype, weights.dtype)
     weights = weights.astype(dtype, copy=False)
     data = x.data.astype(dtype, copy=False)
