@@ -1,13 +1,15 @@
 """Model benchmark: quality on the four public datasets, plus serving and training cost.
 
-Run: ``python -m bench.models [--only NAME ...] [--skip-cost]``. For each dataset in
-``../shared/datasets`` it writes a train and a test file into a temporary directory
+Run: ``python -m bench.models [--only NAME ...] [--skip-cost] [--serving-only]``. For each
+dataset in ``../shared/datasets`` it writes a train and a test file into a temporary directory
 (time-ordered by the mapping's ``created_at`` where every row has one, seeded otherwise;
 the newest or a random 20% is the test file), runs the benchmark command
 ``python -m training evaluate`` on them with the shipped mapping, and collects the figures.
 Then it measures the shipped bundle (size, load time, one-ticket latency through all three
-heads) and training on 100k demo tickets (wall time and peak memory, in a child process).
-Prints a table and saves ``bench/results/models.json``; reports land in
+heads, and in fresh processes the import of ``ticketml.bundle`` and the first load) and
+training on 100k demo tickets (wall time and peak memory, in a child process).
+Prints a table and saves ``bench/results/models.json`` (``--serving-only``: only the bundle,
+saved in ``models-serving.json``); reports land in
 ``bench/results/models/<dataset>/`` (report.md, metrics.json, PNGs).
 Datasets are read from where they are and never copied into the repository; without them
 the quality part is skipped with a message.
@@ -136,6 +138,39 @@ def serving_cost() -> dict:
         "predict_ms": {"n": len(durations), "p50": round(durations[len(durations) // 2], 3),
                        "p99": round(durations[int(len(durations) * 0.99)], 3),
                        "max": round(durations[-1], 3)},
+        "fresh_process": _fresh_process_load(),
+    }
+
+
+_FRESH_LOAD = """
+import time
+started = time.perf_counter()
+import json, sys
+sys.path.insert(0, "functions")
+from ticketml.bundle import load_bundle
+imported = time.perf_counter()
+load_bundle("model")
+loaded = time.perf_counter()
+print(json.dumps({"import_s": imported - started, "load_s": loaded - imported,
+                  "sklearn_or_skops": sorted({m.split(".")[0] for m in sys.modules}
+                                             & {"sklearn", "skops", "scipy"})}))
+"""
+
+
+def _fresh_process_load(runs: int = 5) -> dict:
+    """In new processes, as a function instance starts: import ticketml.bundle (from
+    functions/, as deployed), then load the shipped bundle."""
+    results = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", _FRESH_LOAD], cwd=ROOT, check=True,
+                             capture_output=True, text=True)
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {
+        "runs": runs,
+        "import_s": round(statistics.median(r["import_s"] for r in results), 3),
+        "load_s": round(statistics.median(r["load_s"] for r in results), 3),
+        "imports_of_sklearn_skops_scipy": sorted(
+            {m for r in results for m in r["sklearn_or_skops"]}),
     }
 
 
@@ -189,7 +224,19 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), help="datasets to run")
     parser.add_argument("--skip-cost", action="store_true", help="quality only")
     parser.add_argument("--demo-n", type=int, default=DEMO_N, help="tickets for training cost")
+    parser.add_argument("--serving-only", action="store_true",
+                        help="only measure the shipped bundle (no datasets, no training)")
     args = parser.parse_args(argv)
+    if args.serving_only:
+        doc = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "machine": {"cpus": _cpus(), "python": platform.python_version()},
+               "serving": serving_cost()}
+        print(f"serving: {json.dumps(doc['serving'])}")
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        out = RESULTS / "models-serving.json"
+        out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        print(f"saved {out.relative_to(ROOT)}")
+        return 0
     doc = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "machine": {"cpus": _cpus(), "python": platform.python_version()},
            "quality": quality(args.only or list(BENCHMARKS))}
