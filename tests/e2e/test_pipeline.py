@@ -164,8 +164,12 @@ def test_metrics_of_the_emulator_and_the_function(client):
     function = requests.get(client.stack.metrics_url("enrich")).text
     assert 'enrich_events_total{outcome="forwarded"}' in function
     assert "enrich_prediction_seconds_bucket" in function and 'enrich_helpdesk_calls_total{result="created"}' in function
-    ages = {l.split()[0]: float(l.split()[1]) for l in function.splitlines() if l.startswith("enrich_event_age_seconds_")}
-    assert ages["enrich_event_age_seconds_count"] >= 3  # the creation and the two write-backs
+    def ages():
+        text = requests.get(client.stack.metrics_url("enrich")).text
+        found = {l.split()[0]: float(l.split()[1]) for l in text.splitlines() if l.startswith("enrich_event_age_seconds_")}
+        return found if found["enrich_event_age_seconds_count"] >= 3 else None  # the creation and two write-backs
+
+    ages = wait_for(ages, what="the three events of the ticket")
     assert 0 < ages["enrich_event_age_seconds_sum"] / ages["enrich_event_age_seconds_count"] < 5  # seconds
     line = next(l for l in client.stack.procs["enrich"].lines if f'"ticket_id": "{ticket_id}"' in l)
     assert 0 < json.loads(line)["event_age_ms"] < 5000
