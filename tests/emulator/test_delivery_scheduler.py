@@ -1,0 +1,87 @@
+"""The delivery scheduler in-process: a slow journal must never leave it asleep with events waiting.
+
+Regression test of 82cc88a: journal bookkeeping tasks (recording a failed attempt) used to count against
+the concurrency limit, so with the limit reached by bookkeeping alone the loop skipped every queue, found
+nothing due, and slept without a timeout; the bookkeeping finishing woke nobody, and events waited until
+the next write. The crash tests caught it about half the time; this reproduces it every time.
+"""
+
+import asyncio
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
+from aiohttp import web
+
+from emulator.delivery import Delivery
+from emulator.triggers import Trigger
+
+
+class SlowJournal:
+    """Stands in for the SQLite journal: every statement takes `delay` seconds."""
+
+    def __init__(self, delay: float):
+        self.delay, self.statements = delay, []
+
+    def execute(self, sql, params=()):
+        time.sleep(self.delay)
+        self.statements.append(sql.split()[0])
+        return [(0,)] if "MAX(id)" in sql else []
+
+
+def _event(key: str) -> str:
+    return json.dumps({"attributes": {"id": key, "subject": f"refs/tickets/{key}", "specversion": "1.0",
+                                      "type": "google.firebase.database.ref.v1.written",
+                                      "datacontenttype": "application/json"},
+                       "data": {"data": None, "delta": {"subject": key}}})
+
+
+async def _scenario(keys: list[str], concurrency: int, journal_delay: float, timeout: float) -> dict:
+    attempts: dict[str, list[int]] = {}
+
+    async def function(request: web.Request) -> web.Response:
+        key = request.headers["ce-subject"].rsplit("/", 1)[1]
+        tries = attempts.setdefault(key, [])
+        status = 500 if not tries else 200  # each event fails once, then succeeds
+        tries.append(status)
+        return web.Response(status=status)
+
+    app = web.Application()
+    app.router.add_post("/", function)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    trigger = Trigger("enrich", ("tickets", "{ticketId}"), "google.firebase.database.ref.v1.written",
+                      f"http://127.0.0.1:{port}/", max_attempts=5, min_backoff_s=0.01, max_backoff_s=0.02,
+                      timeout_s=5)
+    executor = ThreadPoolExecutor(1)
+    journal = SlowJournal(journal_delay)
+    server = SimpleNamespace(db=SimpleNamespace(commit_hooks=[], _executor=executor, journal=journal))
+    delivery = Delivery([trigger], concurrency=concurrency)
+    try:
+        await delivery.start(server)
+        delivery.on_commit(SimpleNamespace(outbox=[(i + 1, "enrich", f"tickets/{k}", _event(k))
+                                                   for i, k in enumerate(keys)]))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not all(200 in attempts.get(k, []) for k in keys):
+            await asyncio.sleep(0.01)
+        return attempts
+    finally:
+        await delivery.stop()
+        await runner.cleanup()
+        executor.shutdown()
+
+
+def test_events_keep_flowing_while_bookkeeping_fills_the_concurrency_limit():
+    keys = ["a", "b", "c"]
+    attempts = asyncio.run(_scenario(keys, concurrency=1, journal_delay=0.3, timeout=10))
+    assert {k: attempts.get(k) for k in keys} == {k: [500, 200] for k in keys}
+
+
+def test_forty_tickets_that_each_fail_once_all_arrive():
+    keys = [f"t{i}" for i in range(40)]
+    attempts = asyncio.run(_scenario(keys, concurrency=4, journal_delay=0.01, timeout=20))
+    assert {k: attempts.get(k) for k in keys} == {k: [500, 200] for k in keys}
