@@ -1,0 +1,26 @@
+"""The end-to-end benchmark still runs: a tiny run of each variant, checked for complete figures."""
+
+import json
+import subprocess
+
+from stack.procs import PYTHON, ROOT
+
+
+def test_a_short_pipeline_benchmark_measures_every_stage(tmp_path):
+    out = tmp_path / "pipeline.json"
+    run = subprocess.run([PYTHON, "-m", "bench.pipeline", "--seconds", "1", "--rates", "5", "--variants", "model,noop",
+                          "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    rows = {row["variant"]: row for row in result["rows"]}
+    assert set(rows) == {"model", "noop"}
+    for variant, row in rows.items():
+        assert row["tickets"] == row["forwarded"] == 5, row
+        for stage in ("delivery_ms", "read_ms", "write_back_ms", "handler_ms"):
+            p50, p99 = (float(x) for x in row[stage].split(" / "))
+            assert 0 <= p50 <= p99, (variant, stage, row[stage])
+        assert row["cpu_ms_per_ticket"]["enrich"] > 0
+    assert float(rows["model"]["predict_ms"].split(" / ")[0]) > 0  # the real model runs
+    assert rows["noop"]["predict_ms"].startswith("0.0")  # the no-op model costs nothing
+    assert rows["noop"]["cpu_ms_per_ticket"]["helpdesk"] < rows["model"]["cpu_ms_per_ticket"]["helpdesk"]
+    assert "Inside the function" in run.stdout
