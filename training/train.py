@@ -21,6 +21,9 @@ character TF-IDF over the masked text and a DictVectorizer over the structured f
 
 A head whose labels are missing is trained only if ``require`` asks for it (then it is an
 error); otherwise it is None and the predictor falls back to the prior, VADER, or the median.
+
+Cost: the validation set is featurised once for all heads, and the trees reuse the
+out-of-fold ridge outputs when no open ticket was imputed.
 """
 
 import math
@@ -39,6 +42,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import f1_score
 from sklearn.model_selection import KFold
+from threadpoolctl import threadpool_limits
 
 from ticketml import lexicon
 from ticketml.features import PRIORITIES, model_inputs
@@ -93,6 +97,7 @@ class TrainParams:
     lexicon_features: bool = True
     lexicon_veto: float = 0.3
     ridge_alpha: float = 2.0
+    ridge_tol: float = 1e-3
     resolution_model: str = "auto"
     gbm_max_iter: int = 200
     gbm_learning_rate: float = 0.05
@@ -156,7 +161,7 @@ def fit_heads(
     _compact(char)
     dict_vec = DictVectorizer(dtype=np.float32)
     x_all = sp.hstack([x_text, dict_vec.fit_transform(fields)], format="csr")
-    featurise = _featuriser(word, char, dict_vec)
+    featurise = _cached(_featuriser(word, char, dict_vec), val)
     weights = recency_weights(train, params.recency_half_life_days)
 
     step("priority")
@@ -210,6 +215,20 @@ def _compact(vectorizer: TfidfVectorizer) -> None:
         del vectorizer.stop_words_
 
 
+def _cached(featurise, examples: list[Example]):
+    """``featurise`` for subsets of ``examples``: all of them are featurised once, on first use."""
+    position = {id(e): i for i, e in enumerate(examples)}
+    done = []
+
+    def features(subset: list[Example]) -> tuple:
+        if not done:
+            done.append(featurise(examples))
+        x_text, x_all, texts, fields = done[0]
+        idx = [position[id(e)] for e in subset]
+        return x_text[idx], x_all[idx], [texts[i] for i in idx], [fields[i] for i in idx]
+    return features
+
+
 def _featuriser(word, char, dict_vec) -> Callable[[list[Example]], tuple]:
     def featurise(examples: list[Example]) -> tuple[sp.csr_matrix, sp.csr_matrix, list, list]:
         texts, fields = model_inputs([e.ticket for e in examples])
@@ -234,7 +253,7 @@ def _fit_priority(train, val, x_all, weights, featurise, params: TrainParams, re
                       "review_threshold": 1.0, "review_target_accuracy": 1.0}
     model = LogisticRegression(C=params.priority_c, tol=params.tol, max_iter=3000,
                                class_weight=params.priority_class_weight)
-    model.fit(x_all[rows], labels, sample_weight=_w(weights, rows))
+    model.fit(_take(x_all, rows), labels, sample_weight=_w(weights, rows))
     classes = [str(c) for c in model.classes_]
     temperature, threshold = 1.0, 0.0
     val_rows = [e for e in val if e.priority in classes]
@@ -263,7 +282,7 @@ def _fit_sentiment(train, val, texts, x_text, weights, featurise, params: TrainP
                 f"Invalid training data: {len(rows)} rows with {len(set(labels))} sentiment "
                 f'classes. At least {_MIN_ROWS} rows and 2 classes are needed; map "sentiment".')
         return None, {"kind": "lexicon", "classes": []}
-    x = x_text[rows]
+    x = _take(x_text, rows)
     if params.lexicon_features:
         x = sp.hstack([x, lexicon.features([texts[i] for i in rows])], format="csr")
     model = LogisticRegression(C=params.sentiment_c, tol=params.tol, max_iter=3000,
@@ -320,16 +339,17 @@ def _fit_resolution(train, val, x_all, fields, weights, featurise, params: Train
         return ({"resolution_mu": None, "resolution_sigma": None}, {
             **base, "kind": "constant", "z90": 0.0, "median_hours": float(np.median(hours)),
             "p90_hours": float(np.quantile(hours, 0.9))})
-    x, w = x_all[rows], weights[rows]
+    x, w = _take(x_all, rows), weights[rows]
     y_obs = np.log1p(np.array([train[i].hours for i in rows]))
     y = y_obs.copy()
     folds = KFold(n_splits=3, shuffle=True, random_state=params.seed)
-    ridge = lambda: Ridge(alpha=params.ridge_alpha)  # noqa: E731
+    ridge = lambda: Ridge(alpha=params.ridge_alpha, tol=params.ridge_tol)  # noqa: E731
+    x_closed = _take(x, np.flatnonzero(closed))
     # Out-of-fold residuals: in-sample ones understate the spread of a high-dimensional fit.
-    oof = _oof(ridge, x[closed], y[closed], w[closed], folds)
+    oof = _oof(ridge, x_closed, y[closed], w[closed], folds)
     spread = np.abs(y[closed] - oof) * math.sqrt(math.pi / 2)  # E|N(0, s)| = s * sqrt(2/pi)
-    sigma_model = ridge().fit(x[closed], spread, sample_weight=_w(w, closed))
-    mu_model = ridge().fit(x[closed], y[closed], sample_weight=_w(w, closed))
+    sigma_model = ridge().fit(x_closed, spread, sample_weight=_w(w, closed))
+    mu_model = ridge().fit(x_closed, y[closed], sample_weight=_w(w, closed))
     if (~closed).any() and params.censored_rounds:
         x_open = x[~closed]
         sigma_open = np.maximum(sigma_model.predict(x_open), _SIGMA_FLOOR)
@@ -359,18 +379,24 @@ def _fit_resolution(train, val, x_all, fields, weights, featurise, params: Train
         return estimators, resolution_params
 
     # Trees over the fields and the ridge's out-of-fold outputs (stacking).
-    mu_oof = _oof(ridge, x[used], y[used], w[used], folds)
-    sigma_oof = np.maximum(sigma_model.predict(x[used]), _SIGMA_FLOOR)
+    # Without imputed open tickets these are the rows and targets of ``oof`` above.
+    x_used = x_closed if used is closed else x
+    mu_oof = oof if used is closed else _oof(ridge, x_used, y[used], w[used], folds)
+    sigma_oof = np.maximum(sigma_model.predict(x_used), _SIGMA_FLOOR)
     codes, numeric = _field_codes([fields[i] for i in rows[used]], y[used])
     gbm_params = {**resolution_params, "kind": "gbm", "codes": codes, "numeric": numeric}
     probe = Predictor(export_models({**_placeholder_estimators(), **estimators}), {
         "priority": {"classes": [], "review_threshold": 1.0}, "sentiment": {},
         "resolution": gbm_params}, "")
     dense = probe.gbm_inputs([fields[i] for i in rows[used]], mu_oof, sigma_oof)
-    p50 = _gbm("absolute_error", None, params).fit(dense, y[used], sample_weight=_w(w, used))
-    p90 = _gbm("quantile", 0.9, params).fit(dense, y[used], sample_weight=_w(w, used))
-    dense_v = probe.gbm_inputs(fields_v, mu_v, sigma_v)
-    centre_v = p50.predict(dense_v)
+    # One OpenMP thread: on a shared machine, scikit-learn's spinning threads can turn
+    # seconds of boosting into minutes; alone, two threads save under a second here.
+    with threadpool_limits(1, "openmp"):
+        p50 = _gbm("absolute_error", None, params).fit(dense, y[used], sample_weight=_w(w, used))
+        p90 = _gbm("quantile", 0.9, params).fit(dense, y[used], sample_weight=_w(w, used))
+        dense_v = probe.gbm_inputs(fields_v, mu_v, sigma_v)
+        centre_v = p50.predict(dense_v)
+        p90_v = p90.predict(dense_v)
     gbm_offset = float(np.median(yv - centre_v)) if params.recentre else 0.0
     gbm_mae = float(np.mean(np.abs(yv - centre_v - gbm_offset)))
     resolution_params["validation_log_mae"]["gbm"] = round(gbm_mae, 4)
@@ -378,7 +404,7 @@ def _fit_resolution(train, val, x_all, fields, weights, featurise, params: Train
         return estimators, resolution_params
     gbm_params["validation_log_mae"] = resolution_params["validation_log_mae"]
     gbm_params["centre_offset"] = round(gbm_offset, 6)
-    gbm_params["p90_offset"] = round(_conformal(yv - p90.predict(dense_v)), 6)
+    gbm_params["p90_offset"] = round(_conformal(yv - p90_v), 6)
     return {**estimators, "resolution_p50": p50, "resolution_p90": p90}, gbm_params
 
 
@@ -390,6 +416,14 @@ def _gbm(loss: str, quantile: float | None, params: TrainParams):
         max_iter=params.gbm_max_iter, learning_rate=params.gbm_learning_rate,
         min_samples_leaf=20, l2_regularization=1.0, random_state=params.seed,
     )
+
+
+def _take(x: sp.csr_matrix, rows) -> sp.csr_matrix:
+    """The rows of ``x``; ``x`` itself, not a copy, when they are all of them in order."""
+    rows = np.asarray(rows, dtype=int)
+    if len(rows) == x.shape[0] and np.array_equal(rows, np.arange(x.shape[0])):
+        return x
+    return x[rows]
 
 
 def _oof(make, x, y, w, folds) -> np.ndarray:
