@@ -5,7 +5,9 @@ measured is what is shipped. Baselines: the majority class (priority, sentiment)
 untrained lexicon scorer (sentiment), and the training median / 90th percentile of
 resolution hours. Still-open (censored) test tickets are measured too, by what can be
 known about them: whether p50 already lies below the time they have been open, and the
-concordance index over resolved and open tickets together.
+concordance index over resolved and open tickets together. On a large test set, the
+unrounded priority probabilities and the lexicon baseline are computed by another process
+while this one predicts (``training.train.Background``).
 """
 
 import math
@@ -19,8 +21,10 @@ from ticketml import lexicon
 from ticketml.features import PRIORITIES, SENTIMENTS, model_input
 from ticketml.predictor import Predictor
 from training.data import Example
+from training.train import Background
 
 _CALIBRATION_BINS = 10
+_BACKGROUND_ROWS = 5_000  # Test sets below this are evaluated in one process.
 _DECIMALS = 4
 
 
@@ -36,12 +40,18 @@ def evaluate(predictor: Predictor, train: list[Example], test: list[Example]) ->
         ``{"priority": {...}, "sentiment": {...}, "resolution": {...}}``, each with
         ``model`` and ``baseline`` metrics and ``n``.
     """
-    outputs = predictor.predict_many([e.ticket for e in test]) if test else []
-    return {
-        "priority": _priority(predictor, train, test, outputs),
-        "sentiment": _sentiment(train, test, outputs),
-        "resolution": _resolution(train, test, outputs),
-    }
+    with Background(len(test) >= _BACKGROUND_ROWS) as background:
+        # What evaluation needs beside the predictions is computed in another process
+        # meanwhile: unrounded priority probabilities and the dictionary's labels.
+        priority_rows = [e.ticket for e in test if e.priority]
+        probabilities = background.submit(predictor.priority_probabilities, priority_rows)
+        lexicon_labels = background.submit(_lexicon_labels, [e.ticket for e in test if e.sentiment])
+        outputs = predictor.predict_many([e.ticket for e in test]) if test else []
+        return {
+            "priority": _priority(predictor, train, test, outputs, probabilities),
+            "sentiment": _sentiment(train, test, outputs, lexicon_labels),
+            "resolution": _resolution(train, test, outputs),
+        }
 
 
 def classification(truth: list[str], predicted: list[str], labels: tuple[str, ...]) -> dict:
@@ -128,14 +138,19 @@ def concordance(hours, observed, predicted) -> float | None:
     return _r(concordant / comparable) if comparable else None
 
 
-def _priority(predictor, train, test, outputs) -> dict:
+def _lexicon_labels(tickets: list[dict]) -> list[str]:
+    """VADER's labels of the tickets' model text (the fallback head without labels)."""
+    return [lexicon.label(model_input(t).text) for t in tickets]
+
+
+def _priority(predictor, train, test, outputs, probabilities) -> dict:
     rows = [i for i, e in enumerate(test) if e.priority]
     if not rows or not any(e.priority for e in train):
         return {"n": 0, "note": "no priority labels in the training or test data"}
     truth = [test[i].priority for i in rows]
     predicted = [outputs[i]["priority"] for i in rows]
     majority = Counter(e.priority for e in train if e.priority).most_common(1)[0][0]
-    probs = predictor.priority_probabilities([test[i].ticket for i in rows])
+    probs = probabilities()
     truth_idx = np.array([PRIORITIES.index(t) for t in truth])
     review = np.array([outputs[i]["needs_review"] for i in rows], dtype=bool)
     correct = np.array(truth) == np.array(predicted)
@@ -158,7 +173,7 @@ def _priority(predictor, train, test, outputs) -> dict:
     }
 
 
-def _sentiment(train, test, outputs) -> dict:
+def _sentiment(train, test, outputs, lexicon_labels) -> dict:
     rows = [i for i, e in enumerate(test) if e.sentiment]
     if not rows:
         return {"n": 0, "note": "no sentiment labels in the test data"}
@@ -166,15 +181,13 @@ def _sentiment(train, test, outputs) -> dict:
     predicted = [outputs[i]["sentiment"]["label"] for i in rows]
     train_labels = Counter(e.sentiment for e in train if e.sentiment)
     majority = train_labels.most_common(1)[0][0] if train_labels else "neutral"
-    texts = [model_input(test[i].ticket).text for i in rows]
-    lexicon_labels = [lexicon.label(t) for t in texts]
     return {
         "n": len(rows),
         "model": classification(truth, predicted, SENTIMENTS),
         "baseline": {"name": f"majority class ({majority})",
                      **classification(truth, [majority] * len(rows), SENTIMENTS)},
         "lexicon": {"name": "VADER alone (ticketml.lexicon, the fallback without labels)",
-                    **classification(truth, lexicon_labels, SENTIMENTS)},
+                    **classification(truth, lexicon_labels(), SENTIMENTS)},
     }
 
 

@@ -22,14 +22,21 @@ character TF-IDF over the masked text and a DictVectorizer over the structured f
 A head whose labels are missing is trained only if ``require`` asks for it (then it is an
 error); otherwise it is None and the predictor falls back to the prior, VADER, or the median.
 
-Cost: the validation set is featurised once for all heads, and the trees reuse the
-out-of-fold ridge outputs when no open ticket was imputed.
+Cost (100k demo tickets on two cores, ``README.md``): the three heads are fitted at once in
+threads (their sparse products release the GIL), VADER scores the training texts in another
+process while this one featurises, the validation set is featurised once for all heads, and
+the trees reuse the out-of-fold ridge outputs when no open ticket was imputed. None of it
+changes a result: the same data and seed give the same models.
 """
 
 import math
+import multiprocessing
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -53,6 +60,7 @@ from training.export import export_models, placeholder_models
 _Z90_GAUSSIAN = float(norm.ppf(0.9))
 _MIN_ROWS = 20
 _MIN_GBM_ROWS = 200
+_BACKGROUND_ROWS = 20_000  # Below this, starting another process costs more than it saves.
 _SIGMA_FLOOR = 0.05
 _MIN_HOURS = 0.1
 _MAX_HOURS = 24 * 365 * 2
@@ -148,6 +156,17 @@ def fit_heads(
     """
     step("featurise")
     texts, fields = model_inputs([e.ticket for e in train])
+    sentiment_rows = [i for i, e in enumerate(train) if e.sentiment]
+    with Background(params.lexicon_features and len(sentiment_rows) >= _BACKGROUND_ROWS) as bg:
+        # VADER is pure Python: another process scores the texts while this one featurises.
+        lexicon_scores = bg.submit(lexicon.features, [texts[i] for i in sentiment_rows])
+        return _featurise_and_fit(train, val, params, step, require, texts, fields,
+                                  lexicon_scores)
+
+
+def _featurise_and_fit(train, val, params, step, require, texts, fields, lexicon_scores):
+    """The rest of ``fit_heads``, given the training rows' model inputs and a callable that
+    returns the VADER scores of the rows with a sentiment label."""
     word = TfidfVectorizer(
         ngram_range=(1, 2), min_df=params.min_df, max_features=params.word_max_features,
         sublinear_tf=True, dtype=np.float32,
@@ -165,14 +184,27 @@ def fit_heads(
     weights = recency_weights(train, params.recency_half_life_days)
 
     step("priority")
-    priority, priority_params = _fit_priority(
-        train, val, x_all, weights, featurise, params, "priority" in require)
-    step("sentiment")
-    sentiment, sentiment_params = _fit_sentiment(
-        train, val, texts, x_text, weights, featurise, params, "sentiment" in require)
-    step("resolution")
-    resolution, resolution_params = _fit_resolution(
-        train, val, x_all, fields, weights, featurise, params, "resolution" in require)
+    with ThreadPoolExecutor(2) as threads:
+        # The three heads are fitted at once: they spend their time in sparse products,
+        # which release the GIL, so both cores work. A stage's time is the wait for its
+        # head, after the previous one.
+        sentiment_fit = threads.submit(
+            _fit_sentiment, train, val, texts, x_text, weights, featurise, params,
+            "sentiment" in require, lexicon_scores)
+        resolution_fit = threads.submit(
+            _fit_resolution, train, val, x_all, fields, weights, featurise, params,
+            "resolution" in require)
+        try:
+            priority, priority_params = _fit_priority(
+                train, val, x_all, weights, featurise, params, "priority" in require)
+            step("sentiment")
+            sentiment, sentiment_params = sentiment_fit.result()
+            step("resolution")
+            resolution, resolution_params = resolution_fit.result()
+        except BaseException:
+            sentiment_fit.cancel()
+            resolution_fit.cancel()
+            raise
     estimators = {
         "word": word, "char": char, "fields": dict_vec, "priority": priority,
         "sentiment": sentiment, **resolution,
@@ -219,14 +251,51 @@ def _cached(featurise, examples: list[Example]):
     """``featurise`` for subsets of ``examples``: all of them are featurised once, on first use."""
     position = {id(e): i for i, e in enumerate(examples)}
     done = []
+    lock = threading.Lock()
 
     def features(subset: list[Example]) -> tuple:
-        if not done:
-            done.append(featurise(examples))
+        with lock:
+            if not done:
+                done.append(featurise(examples))
         x_text, x_all, texts, fields = done[0]
         idx = [position[id(e)] for e in subset]
         return x_text[idx], x_all[idx], [texts[i] for i in idx], [fields[i] for i in idx]
     return features
+
+
+class Background:
+    """Pure-Python work (VADER, text analysis) done by one other process, on the other core.
+
+    ``submit(fn, *args)`` returns a callable that waits for ``fn(*args)``. When not
+    ``enabled`` (small data, where starting a process costs more than it saves) the callable
+    computes it on the spot; so it does when the helper process died. Results are the same
+    either way. The process is started with ``spawn``: forking a process that runs threads
+    is not safe.
+    """
+
+    def __init__(self, enabled: bool):
+        self._pool = (ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                      if enabled else None)
+
+    def __enter__(self) -> "Background":
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        if self._pool is not None:
+            # After an error, do not wait for work nobody will collect.
+            self._pool.shutdown(wait=exc_type is None, cancel_futures=True)
+
+    def submit(self, fn: Callable, *args) -> Callable[[], object]:
+        if self._pool is None:
+            return lambda: fn(*args)
+        future = self._pool.submit(fn, *args)
+
+        def result():
+            try:
+                return future.result()
+            except BrokenProcessPool:  # The helper died (out of memory, say).
+                return fn(*args)
+        return result
 
 
 def _featuriser(word, char, dict_vec) -> Callable[[list[Example]], tuple]:
@@ -273,7 +342,7 @@ def _fit_priority(train, val, x_all, weights, featurise, params: TrainParams, re
 
 
 def _fit_sentiment(train, val, texts, x_text, weights, featurise, params: TrainParams,
-                   required: bool):
+                   required: bool, lexicon_scores: Callable[[], np.ndarray]):
     rows = [i for i, e in enumerate(train) if e.sentiment]
     labels = np.array([train[i].sentiment for i in rows])
     if len(rows) < _MIN_ROWS or len(set(labels)) < 2:
@@ -284,7 +353,7 @@ def _fit_sentiment(train, val, texts, x_text, weights, featurise, params: TrainP
         return None, {"kind": "lexicon", "classes": []}
     x = _take(x_text, rows)
     if params.lexicon_features:
-        x = sp.hstack([x, lexicon.features([texts[i] for i in rows])], format="csr")
+        x = sp.hstack([x, lexicon_scores()], format="csr")
     model = LogisticRegression(C=params.sentiment_c, tol=params.tol, max_iter=3000,
                                class_weight=params.sentiment_class_weight)
     model.fit(x, labels, sample_weight=_w(weights, rows))

@@ -1,18 +1,22 @@
 """End-to-end training produces a loadable, reproducible bundle that beats naive baselines."""
 
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from sklearn.preprocessing import FunctionTransformer
 
+from ticketml import lexicon
 from ticketml.bundle import load_bundle
 from ticketml.errors import BundleError
+from training import evaluate as evaluate_module
+from training import train as train_module
 from training.data import prepare, read_records
 from training.mapping import NATIVE, FieldMapping
 from training.pipeline import run
 from training.publish import write_bundle
-from training.train import TrainingError, TrainParams, _expected_above, fit_heads
+from training.train import Background, TrainingError, TrainParams, _expected_above, fit_heads
 
 from .conftest import FIXED_NOW
 
@@ -51,6 +55,26 @@ def test_same_seed_gives_the_same_metrics(trained, demo_file, tmp_path):
     assert again.version == trained[1].version
 
 
+def test_the_helper_process_changes_no_result(trained, demo_file, tmp_path, monkeypatch):
+    # Large data scores VADER and evaluates in another process; forced on here, it must
+    # give exactly what the single process gave.
+    monkeypatch.setattr(train_module, "_BACKGROUND_ROWS", 0)
+    monkeypatch.setattr(evaluate_module, "_BACKGROUND_ROWS", 0)
+    again = run(demo_file, NATIVE, tmp_path, TrainParams(seed=7), show_progress=False,
+                now=FIXED_NOW)
+    assert again.card["metrics"] == trained[1].card["metrics"]
+    assert again.card["predictor"] == trained[1].card["predictor"]
+
+
+def test_the_background_helper_computes_what_the_function_does():
+    texts = ["Thanks, great help!", "This is terrible.", ""]
+    with Background(True) as background:
+        result = background.submit(lexicon.features, texts)
+        assert np.array_equal(result(), lexicon.features(texts))
+    with Background(False) as background:
+        assert background.submit(len, texts)() == 3
+
+
 def test_censored_tickets_are_imputed_above_their_lower_bound():
     mu, sigma, lower = np.array([1.0, 1.0, 5.0]), np.array([0.5, 0.5, 0.5]), np.array([0.0, 2.0, 1.0])
     imputed = _expected_above(mu, sigma, lower)
@@ -79,6 +103,13 @@ def test_data_without_sentiment_labels_falls_back_to_the_lexicon(demo_file, tmp_
 def test_too_few_priority_labels_is_a_clear_error(demo_file):
     examples = prepare(read_records(demo_file), NATIVE).examples[:10]
     with pytest.raises(TrainingError, match="priority"):
+        fit_heads(examples, [], TrainParams(), lambda s: None)
+
+
+def test_a_head_failing_in_its_thread_is_a_clear_error(demo_file):
+    examples = [replace(e, hours=None, censored=False)
+                for e in prepare(read_records(demo_file), NATIVE).examples[:300]]
+    with pytest.raises(TrainingError, match="resolution time"):
         fit_heads(examples, [], TrainParams(), lambda s: None)
 
 
