@@ -163,7 +163,9 @@ class Database:
         self._since_snapshot += 1
         if self._since_snapshot >= SNAPSHOT_EVERY:
             self.snapshot()
-        await change.done
+        # Shielded: a request cancelled while waiting (its client went away) leaves the write to commit
+        # like the others, announced and delivered; only the answer is lost, as when it is lost in transit.
+        await asyncio.shield(change.done)
         return change
 
     async def set_rules(self, ns: str, source: str) -> None:
@@ -209,7 +211,8 @@ class Database:
                 for change, _, fut in batch:
                     if change is not None:
                         self._announce(change)
-                        change.done.set_result(None)
+                        if not change.done.done():  # its request may be gone (client disconnected)
+                            change.done.set_result(None)
                     elif fut is not None and not fut.done():
                         fut.set_result(None)
                 self._wake_settlers()

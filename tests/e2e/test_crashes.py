@@ -69,7 +69,10 @@ def assert_all_forwarded_exactly_once(client: Client, acked: list[str], timeout:
         ok = all("helpdesk" in tickets.get(t, {}) for t in acked)
         return tickets if ok and all("helpdesk" in t for t in tickets.values()) else None
 
-    tickets = wait_for(done, timeout=timeout, interval=0.5, what="every ticket forwarded")
+    try:
+        tickets = wait_for(done, timeout=timeout, interval=0.5, what="every ticket forwarded")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{_diagnosis(client, acked)}") from None
     assert set(acked) <= set(tickets), "an acknowledged ticket was lost"
     desk, page = [], 1
     while page:
@@ -83,6 +86,22 @@ def assert_all_forwarded_exactly_once(client: Client, acked: list[str], timeout:
     assert set(per_ticket) == set(tickets), "a database ticket has no helpdesk ticket, or the reverse"
     for ticket_id, t in tickets.items():
         assert t["enrichment"]["input_hash"] == t["helpdesk"]["input_hash"], ticket_id
+
+
+def _diagnosis(client: Client, acked: list[str]) -> str:
+    """What a stuck burst looks like: the tickets not forwarded, the delivery backlog, the function's last words."""
+    tickets = client.http.get(f"{client.db}/tickets.json").json() or {}
+    stuck = {k: v for k, v in tickets.items() if "helpdesk" not in v}
+    lost = [t for t in acked if t not in tickets]
+    sample = {k: {f: v.get(f) for f in ("enrichment_error", "helpdesk_error") if f in v} | {"enriched": "enrichment" in v}
+              for k, v in list(stuck.items())[:5]}
+    metrics = [l for l in client.http.get(f"{client.db}/metrics").text.splitlines()
+               if l.startswith(("rtdb_events_", "rtdb_outbox")) and "_bucket" not in l]
+    dead = client.http.get(f"{client.db}/.settings/deadLetters.json").text[:1000]
+    lines = client.stack.procs["enrich"].lines
+    function = "".join([l for l in lines if any(t in l for t in list(stuck)[:5])] or lines[-40:])
+    return (f"{len(stuck)} not forwarded, {len(lost)} lost; sample {sample}\nemulator: {metrics}\n"
+            f"dead letters: {dead}\nfunction (exit {client.stack.procs['enrich'].proc.poll()}):\n{function}")
 
 
 @pytest.mark.parametrize("victim", ["database", "enrich"])

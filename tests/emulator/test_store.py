@@ -94,3 +94,38 @@ def test_push_id_encodes_the_timestamp():
     for ch in stamp:
         value = value * 64 + PUSH_CHARS.index(ch)
     assert value == 1_700_000_000_000
+
+
+class SlowJournal(Journal):
+    """A real SQLite journal whose commits take a while, so several writes share one group commit."""
+
+    def commit(self, records):
+        import time
+        time.sleep(0.2)
+        super().commit(records)
+
+
+def test_a_write_whose_request_is_cancelled_still_commits_and_strands_no_other_write(tmp_path):
+    # Regression: a request cancelled while its write waited for the group commit (a client that
+    # disconnected, e.g. a function killed -9 mid-PATCH) made the flush raise InvalidStateError; the
+    # writes after it in the batch were durable but never announced (no events) and never answered.
+    async def scenario():
+        db = Database(SlowJournal(tmp_path))
+        announced = []
+        db.commit_hooks.append(lambda change: announced.append(change.sets[0][0]))
+        await db.write("ns", "put", ("warm",), [(("warm",), 0)])  # the next three share a batch
+        writes = [asyncio.ensure_future(db.write("ns", "put", (k,), [((k,), i)])) for i, k in enumerate("abc")]
+        await asyncio.sleep(0.05)
+        writes[0].cancel()
+        results = await asyncio.wait_for(asyncio.gather(*writes, return_exceptions=True), 5)
+        assert isinstance(results[0], asyncio.CancelledError) and not any(isinstance(r, Exception) for r in results[1:])
+        await db.settle()
+        assert db.roots["ns"] == {"warm": 0, "a": 0, "b": 1, "c": 2}
+        assert announced == [("warm",), ("a",), ("b",), ("c",)]  # the cancelled write's events go out too
+        await db.write("ns", "put", ("d",), [(("d",), 3)])  # and the store goes on
+        await db.close()
+
+    run(scenario())
+    reopened = Database(Journal(tmp_path))
+    reopened.load()
+    assert reopened.roots["ns"] == {"warm": 0, "a": 0, "b": 1, "c": 2, "d": 3}
