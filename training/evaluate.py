@@ -5,9 +5,9 @@ measured is what is shipped. Baselines: the majority class (priority, sentiment)
 untrained lexicon scorer (sentiment), and the training median / 90th percentile of
 resolution hours. Still-open (censored) test tickets are measured too, by what can be
 known about them: whether p50 already lies below the time they have been open, and the
-concordance index over resolved and open tickets together. On a large test set, the
-unrounded priority probabilities and the lexicon baseline are computed by another process
-while this one predicts (``training.train.Background``).
+concordance index over resolved and open tickets together. Priority calibration is measured
+on the served ``priority_scores``. On a large test set the lexicon baseline is scored by
+another process while this one predicts (``training.train.Background``).
 """
 
 import math
@@ -41,14 +41,11 @@ def evaluate(predictor: Predictor, train: list[Example], test: list[Example]) ->
         ``model`` and ``baseline`` metrics and ``n``.
     """
     with Background(len(test) >= _BACKGROUND_ROWS) as background:
-        # What evaluation needs beside the predictions is computed in another process
-        # meanwhile: unrounded priority probabilities and the dictionary's labels.
-        priority_rows = [e.ticket for e in test if e.priority]
-        probabilities = background.submit(predictor.priority_probabilities, priority_rows)
+        # The lexicon baseline is scored in another process meanwhile.
         lexicon_labels = background.submit(_lexicon_labels, [e.ticket for e in test if e.sentiment])
         outputs = predictor.predict_many([e.ticket for e in test]) if test else []
         return {
-            "priority": _priority(predictor, train, test, outputs, probabilities),
+            "priority": _priority(predictor, train, test, outputs),
             "sentiment": _sentiment(train, test, outputs, lexicon_labels),
             "resolution": _resolution(train, test, outputs),
         }
@@ -143,14 +140,15 @@ def _lexicon_labels(tickets: list[dict]) -> list[str]:
     return [lexicon.label(model_input(t).text) for t in tickets]
 
 
-def _priority(predictor, train, test, outputs, probabilities) -> dict:
+def _priority(predictor, train, test, outputs) -> dict:
     rows = [i for i, e in enumerate(test) if e.priority]
     if not rows or not any(e.priority for e in train):
         return {"n": 0, "note": "no priority labels in the training or test data"}
     truth = [test[i].priority for i in rows]
     predicted = [outputs[i]["priority"] for i in rows]
     majority = Counter(e.priority for e in train if e.priority).most_common(1)[0][0]
-    probs = probabilities()
+    # Calibration of the scores served (rounded as in the enrichment), not of a re-run.
+    probs = np.array([[outputs[i]["priority_scores"][p] for p in PRIORITIES] for i in rows])
     truth_idx = np.array([PRIORITIES.index(t) for t in truth])
     review = np.array([outputs[i]["needs_review"] for i in rows], dtype=bool)
     correct = np.array(truth) == np.array(predicted)
