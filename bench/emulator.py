@@ -13,7 +13,7 @@ import time
 
 import aiohttp
 
-from bench.report import machine, pct, save, table
+from bench.report import fsync_ms, machine, pct, save, table
 from tests.support.procs import start_emulator
 
 TARGET_WRITES_PER_S = 2000
@@ -88,12 +88,14 @@ def main(argv=None):
     p.add_argument("--out", default="bench/results/emulator.json")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as data_dir:
+        disk = fsync_ms(data_dir)
         emu = start_emulator(data_dir=data_dir)
         try:
             write_rows = [asyncio.run(writes(emu.url, c, args.seconds)) for c in (1, 8, 32)]
             fan_rows = [asyncio.run(fanout(emu.url, s, args.fanout_writes)) for s in (100, 500)]
         finally:
             emu.stop()
+    print(f"\nThe data dir's disk: one fsync takes {disk['p50']} ms (p50), {disk['p99']} ms (p99)")
     table("Durable small writes (SQLite WAL, synchronous=FULL)",
           [("clients", "clients"), ("writes/s", "writes_per_s"), ("p50 ms", "p50_ms"), ("p99 ms", "p99_ms")],
           write_rows)
@@ -105,7 +107,7 @@ def main(argv=None):
     print(f"\ntargets: >= {TARGET_WRITES_PER_S} writes/s: {'met' if best >= TARGET_WRITES_PER_S else 'MISSED'} ({best}); "
           f"p99 write-to-event with 100 streams < {TARGET_EVENT_P99_MS} ms: "
           f"{'met' if p99_100 < TARGET_EVENT_P99_MS else 'MISSED'} ({p99_100})")
-    result = {"benchmark": "emulator", "machine": machine(), "writes": write_rows, "fanout": fan_rows}
+    result = {"benchmark": "emulator", "machine": machine(), "fsync_ms": disk, "writes": write_rows, "fanout": fan_rows}
     save(args.out, result)
 
 

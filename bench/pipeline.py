@@ -25,7 +25,7 @@ from pathlib import Path
 import aiohttp
 import psutil
 
-from bench.report import machine, pct, save, table
+from bench.report import fsync_ms, machine, pct, save, table
 from stack import Ports, Stack
 from stack.procs import ROOT
 from stack.tokens import user_token
@@ -228,6 +228,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     rates = [int(float(r)) if float(r).is_integer() else float(r) for r in args.rates.split(",")]
     rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        disk = fsync_ms(tmp)
+    print(f"The data dir's disk: one fsync takes {disk['p50']} ms (p50), {disk['p99']} ms (p99)")
     for variant in args.variants.split(","):
         rows += run_variant(variant, rates, args.seconds, Path(args.model_dir))
     for r in rows:
@@ -253,7 +256,7 @@ def main(argv=None):
               f"highest sustained rate tried: {summary[variant]:.0f}/s")
     for r in rows:
         del r["cpu_split"]
-    save(args.out, {"benchmark": "pipeline", "machine": machine(), "rows": rows,
+    save(args.out, {"benchmark": "pipeline", "machine": machine(), "fsync_ms": disk, "rows": rows,
                     "highest_sustained_rate": summary})
 
 

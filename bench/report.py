@@ -18,6 +18,25 @@ def machine() -> dict:
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")}
 
 
+def fsync_ms(folder: str | Path, n: int = 200) -> dict:
+    """p50 and p99 of one fsync of a small append in `folder`: the disk's floor under every durable write."""
+    import time
+
+    path = Path(folder) / "fsync-probe"
+    times = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for _ in range(n):
+            os.write(fd, b"x" * 100)
+            start = time.perf_counter()
+            os.fsync(fd)
+            times.append(time.perf_counter() - start)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return {"p50": round(pct(times, 50) * 1000, 2), "p99": round(pct(times, 99) * 1000, 2)}
+
+
 def table(title: str, columns: list[tuple[str, str]], rows: list[dict]) -> None:
     """Print `rows` under `title`, one column per (header, key); absent values print as '-'."""
     cells = [[_cell(row.get(key)) for _, key in columns] for row in rows]
