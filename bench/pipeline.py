@@ -1,6 +1,6 @@
 """End-to-end benchmark: write -> enrichment visible, and write -> helpdesk link, on the real stack.
 
-Run: `python -m bench.pipeline [--seconds 10] [--rates 20,50,100,150,200] [--variants model,noop]`.
+Run: `python -m bench.pipeline [--seconds 10] [--rates 20,50,75,100,150,200] [--variants model,noop]`.
 Starts the whole stack (emulator with durable storage, both functions, helpdesk stub) on free ports,
 submits tickets at a steady rate, watches `/tickets` over one SSE stream (what the web page does),
 prints tables and saves JSON. A rate is "sustained" when every ticket is forwarded and p99
@@ -221,7 +221,7 @@ def run_variant(variant: str, rates: list[float], seconds: float, model_dir: Pat
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=10.0, help="duration of each rate")
-    p.add_argument("--rates", default="20,50,100,150,200", help="tickets per second, comma-separated")
+    p.add_argument("--rates", default="20,50,75,100,150,200", help="tickets per second, comma-separated")
     p.add_argument("--variants", default="model,noop", help=f"comma-separated, of: {', '.join(VARIANTS)}")
     p.add_argument("--model-dir", default=str(ROOT / "model"))
     p.add_argument("--out", default="bench/results/pipeline.json")
