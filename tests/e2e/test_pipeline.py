@@ -170,7 +170,7 @@ def test_metrics_of_the_emulator_and_the_function(client):
         return found if found["enrich_event_age_seconds_count"] >= 3 else None  # the creation and two write-backs
 
     ages = wait_for(ages, what="the three events of the ticket")
-    assert 0 < ages["enrich_event_age_seconds_sum"] / ages["enrich_event_age_seconds_count"] < 5  # seconds
+    assert ages["enrich_event_age_seconds_sum"] > 0  # (another test replays an event stamped hours ago)
     line = next(l for l in client.stack.procs["enrich"].lines if f'"ticket_id": "{ticket_id}"' in l)
     assert 0 < json.loads(line)["event_age_ms"] < 5000
     emulator = requests.get(f"{client.db}/metrics").text
