@@ -22,5 +22,8 @@ def test_a_short_pipeline_benchmark_measures_every_stage(tmp_path):
         assert row["cpu_ms_per_ticket"]["enrich"] > 0
     assert float(rows["model"]["predict_ms"].split(" / ")[0]) > 0  # the real model runs
     assert rows["noop"]["predict_ms"].startswith("0.0")  # the no-op model costs nothing
-    assert rows["noop"]["cpu_ms_per_ticket"]["helpdesk"] < rows["model"]["cpu_ms_per_ticket"]["helpdesk"]
+    # The helpdesk call is timed inside the function: CPU times tick at 10 ms, too coarse for five tickets.
+    assert float(rows["model"]["helpdesk_ms"].split(" / ")[0]) > 0  # the real helpdesk is called
+    assert rows["noop"]["helpdesk_ms"].startswith("0.0")  # the no-op helpdesk costs nothing
+    assert rows["noop"]["cpu_ms_per_ticket"]["helpdesk"] <= rows["model"]["cpu_ms_per_ticket"]["helpdesk"]
     assert "Inside the function" in run.stdout
