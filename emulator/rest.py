@@ -196,7 +196,14 @@ class RestApi:
         if kind == "patch" and not sets:
             change = None
         else:
-            change = await self.db.write(ns, kind, base, sets, identify(request), if_match=if_match)
+            auth = identify(request)
+            try:
+                change = await self.db.write(ns, kind, base, sets, auth, if_match=if_match)
+            except PreconditionFailed as exc:
+                if not self.access.can_read(ns, base, auth):
+                    # Allowed to write but not to read: the ETag says "changed", the body stays private.
+                    raise PreconditionFailed(exc.etag, values.dumps({"error": _UNREADABLE_PRECONDITION})) from None
+                raise
         headers = dict(CORS_HEADERS)
         if if_match is not None or request.headers.get("X-Firebase-ETag", "").lower() == "true":
             headers["ETag"] = etag_of(self.db.get(ns, base))
@@ -237,6 +244,9 @@ class RestApi:
         await self.db.set_rules(ns, source)
         self.registry.recheck_all()
 
+
+_UNREADABLE_PRECONDITION = ("ETag mismatch: the value at this location changed. "
+                            "Its current value is not shown: the rules do not let you read it.")
 
 # With no rules file, Firebase's database emulator allows every read and write; so does this one.
 DEFAULT_RULES = '{\n  "rules": {\n    ".read": true,\n    ".write": true\n  }\n}\n'

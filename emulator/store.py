@@ -139,15 +139,16 @@ class Database:
           StorageUnavailable: the journal refused the commit; nothing changed.
         """
         root = self.roots.get(ns)
-        if if_match is not None:
-            current = tree.get(root, base)
-            if etag_of(current) != if_match:
-                raise PreconditionFailed(etag_of(current), values.dumps(values.render(current)))
         now = self.clock()
         resolved = [(p, tree.resolve_server_values(root, p, v, now) if isinstance(v, dict) else v) for p, v in sets]
         change = Change(0, ns, kind, base, resolved, auth)
         for guard in self.guards:
             guard(change, root, now)  # raises (PermissionDenied) before anything changes
+        # After the guards: a 412 carries the current value, which a caller the rules refuse must not see.
+        if if_match is not None:
+            current = tree.get(root, base)
+            if etag_of(current) != if_match:
+                raise PreconditionFailed(etag_of(current), values.dumps(values.render(current)))
         self._seq += 1
         change.seq = self._seq
         change.rendered = [values.dumps(values.render(v)) for _, v in resolved]

@@ -219,3 +219,45 @@ def test_rules_file_edits_reload(tmp_path):
         assert requests.get(f"{emu.url}/x.json").status_code == 200
     finally:
         emu.stop()
+
+
+@pytest.mark.parametrize("who,method,path,body", [
+    ("anonymous", "PUT", "/", {"x": 1}),
+    ("anonymous", "DELETE", f"/tickets/{OTHER}", None),
+    ("other", "PUT", f"/tickets/{OWNED}", ticket(BOB)),
+    ("owner", "PATCH", f"/tickets/{OTHER}", {"subject": "x"}),
+    ("agent", "PUT", f"/tickets/{OWNED}/enrichment", {"priority": "P1"}),
+])
+def test_a_refused_conditional_write_is_denied_and_reveals_nothing(seeded, who, method, path, body):
+    """An if-match write is judged by the rules before its ETag: a 412 would carry the current value."""
+    before = snapshot(seeded)
+    base = path.rstrip("/") or "/"
+    r = requests.request(method, f"{seeded.url}{base}.json", params=WHO.get(who, {}),
+                         data=None if body is None else json.dumps(body), headers={"if-match": "bogus-etag"})
+    assert r.status_code == 401, r.text
+    assert r.json() == {"error": "Permission denied"}
+    assert "Cannot log in" not in r.text and "ETag" not in r.headers
+    assert snapshot(seeded) == before
+
+
+def test_a_conditional_write_the_rules_allow_but_cannot_read_gets_412_without_the_value(seeded):
+    """alice may create the ticket but not read someone else's: a stale ETag says "changed" and no more."""
+    requests.put(f"{seeded.url}/tickets/{NEW_ID}.json", json={**ticket(BOB), "created_at": 3},
+                 headers=ADMIN).raise_for_status()
+    requests.put(f"{seeded.url}/.settings/rules.json", headers=ADMIN,
+                 data='{"rules": {"tickets": {"$id": {".write": "auth != null"}}}}').raise_for_status()
+    try:
+        before = snapshot(seeded)
+        r = requests.put(f"{seeded.url}/tickets/{NEW_ID}.json", params=WHO["owner"], data=json.dumps({"a": 1}),
+                         headers={"if-match": "bogus-etag"})
+        assert r.status_code == 412
+        assert "ETag mismatch" in r.json()["error"] and "Cannot log in" not in r.text
+        assert r.headers["ETag"]
+        assert snapshot(seeded) == before
+        admin = requests.put(f"{seeded.url}/tickets/{NEW_ID}.json", data=json.dumps({"a": 1}),
+                             headers={**ADMIN, "if-match": "bogus-etag"})
+        assert admin.status_code == 412 and admin.json()["subject"] == "Cannot log in"  # a reader sees the value
+    finally:
+        requests.put(f"{seeded.url}/.settings/rules.json", headers=ADMIN,
+                     data=(ROOT / "database.rules.json").read_text()).raise_for_status()
+        requests.delete(f"{seeded.url}/tickets/{NEW_ID}.json", headers=ADMIN).raise_for_status()
