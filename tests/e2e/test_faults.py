@@ -44,9 +44,12 @@ def test_function_down_events_wait_then_dead_letter_then_replay(tmp_path, model_
     try:
         stack.procs["enrich"].stop()
         waiting = client.submit(valid_ticket(subject="Submitted while the function is down"))
-        time.sleep(0.3)
+        wait_for(lambda: _metric(stack, "rtdb_events_retried_total") >= 3, timeout=20, what="retries while down")
+        assert "enrichment" not in client.ticket(waiting)
         stack.restart("enrich")
         client.wait_ticket(waiting, forwarded, what="delivery after the function came back")
+        # The helpdesk link's own write-back event must be delivered too, or it dead-letters below.
+        wait_for(lambda: _outbox_pending(stack) == 0, timeout=20, what="an empty outbox")
 
         stack.max_attempts = 4  # now let attempts run out quickly
         stack.register_trigger()
@@ -75,6 +78,16 @@ def _dead_letters(stack):
     import requests
     return requests.get(f"{stack.urls['database']}/.settings/deadLetters.json",
                         headers={"Authorization": "Bearer owner"}).json()
+
+
+def _metric(stack, name):
+    import requests
+    text = requests.get(f"{stack.urls['database']}/metrics", timeout=5).text
+    return next(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
+
+
+def _outbox_pending(stack):
+    return _metric(stack, "rtdb_outbox_pending")
 
 
 def _cli(stack, action):
