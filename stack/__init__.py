@@ -17,6 +17,7 @@ from stack.procs import GUNICORN_READY, PYTHON, ROOT, ManagedProcess, answers_ht
 
 FUNCTIONS_FRAMEWORK = str(Path(PYTHON).parent / "functions-framework")
 NAMESPACE_SUFFIX = "-default-rtdb"
+ENRICH_TRIGGER = "enrich_ticket"  # the trigger in triggers.json that delivers tickets to the enrich function
 
 
 @dataclass
@@ -60,7 +61,9 @@ class Stack:
         database in memory (the helpdesk then uses a file in a temp folder the caller provides).
       env: extra environment for every process (e.g. HELPDESK_* fault settings).
       echo: print every process's output with a name prefix.
-      max_attempts / min_backoff_s: event delivery policy for the enrich trigger.
+      triggers_file: the database triggers (`triggers.json`); the enrich trigger's URL becomes the running
+        function's, and the policy fields below, when given, replace the file's.
+      max_attempts / min_backoff_s / max_backoff_s: event delivery policy for the enrich trigger (None: the file's).
       enrich_source: the functions-framework source serving `enrich_ticket` (the benchmark swaps in a
         no-op model and helpdesk to measure the pipeline's own overhead).
     """
@@ -69,9 +72,10 @@ class Stack:
     data_dir: Path = ROOT / ".data"
     env: dict = field(default_factory=dict)
     echo: bool = False
-    max_attempts: int = 10
-    min_backoff_s: float = 1.0
-    max_backoff_s: float = 60.0
+    triggers_file: Path = ROOT / "triggers.json"
+    max_attempts: int | None = None
+    min_backoff_s: float | None = None
+    max_backoff_s: float | None = None
     project: str = "demo-tickets"
     model_dir: Path = ROOT / "model"
     enrich_source: Path = ROOT / "functions" / "main.py"
@@ -98,6 +102,7 @@ class Stack:
         # discard port (refused, so retried) until register_trigger() points it at the real function.
         function_url = f"http://127.0.0.1:{self.ports.enrich}/" if self.ports.enrich else "http://127.0.0.1:9/"
         emu = self._start("database", [PYTHON, "-m", "emulator", "--config", str(ROOT / "firebase.json"),
+                                       "--triggers", str(self.triggers_file),
                                        "--port", str(self.ports.database), "--hosting-port", str(self.ports.hosting),
                                        "--data-dir", str(self.data_dir / "database")],
                           r"Database emulator ready at (http://[\d.]+:(\d+))",
@@ -130,12 +135,21 @@ class Stack:
         return proc.start()
 
     def register_trigger(self) -> None:
-        """Point the enrich trigger at the running function (replaces the emulator's triggers)."""
-        trigger = {"name": "enrich_ticket", "ref": "tickets/{ticketId}",
-                   "event_type": "google.firebase.database.ref.v1.written", "url": self.urls["enrich"],
-                   "max_attempts": self.max_attempts, "min_backoff_s": self.min_backoff_s,
-                   "max_backoff_s": self.max_backoff_s, "timeout_s": 30}
-        r = requests.put(f"{self.urls['database']}/.settings/functionTriggers.json", json={"triggers": [trigger]},
+        """Register `triggers_file`'s triggers with the enrich trigger pointed at the running function.
+
+        Raises:
+          RuntimeError: the file declares no `enrich_ticket` trigger.
+        """
+        triggers = json.loads(self.triggers_file.read_text())["triggers"]
+        enrich = next((t for t in triggers if t.get("name") == ENRICH_TRIGGER), None)
+        if enrich is None:
+            raise RuntimeError(f'Invalid triggers file: "{self.triggers_file}". It declares no "{ENRICH_TRIGGER}" '
+                               "trigger, and the stack has no function to deliver tickets to.")
+        enrich["url"] = self.urls["enrich"]
+        for key in ("max_attempts", "min_backoff_s", "max_backoff_s"):
+            if getattr(self, key) is not None:
+                enrich[key] = getattr(self, key)
+        r = requests.put(f"{self.urls['database']}/.settings/functionTriggers.json", json={"triggers": triggers},
                          headers={"Authorization": "Bearer owner"}, timeout=10)
         r.raise_for_status()
 
