@@ -27,6 +27,7 @@ def index() -> str:
 
 
 @bp.get("/tickets/<ticket_id>")
+@bp.get("/agent/tickets/<ticket_id>")  # Zendesk's agent URL, the link the function writes onto the ticket
 def detail(ticket_id: str) -> str:
     """Shows one ticket with its comments and webhook deliveries."""
     number = _id_or_404(ticket_id)

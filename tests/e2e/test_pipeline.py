@@ -38,6 +38,8 @@ def test_valid_ticket_is_enriched_and_forwarded_once(client):
     assert len(desk) == 1
     assert desk[0]["id"] == t["helpdesk"]["id"] and desk[0]["priority"] == ZENDESK[e["priority"]]
     assert t["helpdesk"]["system"] == "zendesk" and t["helpdesk"]["url"].endswith(f"/agent/tickets/{desk[0]['id']}")
+    page = requests.get(t["helpdesk"]["url"], timeout=10)  # the link an agent clicks in the queue
+    assert page.status_code == 200 and t["subject"] in page.text
     assert "ada@example.com" not in desk[0]["description"]  # text is masked before forwarding
 
 

@@ -63,3 +63,11 @@ def test_html_solve_fires_the_webhook(make_app, receiver):
     client.post(f"/tickets/{ticket['id']}/solve")
     hook = wait_for(lambda: [r for r in receiver.requests if json.loads(r["body"])["ticket"]["id"] == ticket["id"]])
     assert json.loads(hook[0]["body"])["event"] == "ticket.solved"
+
+
+def test_zendesk_agent_url_shows_the_ticket(client):
+    """The function links tickets at Zendesk's /agent/tickets/<id>; the stub answers there too."""
+    ticket = new_ticket(client, subject="Linked from the database")
+    html = client.get(f"/agent/tickets/{ticket['id']}").get_data(as_text=True)
+    assert "Linked from the database" in html
+    assert client.get("/agent/tickets/999999").status_code == 404
