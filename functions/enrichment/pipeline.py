@@ -13,7 +13,7 @@ from datetime import datetime
 from ticketml.features import input_hash
 
 from enrichment import metrics, validate
-from enrichment.errors import MalformedEvent, PermanentError
+from enrichment.errors import MalformedEvent, PermanentError, TransientError
 
 OWN_FIELDS = ("enrichment", "enrichment_error", "helpdesk", "helpdesk_error", "resolution")
 
@@ -64,7 +64,15 @@ class Enricher:
             return self._done("skipped_inputs_unchanged", fields, started)
         if _up_to_date(after):
             return self._done("skipped_up_to_date", fields, started)
+        try:
+            return self._enrich(ticket_id, fields, started)
+        except TransientError as exc:
+            fields["error"] = str(exc)
+            self._done("transient_failure", fields, started, severity="WARNING")  # delivery retries it
+            raise
 
+    def _enrich(self, ticket_id: str, fields: dict, started: float) -> str:
+        """Read, validate, predict, write back and forward one ticket (the rest of `handle`)."""
         timings = fields["timings_ms"] = {}
         t0 = time.perf_counter()
         ticket = self.tickets.get(ticket_id)

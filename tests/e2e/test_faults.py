@@ -34,6 +34,12 @@ def test_helpdesk_down_for_20s_every_ticket_arrives_exactly_once(tmp_path, model
         for ticket_id in ids:
             assert len(client.desk_tickets(ticket_id)) == 1, ticket_id
         assert client.desk_count() == len(ids)
+        logs = _json_lines(stack.procs["enrich"].output)
+        retried = [e for e in logs if e.get("outcome") == "transient_failure" and e.get("ticket_id") in ids]
+        assert retried and all(e["severity"] == "WARNING" and "helpdesk" in e["error"].lower() for e in retried)
+        done = [e for e in logs if e.get("outcome") == "forwarded" and e.get("ticket_id") in ids]
+        assert {e["ticket_id"] for e in done} == set(ids)
+        assert all(e["severity"] == "INFO" and e["model_version"] and "helpdesk" in e["timings_ms"] for e in done)
     finally:
         stack.stop()
 
@@ -72,6 +78,20 @@ def test_function_down_events_wait_then_dead_letter_then_replay(tmp_path, model_
         assert letters
     finally:
         stack.stop()
+
+
+def _json_lines(output: str) -> list[dict]:
+    """The function's structured log entries (Cloud Logging's JSON lines) in a process's output."""
+    import json
+    entries = []
+    for line in output.splitlines():
+        try:
+            entry = json.loads(line[line.index("{"):]) if "{" in line else None
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and "severity" in entry:
+            entries.append(entry)
+    return entries
 
 
 def _dead_letters(stack):
