@@ -117,3 +117,32 @@ def test_write_bundle_refuses_types_the_loader_would_refuse(tmp_path):
     with pytest.raises(BundleError, match="system"):
         write_bundle(tmp_path, "v1", {"evil": FunctionTransformer(func=os.system)}, {}, {})
     assert not any((tmp_path / "versions").iterdir())
+
+
+def test_tickets_open_for_years_do_not_drag_the_resolution_centre_up(demo_file):
+    """Open far beyond what resolved tickets take, a ticket says "slow", not "decades" (Hadoop's abandoned bugs)."""
+    examples = prepare(read_records(demo_file), NATIVE).examples
+    resolved = [e for e in examples if e.hours is not None and not e.censored]
+    train, val = resolved[:700], resolved[700:900]
+    abandoned = [replace(e, hours=e.hours * 1000 + 20_000, censored=True) for e in resolved[:300]]
+    _, plain = fit_heads(train, val, TrainParams(resolution_model="ridge"), lambda s: None)
+    _, with_open = fit_heads(train + abandoned, val, TrainParams(resolution_model="ridge"), lambda s: None)
+    assert with_open["resolution"]["censored_beyond_horizon"] == 300
+    offsets = plain["resolution"]["centre_offset"], with_open["resolution"]["centre_offset"]
+    maes = plain["resolution"]["validation_log_mae"]["ridge"], with_open["resolution"]["validation_log_mae"]["ridge"]
+    # Imputed from their full open time (before the horizon) they pulled the raw centre up by 2.1 log-units, so
+    # validation recentring had to pull it back by as much, and validation log-MAE went from 0.70 to 0.97.
+    assert abs(offsets[1] - offsets[0]) < 1.0, offsets
+    assert maes[1] - maes[0] < 0.1, maes
+
+
+def test_a_resolution_model_no_better_than_the_median_is_not_shipped(demo_file):
+    examples = prepare(read_records(demo_file), NATIVE).examples
+    rng = np.random.default_rng(3)
+    # Times that nothing in the ticket explains: the training median is as good as any model.
+    noise = [replace(e, hours=float(rng.lognormal(3, 1.5)), censored=False) for e in examples[:1000]]
+    _, params = fit_heads(noise[:800], noise[800:], TrainParams(), lambda s: None)
+    head = params["resolution"]
+    assert head["kind"] == "constant", head
+    assert head["validation_log_mae"]["median"] <= head["validation_log_mae"]["ridge"]
+    assert head["median_hours"] == pytest.approx(float(np.median([e.hours for e in noise[:800]])))
