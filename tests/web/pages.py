@@ -58,6 +58,14 @@ class SubmitPage:
                 self.page.fill(f"#{name}", value)
         return self
 
+    def force(self, **fields) -> "SubmitPage":
+        """Set text fields past their maxlength, as a script, an extension or an older browser can."""
+        for name, value in fields.items():
+            self.page.eval_on_selector(
+                f"#{name}", "(el, value) => { el.value = value; el.dispatchEvent(new Event('input', {bubbles: true})); }",
+                value)
+        return self
+
     def send(self) -> None:
         self.page.click("#send")
 

@@ -1,6 +1,12 @@
 """The pure modules of web/js, run in the browser as the pages load them."""
 
+import re
+
 import pytest
+
+from emulator.rules import jsonsource
+from emulator.rules.errors import Source
+from stack.procs import ROOT
 
 
 @pytest.fixture
@@ -71,6 +77,8 @@ def test_durations_and_words(run):
           f.sentimentWords({label: "negative", score: -0.8}), f.sentimentWords({label: "neutral", score: 0.9}),
           f.sentimentWords({label: "positive", score: 0.2}), f.sentimentWords({label: "<b>"}),
           f.age(0, 59_000), f.age(0, 5 * 60_000), f.age(0, 3 * 3600_000), f.age(0, 50 * 3600_000),
+          f.statusWords("new"), f.statusWords("solved"), f.statusWords("closed"), f.statusWords("hold"),
+          f.statusWords("escalated"), f.statusWords("constructor"), f.statusWords(undefined), f.statusWords(3),
         ];
     """)
     assert result == [
@@ -80,25 +88,81 @@ def test_durations_and_words(run):
         72, None,
         "Very negative", "Neutral", "Positive", None,
         "just now", "5 min ago", "3 h ago", "2 days ago",
+        "New", "Solved", "Closed", "On hold", "escalated", "constructor", "", "",
     ]
 
 
-def test_form_checks_mirror_the_function(run):
+def test_form_checks_mirror_the_database_rules(run):
     result = run("""
-        const {check} = m.validate;
+        const {check, length} = m.validate;
+        const at = (n) => "a".repeat(n - "@example.com".length) + "@example.com";
         return [
           check("subject", "  "), check("subject", "é".repeat(200)), check("subject", "😀".repeat(201)),
           check("email", "a@b.c"), check("email", "a b@c.d"), check("impact", "4"), check("impact", "5"),
           check("seniority", "0"), check("seniority", "100.5"), check("category", "billing"), check("type", "bug"),
+          // Lengths in UTF-16 units, as the rules' .length: 150 emoji are 150 code points but 300 units.
+          length("😀"), length("é"), check("subject", "😀".repeat(100)), check("subject", "😀".repeat(150)),
+          check("subject", "a" + "😀".repeat(100)), check("name", "👩‍💻".repeat(20)), check("name", "👩‍💻".repeat(21)),
+          check("description", "🎉".repeat(2501)),
+          check("email", at(254)), check("email", at(255)), check("email", ` ${at(254)} `),
         ];
     """)
     assert result[0] == "Enter a subject."
     assert result[1] == ""
-    assert result[2].startswith("Subject is 201 characters long")  # code points, as Python counts
+    assert result[2] == ("Subject is 402 characters long; the limit is 200. Shorten it by 202. "
+                         "Emoji and some symbols count as 2 characters.")
     assert result[3] == "" and result[4].endswith("Use the form name@example.com.")
     assert result[5] == "" and result[6] == "Choose how much this affects your work."
     assert result[7] == "" and "from 0 to 100" in result[8]
     assert result[9] == "" and result[10]
+    assert result[11:13] == [2, 1]
+    assert result[13] == ""
+    assert result[14] == ("Subject is 300 characters long; the limit is 200. Shorten it by 100. "
+                          "Emoji and some symbols count as 2 characters.")
+    assert result[15].startswith("Subject is 201 characters long")
+    assert result[16] == ""  # a person at a laptop is 5 units: 20 of them fill the 100
+    assert result[17].startswith("Name is 105 characters long; the limit is 100.")
+    assert result[18].startswith("Description is 5,002 characters long; the limit is 5,000.")
+    assert result[19] == ""
+    assert result[20] == "E-mail address is 255 characters long; the limit is 254. Shorten it by 1."
+    assert result[21] == ""  # trimmed, as the form sends it
+
+
+def rules_limits() -> dict:
+    """Every `.length <= N` and `.val() <= N` of the ticket rules, by field name, from database.rules.json."""
+    tree = plain(jsonsource.read(Source((ROOT / "database.rules.json").read_text())))
+    ticket = tree["rules"]["tickets"]["$ticketId"]
+    fields = {name: ticket[name] for name in ("subject", "description", "seniority", "impact")}
+    fields |= {name: ticket["contact"][name] for name in ("name", "email")}
+    limits = {}
+    for name, rule in fields.items():
+        found = re.findall(r"newData\.val\(\)(\.length)? <= (\d+)", rule[".validate"])
+        assert len(found) == 1, (name, rule)
+        limits[name] = int(found[0][1])
+    return limits
+
+
+def plain(value: jsonsource.JsonValue):
+    """The JSON value without the positions the rules reader keeps."""
+    if isinstance(value.value, dict):
+        return {key: plain(child) for key, child in value.value.items()}
+    if isinstance(value.value, list):
+        return [plain(child) for child in value.value]
+    return value.value
+
+
+def test_the_form_limits_are_the_rules_limits(run, page, site):
+    limits = rules_limits()
+    assert limits == {"subject": 200, "description": 5000, "seniority": 100, "impact": 4, "name": 100, "email": 254}
+    assert run("return m.validate.LIMITS;") == {k: v for k, v in limits.items() if k != "impact"}
+    page.goto(site)  # the form: maxlength and max in the HTML, the counters' limits
+    form = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll("#ticket-form [name]")]
+        .filter((el) => el.maxLength > 0 || el.max).map((el) => [el.name, el.maxLength > 0 ? el.maxLength : Number(el.max)]))""")
+    assert form == {k: v for k, v in limits.items() if k != "impact"}
+    counters = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll(".counter")]
+        .map((el) => [el.id, Number(el.dataset.limit)]))""")
+    assert counters == {"subject-count": limits["subject"], "description-count": limits["description"]}
+    assert run("return m.validate.CHOICES.impact;") == [str(n) for n in range(limits["impact"] + 1)]
 
 
 def test_a_customer_is_signed_in_anonymously_by_the_auth_emulator_and_urls_carry_the_token(run, page, stack):

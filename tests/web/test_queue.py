@@ -109,6 +109,8 @@ def test_detail_opens_on_click_updates_live_and_closes_with_escape(new_page, sit
     assert detail.locator(".detail__description").text_content() == "Line one\nLine two"
     expect(detail).to_contain_text("Ann Example")
     expect(detail.get_by_role("link", name="<ann@example.com>")).to_have_attribute("href", "mailto:ann@example.com")
+    status = detail.locator(".facts__row", has=queue.page.locator("dt", has_text="Status")).locator("dd")
+    expect(status).to_have_text("New")  # words, not the stored "new"
 
     db.patch(f"tickets/{ticket_id}/enrichment", {"needs_review": True, "sentiment": {"label": "negative", "score": -0.9}})
     expect(detail.get_by_test_id("needs-review")).to_be_visible()
@@ -127,6 +129,12 @@ def test_detail_opens_on_click_updates_live_and_closes_with_escape(new_page, sit
     expect(detail).to_be_visible()
     queue.page.mouse.click(5, 5)  # on the backdrop
     expect(detail).to_be_hidden()
+
+    db.patch(f"tickets/{ticket_id}", {"status": "solved", "resolution": {"status": "solved", "final_priority": "P3",
+                                                                        "solved_at": int(time.time() * 1000)}})
+    queue.page.locator("#done-details > summary").click()
+    queue.done_row(ticket_id).locator(".ticket-row__open").click()
+    expect(status).to_have_text("Solved")
 
 
 def test_queue_reconnects_after_the_stream_drops_and_takes_the_fresh_snapshot(new_page, site, db):

@@ -63,7 +63,8 @@ def test_empty_form_puts_a_message_next_to_every_field_and_focuses_the_first(pag
 def test_too_long_fields_are_refused_with_their_length_and_fixed_live(page, site, db):
     form = SubmitPage(page, site).open()
     before = db.get("tickets") or {}
-    form.fill(subject="s" * 201, description="d" * 5001, name="n" * 101, email="ann@", seniority="101").send()
+    # maxlength stops a person; a script or an extension can still put longer text in.
+    form.fill(email="ann@", seniority="101").force(subject="s" * 201, description="d" * 5001, name="n" * 101).send()
     expect(form.error("subject")).to_have_text("Subject is 201 characters long; the limit is 200. Shorten it by 1.")
     expect(form.error("description")).to_contain_text("5,001 characters long; the limit is 5,000")
     expect(form.error("name")).to_contain_text("101 characters long; the limit is 100")
@@ -76,9 +77,38 @@ def test_too_long_fields_are_refused_with_their_length_and_fixed_live(page, site
     page.fill("#subject", "s" * 200)  # after a first attempt, messages follow the typing
     expect(form.error("subject")).to_be_empty()
     expect(page.locator("#subject")).to_have_attribute("aria-invalid", "false")
+    expect(page.locator("#subject-count")).to_have_text("Limit reached: 200 / 200")
     page.fill("#description", "   ")
     expect(form.error("description")).to_have_text("Enter a description of the problem.")
     assert (db.get("tickets") or {}).keys() == before.keys(), "nothing may be sent while fields are invalid"
+
+
+def test_emoji_count_twice_as_the_rules_count_them_and_a_ticket_at_every_limit_is_accepted(page, site, db):
+    """150 emoji are 150 characters to Python but 300 UTF-16 units to the rules: the form counts as the rules do."""
+    form = SubmitPage(page, site).open()
+    before = db.get("tickets") or {}
+    long_email = "a" * (255 - len("@example.com")) + "@example.com"
+    form.fill().force(subject="😀" * 150, email=long_email).send()
+    expect(form.error("subject")).to_have_text("Subject is 300 characters long; the limit is 200. Shorten it by 100. "
+                                               "Emoji and some symbols count as 2 characters.")
+    expect(page.locator("#subject")).to_have_attribute("aria-invalid", "true")
+    expect(form.error("email")).to_have_text("E-mail address is 255 characters long; the limit is 254. Shorten it by 1.")
+    expect(form.status).to_have_text("2 fields need your attention.")
+    assert (db.get("tickets") or {}).keys() == before.keys(), "nothing may be sent while fields are invalid"
+
+    # Typed or pasted, the same text stops at the rules' limit; the database then takes every field at its limit.
+    at_limit = {"subject": "😀" * 100, "description": "🎉" * 2500, "name": "👩‍💻" * 20, "email": long_email[1:]}
+    form.fill(subject="😀" * 150, description="🎉" * 2600, name="👩‍💻" * 21, email=at_limit["email"])
+    for name, value in at_limit.items():
+        expect(page.locator(f"#{name}")).to_have_value(value)
+        expect(form.error(name)).to_be_empty()
+    expect(page.locator("#subject-count")).to_have_text("Limit reached: 200 / 200")
+    expect(page.locator("#description-count")).to_have_text("Limit reached: 5,000 / 5,000")
+    form.send()
+    stored = db.get(f"tickets/{form.ticket_id()}")
+    expect(form.status).to_be_empty()
+    assert (stored["subject"], stored["description"]) == (at_limit["subject"], at_limit["description"])
+    assert stored["contact"] == {"name": at_limit["name"], "email": at_limit["email"]}
 
 
 def test_a_refusal_by_the_database_is_shown_with_its_own_message(page, site, stack):

@@ -13,6 +13,10 @@ export const IMPACT_NAMES = ["None", "Low", "Moderate", "High", "Critical"];
 export const EXPERIENCE_NAMES = {
   beginner: "Beginner", experienced: "Experienced", advanced: "Advanced", trainer: "Trainer",
 };
+// The database writes new, solved and closed; the rest are the helpdesk's, should a tool copy them.
+export const STATUS_NAMES = {
+  new: "New", open: "Open", pending: "Pending", hold: "On hold", solved: "Solved", closed: "Closed",
+};
 const SENTIMENT_WORDS = { negative: "Negative", neutral: "Neutral", positive: "Positive" };
 
 /** `names[key]` if it is one of the map's own entries, else null (data may say "constructor"). */
@@ -21,6 +25,12 @@ export function nameOf(names, key) {
 }
 const STRONG_SENTIMENT = 0.6;
 const HOUR_MS = 3600 * 1000;
+
+/** A ticket status in words ("New", "Solved"); an unknown string as it is, "" when absent. */
+export function statusWords(status) {
+  if (typeof status !== "string") return "";
+  return nameOf(STATUS_NAMES, status) ?? status;
+}
 
 /** The model's confidence in its chosen priority, as a whole percentage, or null. */
 export function confidence(enrichment) {

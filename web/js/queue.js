@@ -13,7 +13,7 @@ import { connect, listen } from "./db.js";
 import { fill, h } from "./dom.js";
 import { analysis, priorityBadge, sentimentChip } from "./card.js";
 import {
-  CATEGORY_NAMES, EXPERIENCE_NAMES, IMPACT_NAMES, TYPE_NAMES, age, confidence, dateTime, isoTime, nameOf,
+  CATEGORY_NAMES, EXPERIENCE_NAMES, IMPACT_NAMES, TYPE_NAMES, age, confidence, dateTime, isoTime, nameOf, statusWords,
 } from "./format.js";
 import { own } from "./tree.js";
 
@@ -236,7 +236,7 @@ function row(id, ticket) {
     e?.needs_review === true ? h("span", { class: "flag-chip flag-chip--review", text: "Needs review" }) : null,
     ticket.enrichment_error && !e ? h("span", { class: "flag-chip flag-chip--error", text: "Invalid" }) : null,
     ticket.helpdesk_error ? h("span", { class: "flag-chip flag-chip--error", text: "Helpdesk error" }) : null,
-    isDoneTicket(ticket) ? h("span", { class: "flag-chip flag-chip--done", text: doneStatus(ticket) === "closed" ? "Closed" : "Solved" }) : null,
+    isDoneTicket(ticket) ? h("span", { class: "flag-chip flag-chip--done", text: statusWords(doneStatus(ticket)) }) : null,
     ticket.helpdesk?.id !== undefined && ticket.helpdesk?.id !== null
       ? h("span", { class: "helpdesk-id", title: "Helpdesk ticket", text: `#${ticket.helpdesk.id}` }) : null));
 }
@@ -273,7 +273,7 @@ function renderDetail(id) {
       fact("Experience", nameOf(EXPERIENCE_NAMES, ticket.experience) ?? String(ticket.experience ?? "")),
       fact("Customer for", Number.isFinite(years) ? `${years} ${years === 1 ? "year" : "years"}` : ""),
       fact("Received", Number.isFinite(created) ? h("time", { datetime: isoTime(created), text: `${dateTime(created)} (${age(created)})` }) : ""),
-      fact("Status", typeof ticket.status === "string" ? ticket.status : ""),
+      fact("Status", statusWords(doneStatus(ticket))),
       fact("Ticket id", h("code", { text: id }))),
     h("h3", { class: "detail__subhead", text: "Description" }),
     h("p", { class: "detail__description", text: typeof ticket.description === "string" ? ticket.description : "" }),
@@ -284,7 +284,8 @@ function renderDetail(id) {
 }
 
 function fact(label, value) {
-  return h("div", { class: "facts__row" }, h("dt", { text: label }), h("dd", {}, value));
+  const key = label.toLowerCase().replace(/ /g, "-"); // "Ticket id" -> data-fact="ticket-id", for the layout
+  return h("div", { class: "facts__row", dataset: { fact: key } }, h("dt", { text: label }), h("dd", {}, value));
 }
 
 function readFilters() {

@@ -107,8 +107,10 @@ function focusField(name) {
 function updateCounter(name) {
   const counter = document.getElementById(`${name}-count`);
   const limit = Number(counter.dataset.limit);
-  const n = length(form.elements[name].value);
-  counter.textContent = `${n.toLocaleString("en")} / ${limit.toLocaleString("en")}`;
+  const n = length(form.elements[name].value); // UTF-16 units, as the rules and maxlength count
+  // At the limit, maxlength stops typing and cuts what is pasted: say so next to the field.
+  counter.textContent = `${n === limit ? "Limit reached: " : ""}${n.toLocaleString("en")} / ${limit.toLocaleString("en")}`;
+  counter.classList.toggle("counter--full", n === limit);
   counter.classList.toggle("counter--over", n > limit);
 }
 

@@ -1,18 +1,21 @@
 /**
- * The ticket form's checks, mirroring the function's validation (functions/enrichment/validate.py)
- * and the database rules, so a customer learns what to fix before sending anything.
+ * The ticket form's checks, mirroring the database rules (database.rules.json) exactly, so a
+ * customer learns what to fix before sending anything instead of a bare "Permission denied".
+ * (The function's own check, functions/enrichment/validate.py, counts lengths in code points, so it
+ * never refuses a length the rules allowed.)
  *
- * Lengths count characters (code points) as Python does, not UTF-16 units.
+ * Lengths count UTF-16 code units, as the rules' `.length` does (and JavaScript's, and the
+ * `maxlength` attribute's): an emoji is 2, "é" is 1.
  */
 
-export const LIMITS = { subject: 200, description: 5000, name: 100, seniority: 100 };
+export const LIMITS = { subject: 200, description: 5000, name: 100, email: 254, seniority: 100 };
 export const CHOICES = {
   category: ["technical", "performance", "authentication", "billing"],
   type: ["request", "issue"],
   experience: ["beginner", "experienced", "advanced", "trainer"],
   impact: ["0", "1", "2", "3", "4"],
 };
-// The same pattern as the function's: something@something.something, no spaces.
+// The rules' pattern (JavaScript's \s, as the rules use): something@something.something, no spaces.
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const CHOICE_PROMPTS = {
   category: "Choose what the problem is about.",
@@ -21,9 +24,9 @@ const CHOICE_PROMPTS = {
   impact: "Choose how much this affects your work.",
 };
 
-/** Characters in a string, counted as Python's len() does. */
+/** A string's length as the database rules count it: UTF-16 code units. */
 export function length(text) {
-  return [...text].length;
+  return String(text).length;
 }
 
 /**
@@ -41,6 +44,7 @@ export function check(name, raw) {
     case "name": return text(value, "your name", "Name", LIMITS.name);
     case "email":
       if (!value) return "Enter your e-mail address so we can reply.";
+      if (length(value) > LIMITS.email) return tooLong("E-mail address", value, LIMITS.email);
       return EMAIL.test(value) ? "" : `"${clip(value)}" is not an e-mail address. Use the form name@example.com.`;
     case "seniority": {
       if (!value) return "Enter how many years you have been a customer.";
@@ -81,14 +85,18 @@ export function toTicket(values) {
 
 function text(value, what, label, limit) {
   if (!value) return `Enter ${what}.`;
+  return length(value) > limit ? tooLong(label, value, limit) : "";
+}
+
+function tooLong(label, value, limit) {
   const n = length(value);
-  if (n > limit) {
-    return `${label} is ${n.toLocaleString("en")} characters long; the limit is ${limit.toLocaleString("en")}. ` +
-      `Shorten it by ${(n - limit).toLocaleString("en")}.`;
-  }
-  return "";
+  const message = `${label} is ${n.toLocaleString("en")} characters long; the limit is ${limit.toLocaleString("en")}. ` +
+    `Shorten it by ${(n - limit).toLocaleString("en")}.`;
+  // Emoji and other characters outside the Basic Multilingual Plane are two UTF-16 units.
+  return n > [...value].length ? `${message} Emoji and some symbols count as 2 characters.` : message;
 }
 
 function clip(value) {
-  return value.length > 40 ? `${value.slice(0, 37)}...` : value;
+  const characters = [...value]; // never cut an emoji in half
+  return characters.length > 40 ? `${characters.slice(0, 37).join("")}...` : value;
 }
