@@ -10,11 +10,13 @@ import logging
 
 from emulator import values
 from emulator.errors import BadRequest, PermissionDenied
+from emulator.query import ORDER_BY_KEY, ORDER_BY_PRIORITY, ORDER_BY_VALUE
 from emulator.rules import RuleSet, RulesError
 from emulator.rules import Context as RulesContext
 from emulator.store import Auth
 
 PERMISSION_DENIED = "Permission denied"
+VALUE_INDEX = ".value"  # the .indexOn entry that indexes children by their own value
 _log = logging.getLogger(__name__)
 
 
@@ -69,7 +71,7 @@ class Access:
         """Raise PermissionDenied unless `auth` may read `path` (with `query`)."""
         if not self.can_read(ns, path, auth, query):
             raise PermissionDenied(PERMISSION_DENIED)
-        if query is not None and query.order_by not in ("$key", "$value", "$priority"):
+        if query is not None and query.order_by not in (ORDER_BY_KEY, ORDER_BY_PRIORITY):
             self._warn_unindexed(ns, path, query.order_by)
 
     def guard(self, change, root_before, now: int) -> None:
@@ -83,10 +85,22 @@ class Access:
             raise PermissionDenied(PERMISSION_DENIED)
 
     def _warn_unindexed(self, ns, path, order_by):
-        indexed = self.ruleset(ns).index_on(path)
-        key = (ns, path, order_by)
-        if order_by not in indexed and key not in self._warned:
+        """Warn once per (namespace, path, index) about an ordered query its rules do not index.
+
+        Keys and priorities are always indexed. Ordering by value needs `".indexOn": ".value"`
+        and ordering by a child needs that child's path, as in production, which refuses such
+        a query with `Index not defined`; Firebase's emulator serves it and warns, and so do we.
+        """
+        index = VALUE_INDEX if order_by == ORDER_BY_VALUE else order_by
+        indexed = {_index_path(entry) for entry in self.ruleset(ns).index_on(path)}
+        key = (ns, path, index)
+        if index not in indexed and key not in self._warned:
             self._warned.add(key)
             _log.warning('Using an unspecified index. Consider adding ".indexOn": "%s" at %s to your security rules '
                          "for better performance (production Firebase refuses this query).",
-                         order_by, values.path_str(path))
+                         index, values.path_str(path))
+
+
+def _index_path(entry: str) -> str:
+    """An .indexOn entry as a query names it: "/a//b/" and "a/b" are the same child."""
+    return entry if entry == VALUE_INDEX else "/".join(s for s in entry.split("/") if s)

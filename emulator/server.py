@@ -51,6 +51,7 @@ class EmulatorServer:
         self.triggers: list = []
         self.delivery: Delivery | None = None
         self._watcher: asyncio.Task | None = None
+        self._started: list = []  # extensions whose start() returned, stopped in reverse
         self.metrics = Metrics()
 
     @property
@@ -63,7 +64,20 @@ class EmulatorServer:
         Raises:
           ConfigError: the rules file or import is invalid, or a port cannot be bound.
           StorageUnavailable: the data dir cannot be opened.
+
+        On failure everything already opened (journal, delivery's HTTP session, extensions, a bound
+        port) is closed again before the error propagates; nothing is exported.
         """
+        try:
+            await self._start()
+        except BaseException:
+            try:
+                await self._shutdown(export=False)
+            except Exception:  # never mask the start-up error
+                _log.exception("cleanup after a failed start failed")
+            raise
+
+    async def _start(self) -> None:
         s = self.settings
         journal = Journal(s.data_dir) if s.data_dir is not None else MemoryJournal()
         self.db = Database(journal)
@@ -81,6 +95,7 @@ class EmulatorServer:
         self.api.settings_handlers.update(admin_handlers(self))
         for ext in self.extensions:
             await ext.start(self)
+            self._started.append(ext)
         if s.import_dir is not None:
             await self._import(s.import_dir)
         if s.rules_file is not None:
@@ -193,12 +208,16 @@ class EmulatorServer:
 
     async def stop(self) -> None:
         """Close streams, stop serving, flush the journal, then export if asked."""
+        await self._shutdown(export=True)
+
+    async def _shutdown(self, export: bool) -> None:
+        """Release whatever `start` got to (it may have failed part way)."""
         if self.registry is not None:
             self.registry.close_all()
         if self._watcher is not None:
             self._watcher.cancel()
-        for ext in reversed(self.extensions):
-            await ext.stop()
+        while self._started:
+            await self._started.pop().stop()
         if self.delivery is not None:
             await self.delivery.stop()
         for runner in reversed(self._runners):
@@ -206,6 +225,6 @@ class EmulatorServer:
         self._runners.clear()
         if self.db is not None:
             await self.db.settle()
-            if self.settings.export_on_exit is not None:
+            if export and self.settings.export_on_exit is not None:
                 self.export(self.settings.export_on_exit)
             await self.db.close()

@@ -63,8 +63,9 @@ def load_settings(args=None, env=None) -> Settings:
     flag = (lambda name: getattr(args, name, None)) if args is not None else (lambda name: None)
     config_path = Path(flag("config") or env.get("RTDB_EMULATOR_CONFIG") or "firebase.json")
     config = _read_json(config_path, "config") if config_path.exists() else {}
-    if flag("config") and not config_path.exists():
-        raise ConfigError(f'Invalid --config: "{config_path}". The file does not exist.')
+    if not config_path.exists() and (flag("config") or env.get("RTDB_EMULATOR_CONFIG")):
+        named = "--config" if flag("config") else "RTDB_EMULATOR_CONFIG"  # only ./firebase.json is optional
+        raise ConfigError(f'Invalid {named}: "{config_path}". The file does not exist.')
     base = config_path.resolve().parent
     emulators = _section(config, "emulators", config_path)
     db_conf = _section(emulators, "database", config_path)
@@ -74,15 +75,19 @@ def load_settings(args=None, env=None) -> Settings:
     s.host = flag("host") or env.get("RTDB_EMULATOR_HOST") or db_conf.get("host") or DEFAULT_HOST
     s.port = _port(flag("port"), env.get("RTDB_EMULATOR_PORT"), db_conf.get("port"), DEFAULT_PORT, "port")
     s.project = flag("project") or env.get("GCLOUD_PROJECT") or _project_from_rc(base) or DEFAULT_PROJECT
-    in_memory = flag("in_memory") or env.get("RTDB_EMULATOR_IN_MEMORY", "").lower() in ("1", "true", "yes")
-    data_dir = flag("data_dir") or env.get("RTDB_EMULATOR_DATA_DIR")
-    if in_memory and flag("data_dir"):
+    if flag("in_memory") and flag("data_dir"):
         raise ConfigError("Invalid flags: --in-memory and --data-dir exclude each other.")
+    if flag("in_memory") or flag("data_dir"):  # a flag overrides both variables
+        in_memory, data_dir = bool(flag("in_memory")), flag("data_dir")
+    else:
+        in_memory = env.get("RTDB_EMULATOR_IN_MEMORY", "").lower() in ("1", "true", "yes")
+        data_dir = env.get("RTDB_EMULATOR_DATA_DIR")
     s.data_dir = None if in_memory else Path(data_dir) if data_dir else base / DEFAULT_DATA_DIR
     imp = flag("import_dir") or env.get("RTDB_EMULATOR_IMPORT")
     s.import_dir = Path(imp) if imp else None
     if s.import_dir is not None and not s.import_dir.is_dir():
-        raise ConfigError(f'Invalid --import: "{s.import_dir}". It must be a directory (an emulator export).')
+        named = "--import" if flag("import_dir") else "RTDB_EMULATOR_IMPORT"
+        raise ConfigError(f'Invalid {named}: "{s.import_dir}". It must be a directory (an emulator export).')
     exp = flag("export_on_exit") or env.get("RTDB_EMULATOR_EXPORT_ON_EXIT")
     s.export_on_exit = Path(exp) if exp else None
     s.rules_file = _rules_file(config.get("database"), base, config_path)
@@ -93,7 +98,8 @@ def load_settings(args=None, env=None) -> Settings:
         s.hosting_ignore = [g for g in hosting.get("ignore", []) if isinstance(g, str)]
         s.hosting_port = _port(flag("hosting_port"), env.get("HOSTING_EMULATOR_PORT"), hosting_conf.get("port"),
                                DEFAULT_HOSTING_PORT, "hosting port")
-    s.triggers = _triggers(flag("triggers") or env.get("RTDB_EMULATOR_TRIGGERS"), base, env)
+    s.triggers = _triggers(flag("triggers") or env.get("RTDB_EMULATOR_TRIGGERS"), base, env,
+                           "--triggers" if flag("triggers") else "RTDB_EMULATOR_TRIGGERS")
     keep_alive = flag("keep_alive")
     if keep_alive is not None:
         s.keep_alive_s = float(keep_alive)
@@ -151,13 +157,13 @@ def _rules_file(database, base: Path, config_path: Path) -> Path | None:
     return path
 
 
-def _triggers(explicit, base: Path, env) -> list:
+def _triggers(explicit, base: Path, env, named: str) -> list:
     from emulator.triggers import parse_triggers  # triggers imports the store; settings stays light
 
     path = Path(explicit) if explicit else base / DEFAULT_TRIGGERS_FILE
     if not path.exists():
         if explicit:
-            raise ConfigError(f'Invalid --triggers: "{path}". The file does not exist.')
+            raise ConfigError(f'Invalid {named}: "{path}". The file does not exist.')
         return []
     doc = _read_json(path, "triggers file")
     for entry in doc.get("triggers", []) if isinstance(doc, dict) else []:

@@ -99,13 +99,30 @@ def test_sigterm_and_sigint_exit_cleanly():
     assert emu.proc.wait(15) == 0
 
 
+def _assert_one_clean_line(stderr: str) -> str:
+    """A failed start reports one line: no asyncio "Unclosed client session" noise, no traceback."""
+    assert "Unclosed" not in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
 def test_port_in_use_is_reported():
     first = start_emulator()
     try:
         result = _run_cli("--port", str(first.port), "--hosting-port", "0", "--in-memory")
         assert result.returncode == 2
-        assert f"Cannot listen for the database emulator on 127.0.0.1:{first.port}" in result.stderr
-        assert "choose another port" in result.stderr
+        line = _assert_one_clean_line(result.stderr)
+        assert line.startswith(f"emulator: Cannot listen for the database emulator on 127.0.0.1:{first.port}: ")
+        assert line.endswith("Is another emulator running? Stop it, or choose another port (0 picks a free one).")
+
+        # The database port (and the rules file watcher) are up by then: both are released again.
+        hosting = first.port_of(r"Hosting emulator ready")
+        result = _run_cli("--port", "0", "--hosting-port", str(hosting), "--in-memory")
+        assert result.returncode == 2
+        line = _assert_one_clean_line(result.stderr)
+        assert line.startswith(f"emulator: Cannot listen for the hosting emulator on 127.0.0.1:{hosting}: ")
     finally:
         first.stop()
 
@@ -125,10 +142,22 @@ def test_invalid_config_is_reported(tmp_path):
     result = _run_cli("--config", str(bad), "--in-memory", "--port", "0")
     assert result.returncode == 2 and 'Invalid database.rules: "missing.rules.json"' in result.stderr
 
-    (tmp_path / "broken.rules.json").write_text('{"rules": ')
+    # An invalid rules file is reported with the line and column of the problem, and nothing else.
+    rules = tmp_path / "broken.rules.json"
     bad.write_text(json.dumps({"database": {"rules": "broken.rules.json"}}))
+    rules.write_text('{"rules": ')
     result = _run_cli("--config", str(bad), "--in-memory", "--port", "0")
-    assert result.returncode == 2 and "Invalid rules file" in result.stderr
+    assert result.returncode == 2
+    assert _assert_one_clean_line(result.stderr) == (
+        f'emulator: Invalid rules file: "{rules}". Invalid rules: line 1, column 11: '
+        "Unexpected end of the document, expected a value.")
+
+    rules.write_text('{\n  "rules": {\n    ".read": true,\n    ".wrte": false\n  }\n}\n')
+    result = _run_cli("--config", str(bad), "--in-memory", "--port", "0")
+    assert result.returncode == 2
+    assert _assert_one_clean_line(result.stderr) == (
+        f'emulator: Invalid rules file: "{rules}". Invalid rules: line 4, column 5: '
+        'Invalid key: ".wrte". Rule keys are .read, .write, .validate and .indexOn.')
 
     result = _run_cli("--config", str(tmp_path / "absent.json"))
     assert result.returncode == 2 and "does not exist" in result.stderr
