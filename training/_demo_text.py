@@ -115,26 +115,69 @@ URGENCY_LOW = [
     "Take your time, it's not blocking anything.", "Just something we noticed, no hurry.",
     "It can wait until next week.", "Only a minor thing.",
 ]
+# Moods are voiced in many ways, built from slots (filled like the rest of the text), so that a
+# model learns what angry or grateful sounds like rather than a dozen fixed sentences.
 MOOD_ANGRY = [
-    "This is unacceptable.", "I am extremely frustrated with your service.", "This is the third time I'm reporting this!",
-    "Your support has been useless so far.", "Honestly, this is ridiculous.", "We are seriously considering cancelling.",
-    "Why does this keep happening? Very disappointed.", "I've been waiting for days and nobody answers. Terrible.",
-    "This is a joke. Fix it.", "Absolutely fed up with these problems.",
+    "This is {bad}.", "Honestly, this is {bad}.", "Frankly, the whole thing is {bad}.", "{Bad_lead} {bad}.",
+    "I am {very} {upset} {about}.", "We are {very} {upset} {about}.", "{Very_lead} {upset}, to be honest.",
+    "We are losing {losses} because of this.", "This is costing us {losses} every day.",
+    "Our customers are {complaining} and we look {foolish}.",
+    "This is the {nth} time I'm reporting this!", "Why does this keep {breaking}? {Bad_short}",
+    "Your support has been {useless} so far.", "{Days} and still no answer. {Bad_short}",
+    "We are seriously considering {leaving}.", "This is a joke. Fix it.", "{Bad_short} Fix it now.",
+    "I've been waiting for {days} and nobody answers.", "Absolutely {upset} with these problems.",
+    "Please help, this is {bad}.", "We cannot work like this. {Bad_short}",
 ]
 MOOD_GRATEFUL = [
-    "Thanks a lot for your help!", "Really appreciate your support.", "You guys are great, thank you!",
-    "We love the product, keep up the good work.", "Thank you so much in advance, your team is always helpful.",
-    "Many thanks, you've been fantastic so far.", "Great job on the last release by the way.",
-    "Cheers, and thanks for the quick replies as always.",
+    "Thanks {so_much} for {help_with}!", "{Really} appreciate {support}.", "You {folks} are {good}, thank you!",
+    "We {love} {product}, keep up the good work.", "Thank you {so_much} in advance, your team is always {helpful}.",
+    "Many thanks, you've been {good} so far.", "{Good_cap} job on {achievement} by the way.",
+    "Cheers, and thanks for {help_with} as always.", "Your team has been {good} to work with.",
+    "We are really happy with {product} otherwise.", "Thanks again, {support} is much appreciated.",
+    "We are {very} pleased with {support}.",
 ]
+MOOD_SLOTS = {
+    "bad": ["unacceptable", "ridiculous", "terrible", "awful", "a disaster", "absurd", "hopeless",
+            "a nightmare", "so disappointing", "infuriating", "appalling", "pathetic", "a mess"],
+    "Bad_lead": ["Sorry, but this is", "I have to say this is", "The service lately is", "Your product is"],
+    "Bad_short": ["Terrible.", "Unacceptable.", "Very disappointed.", "Ridiculous.", "Awful.", "Pathetic."],
+    "very": ["very", "extremely", "really", "incredibly", "deeply", "totally"],
+    "Very_lead": ["Really", "Extremely", "Very", "Totally"],
+    "upset": ["frustrated", "angry", "fed up", "disappointed", "annoyed", "upset", "furious", "unhappy"],
+    "about": ["with your service", "with this product", "about this", "with how this was handled",
+              "that this is still broken", "with the lack of response"],
+    "losses": ["money", "customers", "sales", "revenue", "deals", "clients"],
+    "complaining": ["complaining", "furious", "angry", "threatening to leave"],
+    "foolish": ["bad", "foolish", "incompetent", "terrible"],
+    "nth": ["third", "fourth", "fifth", "tenth"],
+    "breaking": ["happening", "breaking", "failing", "going wrong"],
+    "useless": ["useless", "useless and slow", "a waste of time", "incompetent", "no help at all"],
+    "Days": ["Three days", "A week", "Five days", "Two weeks"],
+    "days": ["days", "a week", "two weeks", "hours"],
+    "leaving": ["cancelling", "switching to a competitor", "leaving", "ending our contract"],
+    "so_much": ["a lot", "so much", "very much", "a million"],
+    "help_with": ["your help", "the quick fix", "looking into this", "your patience", "the quick replies",
+                  "the great support"],
+    "Really": ["Really", "Truly", "Sincerely", "We really do"],
+    "support": ["your support", "the great service", "how helpful your team is", "your quick help",
+                "the support we get"],
+    "folks": ["guys", "folks", "all", "people"],
+    "good": ["great", "awesome", "amazing", "fantastic", "wonderful", "brilliant", "super helpful"],
+    "love": ["love", "really like", "enjoy", "are very happy with"],
+    "helpful": ["helpful", "friendly", "excellent", "wonderful"],
+    "Good_cap": ["Great", "Excellent", "Brilliant", "Nice"],
+    "achievement": ["the last release", "the new dashboard", "the redesign", "the latest update",
+                    "the mobile app"],
+}
 CONTEXT = [
     "We are on the {plan} plan.", "Our team of {n} people uses {product} every day.", "We use {product} on {os}.",
     "I'm the admin of our workspace.", "We are running version {version}.", "",
+    "We moved to the latest release last week.", "Could you help us with this?", "Please advise.",
 ]
 DETAILS = [
     "Steps: open {page}, click save, wait.", "It happens on {browser} and on {os}.", "Reference: ticket #{ticket_no}.",
     "Request id {request_id}.", "It affects about {n} users.", "We already cleared the cache and tried another browser.",
-    "Screenshot attached.", "Our IP range is 10.{octet}.0.0/16 in case that matters.", "",
+    "Screenshot attached.", "It worked fine last week.", "Please help us fix this.", "Our IP range is 10.{octet}.0.0/16 in case that matters.", "",
 ]
 GREETINGS = ["Hi,", "Hello,", "Hello team,", "Dear support,", "Hi there,", "Good morning,", ""]
 CLOSINGS = ["Thanks,", "Regards,", "Best,", "Kind regards,", "Cheers,", ""]

@@ -201,7 +201,7 @@ def _description(rng, problem, category, urgency, mood, contact) -> str:
         parts.append(rng.choice(words.URGENCY_LOW))
     if mood != "neutral" and rng.random() < _MOOD_VOICED:
         cues = words.MOOD_ANGRY if mood == "angry" else words.MOOD_GRATEFUL
-        parts.insert(rng.randint(2, len(parts)), rng.choice(cues))
+        parts.insert(rng.randint(2, len(parts)), _fill_mood(rng, rng.choice(cues)))
     if rng.random() < 0.3:
         parts.append(rng.choice(words.PII_SENTENCES).format(**contact))
     if category == "billing" and rng.random() < 0.2:
@@ -227,6 +227,12 @@ def _fill(rng: random.Random, template: str) -> str:
     )
     # Slot values may themselves hold slots ("since we upgraded to {version}").
     return template.format(**values).format(**values)
+
+
+def _fill_mood(rng: random.Random, template: str) -> str:
+    values = {slot: rng.choice(options) for slot, options in words.MOOD_SLOTS.items()}
+    values["product"] = rng.choice(words.SLOTS["product"])
+    return template.format(**values)
 
 
 def _contact(rng: random.Random) -> dict:

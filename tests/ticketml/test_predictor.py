@@ -133,6 +133,25 @@ def test_a_complaint_in_words_the_demo_data_never_used_is_not_positive(shipped_b
     assert result["score"] < shipped_bundle.predict(grateful)["sentiment"]["score"]
 
 
+# Plainly worded tickets, none of them phrased like the demo data: a clear complaint is never
+# read as positive, and clear thanks never as negative.
+@pytest.mark.parametrize("subject, description, never", [
+    ("Checkout is slow", "Since the release at 9:00 every checkout takes 40 seconds and then fails. "
+     "We are losing sales every minute!", "positive"),
+    ("Refund", "I was charged twice and nobody answers my emails. This is really frustrating.", "positive"),
+    ("Still broken", "Third time asking. Nothing works and we are losing customers.", "positive"),
+    ("Production is down", "Production is down, all users blocked.", "positive"),
+    ("Login fails", "Users cannot log in since this morning. Error 500.", "positive"),
+    ("Great support", "Your team solved it in minutes, thank you so much!", "negative"),
+    ("Love it", "We love the new dashboard, one small request: add dark mode.", "negative"),
+    ("Thanks", "Thanks a lot, the fix works great.", "negative"),
+    ("Invoice question", "Could you resend last month's invoice? Thanks!", "negative"),
+])
+def test_plainly_worded_tickets_get_the_obvious_polarity(shipped_bundle, subject, description, never):
+    ticket = {**TICKET, "subject": subject, "description": description}
+    assert shipped_bundle.predict(ticket)["sentiment"]["label"] != never
+
+
 def test_p99_of_one_ticket_through_all_three_heads_is_a_few_ms(shipped_bundle):
     shipped_bundle.predict(TICKET)
     durations = []
