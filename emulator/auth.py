@@ -65,7 +65,7 @@ def _end_user(token: str) -> Auth:
     claims = decode_unverified(token)
     uid = claims.get("user_id") or claims.get("sub") or claims.get("uid")
     if not isinstance(uid, str) or not uid:
-        raise PermissionDenied("Invalid token: it has no user id (sub or user_id claim).")
+        raise PermissionDenied("Could not parse auth token: it has no user id (sub or user_id claim).")
     return Auth(kind="user", uid=uid, token=claims)
 
 
@@ -77,12 +77,12 @@ def decode_unverified(token: str) -> dict:
     """
     parts = token.split(".")
     if len(parts) != 3:
-        raise PermissionDenied("Invalid token: expected a JWT (three base64url parts separated by dots).")
+        raise PermissionDenied("Could not parse auth token: expected a JWT (three base64url parts separated by dots).")
     try:
         payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
         claims = json.loads(payload)
     except ValueError:
-        raise PermissionDenied("Invalid token: its payload is not base64url-encoded JSON.") from None
+        raise PermissionDenied("Could not parse auth token: its payload is not base64url-encoded JSON.") from None
     if not isinstance(claims, dict):
-        raise PermissionDenied("Invalid token: its payload is not a JSON object.")
+        raise PermissionDenied("Could not parse auth token: its payload is not a JSON object.")
     return claims

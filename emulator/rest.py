@@ -126,7 +126,7 @@ class RestApi:
     async def _get(self, request, ns, path, opts):
         query = _parse_query(request.query)
         if query is not None and opts["shallow"]:
-            raise BadRequest("Invalid query: shallow=true cannot be combined with orderBy, limits or ranges.")
+            raise BadRequest("Mixing 'shallow' and querying parameters is not supported")
         self.access.check_read(ns, path, identify(request), query)
         text, etag = await self._read(ns, path, self._renderer(opts, query))
         headers = dict(CORS_HEADERS)

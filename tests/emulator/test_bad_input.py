@@ -87,9 +87,8 @@ CASES = [
      "Constraint index field must be a JSON primitive"),
     ("query-key-bound-number", "GET", "", None, {}, 'orderBy="$key"&startAt=1', 400,
      "Provided key index type is invalid, must be string"),
-    # Firebase answers "Mixing 'shallow' and querying parameters is not supported".
-    ("query-with-shallow", "GET", "", None, {}, 'orderBy="$key"&shallow=true', 400,  # emulator's
-     "Invalid query: shallow=true cannot be combined with orderBy, limits or ranges."),
+    ("query-with-shallow", "GET", "", None, {}, 'orderBy="$key"&shallow=true', 400,
+     "Mixing 'shallow' and querying parameters is not supported"),
     ("shallow-not-boolean", "GET", "", None, {}, "shallow=yes", 400,  # emulator's
      'Invalid shallow: "yes". Use shallow=true or shallow=false.'),
     ("print-unknown", "GET", "", None, {}, "print=loud", 400,  # emulator's
@@ -109,9 +108,15 @@ CASES = [
      json.dumps(EXISTING, separators=(",", ":"))),
     ("override-by-non-admin", "GET", "", None, {"Authorization": ""}, "auth_variable_override=%7B%7D", 401,  # emulator's
      "Permission denied: auth_variable_override may only be used by the admin."),
-    # Firebase answers "Could not parse auth token."
-    ("garbage-auth-token", "GET", "", None, {"Authorization": ""}, "auth=not-a-jwt", 401,  # emulator's
-     "Invalid token: expected a JWT (three base64url parts separated by dots)."),
+    # Firebase's text, then what is wrong with the token.
+    ("garbage-auth-token", "GET", "", None, {"Authorization": ""}, "auth=not-a-jwt", 401,
+     "Could not parse auth token: expected a JWT (three base64url parts separated by dots)."),
+    ("auth-token-payload-not-json", "GET", "", None, {"Authorization": ""}, "auth=e30.bm90LWpzb24.sig", 401,
+     "Could not parse auth token: its payload is not base64url-encoded JSON."),
+    ("auth-token-payload-not-object", "GET", "", None, {"Authorization": ""}, "auth=e30.WzFd.sig", 401,
+     "Could not parse auth token: its payload is not a JSON object."),
+    ("auth-token-without-uid", "GET", "", None, {"Authorization": ""}, "auth=e30.eyJhIjoxfQ.sig", 401,
+     "Could not parse auth token: it has no user id (sub or user_id claim)."),
 ]
 
 
