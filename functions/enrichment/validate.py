@@ -9,7 +9,16 @@ MAX_SUBJECT = 200
 MAX_DESCRIPTION = 5000
 MAX_NAME = 100
 MAX_SENIORITY = 100
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_EMAIL = 254
+# The rules' /^[^@\s]+@[^@\s]+\.[^@\s]+$/ as JavaScript reads it: its \s is this set (Python's differs,
+# e.g. for U+001C-U+001F and U+0085), and its $ is the very end (Python's also matches before a final "\n").
+_JS_SPACE = "\t\n\v\f\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_EMAIL = re.compile(f"[^@{_JS_SPACE}]+@[^@{_JS_SPACE}]+\\.[^@{_JS_SPACE}]+")
+
+
+def length(text: str) -> int:
+    """The length the rules (and JavaScript) give a string: UTF-16 code units, so an emoji counts 2."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def problems(ticket) -> list[str]:
@@ -33,10 +42,12 @@ def problems(ticket) -> list[str]:
         out.append(f"Contact is {_show(contact)}; it must be an object with a name and an e-mail address.")
     else:
         name, email = contact.get("name"), contact.get("email")
-        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        if not isinstance(name, str) or not name.strip() or length(name) > MAX_NAME:
             out.append(f"Contact name is {_show(name)}; give a name of 1 to {MAX_NAME} characters.")
-        if not isinstance(email, str) or not _EMAIL.match(email):
+        if not isinstance(email, str) or not _EMAIL.fullmatch(email):
             out.append(f"Contact e-mail is {_show(email)}; give an address like name@example.com.")
+        elif length(email) > MAX_EMAIL:
+            out.append(f"Contact e-mail is {length(email):,} characters long; the limit is {MAX_EMAIL}.")
     return out
 
 
@@ -47,8 +58,8 @@ def _text(ticket, field, limit):
         return [f"{label} is {_show(value)}; it must be text of 1 to {limit:,} characters."]
     if not value.strip():
         return [f"{label} is empty; describe the problem in 1 to {limit:,} characters."]
-    if len(value) > limit:
-        return [f"{label} is {len(value):,} characters long; the limit is {limit:,}. Shorten it, or attach details in the helpdesk."]
+    if length(value) > limit:
+        return [f"{label} is {length(value):,} characters long; the limit is {limit:,}. Shorten it, or attach details in the helpdesk."]
     return []
 
 
