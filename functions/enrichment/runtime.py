@@ -24,7 +24,13 @@ _state: dict = {}
 
 
 class FirebaseTickets:
-    """`tickets/{id}` through the stock firebase-admin SDK; its failures become TransientError."""
+    """`tickets/{id}` through the stock firebase-admin SDK; its failures become TransientError.
+
+    All of them, a 4xx included: the admin bypasses the rules, so a refusal means the deployment is
+    wrong (credentials, permissions, namespace), which no record on the ticket can report since the
+    ticket cannot be written. Retried, the event ends in the dead-letter queue, kept for a replay
+    once the deployment is fixed; acknowledged, the ticket would silently stay unenriched.
+    """
 
     def __init__(self, app):
         self._root = db.reference("tickets", app=app)
