@@ -52,6 +52,7 @@ bench: $(DEV_STAMP) model/current.json
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.coldstart
 	$(BIN)/python -m bench.models
+	$(BIN)/python -m bench.faults
 	@echo "The 30-minute soak is separate: $(BIN)/python -m bench.soak --minutes 30"
 
 clean:
