@@ -1,9 +1,19 @@
-"""Soak: the whole stack at a moderate, steady load for a long time, watching memory and open files.
+"""Soak: the whole stack at a moderate, steady load for a long time, watching memory, open files and every ticket.
 
-Run: `python -m bench.soak [--minutes 30] [--rate 20]`. Every `--every` seconds it records, per
-process (children included: gunicorn's worker), resident memory and open file descriptors, plus
-tickets submitted/forwarded and the outbox backlog. Prints the table and saves JSON; growth from the
-first to the last quarter is summarised, so a leak shows as a trend, not a single number.
+Run: `python -m bench.soak [--minutes 30] [--rate 20] [--every 30] [--drain 120]`. Every `--every`
+seconds it records, per process (children included: gunicorn's worker), resident memory and open file
+descriptors, and, counted since the start: tickets submitted, enriched and forwarded, duplicates in the
+helpdesk, dead letters, events retried, the outbox backlog, and the p50/p99 write-to-enrichment latency
+of the tickets enriched in that window. Growth from the first to the last quarter is summarised, so a
+leak shows as a trend, not a single number.
+
+The sampling stays cheap as `/tickets` grows: one SSE stream on `/tickets`, opened while it is empty,
+tells when each ticket's enrichment and helpdesk link become visible (what the web page does; a few
+small frames per ticket, no re-reads); the helpdesk stub's API is paged only over the tickets created
+since the last sample; the rest comes from the emulator's `/metrics`. After the load stops, a drain
+(`--drain` seconds at most) waits for every ticket to be enriched and forwarded; then one full read of
+`/tickets` and the helpdesk's list verify that each was enriched and forwarded exactly once. Prints the
+tables and saves JSON.
 """
 
 import argparse
@@ -12,17 +22,21 @@ import os
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import requests
 
 from bench.pipeline import ticket
-from bench.report import machine, save, table
+from bench.report import machine, pct, save, table
 from stack import Ports, Stack
 from stack.procs import ROOT
 from stack.tokens import user_token
 
 ADMIN = {"Authorization": "Bearer owner"}
+HELPDESK_AUTH = {"Authorization": "Bearer dev-helpdesk-token"}
+PER_PAGE = 100  # the helpdesk API's largest page
+FIELDS = ("enrichment", "helpdesk")  # what the function writes back: the model's fields, the helpdesk link
 
 
 def _tree(pid: int) -> list[int]:
@@ -40,6 +54,7 @@ def _tree(pid: int) -> list[int]:
 
 
 def sample(pid: int) -> dict:
+    """Resident memory (MB) and open file descriptors of a process and its children."""
     rss_kb, fds = 0, 0
     for p in _tree(pid):
         try:
@@ -51,65 +66,299 @@ def sample(pid: int) -> dict:
     return {"rss_mb": round(rss_kb / 1024, 1), "fds": fds}
 
 
+def metric(text: str, name: str) -> float:
+    """The sum over labels of the Prometheus sample `name` in an exposition `text`.
+
+    Raises:
+      KeyError: `text` has no such sample (a renamed metric must not read as zero).
+    """
+    values = [float(l.split()[-1]) for l in text.splitlines()
+              if l.startswith(name) and l[len(name):len(name) + 1] in (" ", "{")]
+    if not values:
+        raise KeyError(f"no {name} in /metrics")
+    return sum(values)
+
+
+class Submitter:
+    """A customer submitting tickets at a steady rate; remembers each acknowledged ticket's key and send time."""
+
+    def __init__(self, db: str, rate: float):
+        self.db, self.rate = db, rate
+        self.sent: dict[str, float] = {}  # key -> perf_counter just before its POST
+        self.errors = 0  # refused or failed POSTs (a timed-out one may still have been stored)
+        self.stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> "Submitter":
+        self._thread.start()
+        return self
+
+    def join(self) -> None:
+        self.stop.set()
+        self._thread.join(15)
+
+    def _run(self) -> None:
+        token, n, start = user_token("soak"), 0, time.monotonic()
+        with requests.Session() as http:
+            while not self.stop.is_set():
+                time.sleep(max(0.0, start + n / self.rate - time.monotonic()))
+                t0 = time.perf_counter()
+                try:
+                    r = http.post(f"{self.db}/tickets.json", params={"auth": token}, timeout=10,
+                                  json={**ticket(n), "uid": "soak"})
+                    if r.status_code == 200:
+                        self.sent[r.json()["name"]] = t0
+                    else:
+                        self.errors += 1
+                except (requests.RequestException, ValueError, KeyError):
+                    self.errors += 1
+                n += 1
+
+
+class TicketStream:
+    """One SSE stream on `/tickets`: when each ticket's enrichment and helpdesk link first became visible.
+
+    Opened before any ticket exists, so its first event is empty; after that each write sends only what
+    changed. A dropped stream reconnects (its first event is then the whole tree; counted in `reconnects`).
+    """
+
+    def __init__(self, db: str):
+        self.db = db
+        self.first_seen: dict[str, dict[str, float]] = {f: {} for f in FIELDS}  # field -> key -> perf_counter
+        self.enriched_log: list[tuple[str, float]] = []  # (key, when), in the order enrichments appeared
+        self.reconnects = -1
+        self.ready = threading.Event()
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> "TicketStream":
+        self._thread.start()
+        if not self.ready.wait(30):
+            raise RuntimeError("the /tickets stream sent no first event in 30 s")
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()  # the thread ends at the next frame (keep-alives included) or when the stack stops
+
+    def counts(self, keys) -> dict[str, int]:
+        """How many of `keys` have each field visible."""
+        with self.lock:
+            return {f: sum(1 for k in keys if k in self.first_seen[f]) for f in FIELDS}
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with requests.get(f"{self.db}/tickets.json", headers={"Accept": "text/event-stream", **ADMIN},
+                                  stream=True, timeout=(10, None)) as r:
+                    self.reconnects += 1
+                    kind = None
+                    for line in r.iter_lines(chunk_size=None):
+                        if self._stop.is_set():
+                            return
+                        if line.startswith(b"event: "):
+                            kind = line[7:].decode()
+                        elif line.startswith(b"data: ") and kind in ("put", "patch"):
+                            self._on(kind, json.loads(line[6:]), time.perf_counter())
+                            self.ready.set()
+            except (requests.RequestException, ValueError):
+                pass
+            self._stop.wait(1)
+
+    def _on(self, kind: str, event: dict, now: float) -> None:
+        base = [p for p in event["path"].split("/") if p]
+        data = event["data"]
+        writes = ([(base + [p for p in k.split("/") if p], v) for k, v in data.items()] if kind == "patch"
+                  else [(base, data)])
+        with self.lock:
+            for path, value in writes:
+                if not path:  # the whole tree: the first event, or a reconnect
+                    for key, t in (value or {}).items():
+                        self._mark(key, t, now)
+                elif len(path) == 1:
+                    self._mark(path[0], value, now)
+                elif len(path) == 2:
+                    self._mark(path[0], {path[1]: value}, now)
+
+    def _mark(self, key: str, t, now: float) -> None:
+        if not isinstance(t, dict):
+            return
+        for field in FIELDS:
+            if isinstance(t.get(field), dict) and key not in self.first_seen[field]:
+                self.first_seen[field][key] = now
+                if field == "enrichment":
+                    self.enriched_log.append((key, now))
+
+
+class Helpdesk:
+    """The helpdesk stub's tickets by `external_id` (the database key), read page by page as they are created."""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+        self.external_ids: list[str] = []  # in helpdesk id order; tickets are only ever appended
+        self.per_ticket: Counter = Counter()
+        self.http = requests.Session()
+        self.http.headers.update(HELPDESK_AUTH)
+
+    def catch_up(self) -> None:
+        """Read the helpdesk tickets created since the last call: from the page the last one read ends in."""
+        while True:
+            page = len(self.external_ids) // PER_PAGE + 1
+            body = self.http.get(f"{self.url}/api/v2/tickets.json", timeout=30,
+                                 params={"page": page, "per_page": PER_PAGE, "sort_by": "id"}).json()
+            new = [t["external_id"] for t in body["tickets"][len(self.external_ids) % PER_PAGE:]]
+            self.external_ids += new
+            self.per_ticket.update(new)
+            if not new or not body["next_page"]:
+                return
+
+    def duplicates(self) -> int:
+        """Helpdesk tickets beyond the first for the same database ticket."""
+        return sum(n - 1 for n in self.per_ticket.values() if n > 1)
+
+
+def latency_ms(stream: TicketStream, sent: dict[str, float], since: int) -> tuple[list[float], int]:
+    """Write-to-enrichment-visible times (ms) of the tickets enriched since entry `since` of the stream's log."""
+    with stream.lock:
+        new = stream.enriched_log[since:]
+    return [(when - sent[key]) * 1000 for key, when in new if key in sent], since + len(new)
+
+
+def _p(values: list[float], q: float) -> float | None:
+    return round(pct(values, q), 1) if values else None
+
+
+def verify(db: str, sent: dict[str, float], desk: Helpdesk) -> dict:
+    """One full read of `/tickets`: each acknowledged ticket enriched, linked and in the helpdesk exactly once."""
+    tickets = requests.get(f"{db}/tickets.json", headers=ADMIN, timeout=300).json() or {}
+    desk.catch_up()
+
+    def enriched(key):
+        return isinstance((tickets.get(key) or {}).get("enrichment"), dict)
+
+    def forwarded(key):  # the link written back for the current enrichment, and a helpdesk ticket for it
+        t = tickets.get(key) or {}
+        link = t.get("helpdesk")
+        return (enriched(key) and isinstance(link, dict) and desk.per_ticket[key] >= 1
+                and link.get("input_hash") == t["enrichment"].get("input_hash"))
+
+    lost = [k for k in sent if not forwarded(k)]
+    return {"submitted": len(sent), "stored": len(tickets), "unacknowledged_stored": len(set(tickets) - set(sent)),
+            "enriched": sum(map(enriched, sent)), "forwarded": sum(map(forwarded, sent)),
+            "helpdesk_tickets": len(desk.external_ids), "lost": len(lost), "lost_keys": lost[:10],
+            "duplicates": desk.duplicates(),
+            "helpdesk_strays": sum(n for k, n in desk.per_ticket.items() if k not in tickets)}
+
+
+def growth(samples: list[dict], names: list[str]) -> dict:
+    """Per process: mean resident memory and open files over the first and the last quarter of the samples."""
+    quarter = max(1, len(samples) // 4)
+    first, last = samples[:quarter], samples[-quarter:]
+
+    def mean(rows, name, key):
+        return round(sum(s[name][key] for s in rows) / len(rows), 1)
+
+    summary = {}
+    for name in names:
+        rss_first, rss_last = mean(first, name, "rss_mb"), mean(last, name, "rss_mb")
+        summary[name] = {"rss_first_quarter_mb": rss_first, "rss_last_quarter_mb": rss_last,
+                         "rss_growth_mb": round(rss_last - rss_first, 1),
+                         "rss_max_mb": max(s[name]["rss_mb"] for s in samples),
+                         "fds_first_quarter": mean(first, name, "fds"), "fds_last_quarter": mean(last, name, "fds"),
+                         "fds_first": samples[0][name]["fds"], "fds_last": samples[-1][name]["fds"]}
+    return summary
+
+
+def emulator_counts(db: str) -> dict:
+    """Dead letters and retried deliveries since the start, and the outbox backlog, from the emulator's /metrics."""
+    text = requests.get(f"{db}/metrics", timeout=30).text
+    return {"dead_letters": int(metric(text, "rtdb_events_dead_lettered_total")),
+            "events_retried": int(metric(text, "rtdb_events_retried_total")),
+            "outbox_pending": int(metric(text, "rtdb_outbox_pending"))}
+
+
+def run(args) -> tuple[list[str], list[dict], dict]:
+    """Start the stack, load and sample it, drain and verify it; the process names, the samples, the totals."""
+    samples = []
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(ports=Ports.free(), data_dir=Path(tmp), model_dir=ROOT / "model").start()
+        db = stack.urls["database"]
+        try:
+            stream = TicketStream(db).start()
+            desk = Helpdesk(stack.urls["helpdesk"])
+            submitter = Submitter(db, args.rate).start()
+            started, logged, all_ms = time.monotonic(), 0, []
+            for k in range(1, max(1, round(args.minutes * 60 / args.every)) + 1):
+                time.sleep(max(0.0, started + k * args.every - time.monotonic()))
+                sent = dict(submitter.sent)
+                desk.catch_up()
+                window, logged = latency_ms(stream, sent, logged)
+                all_ms += window
+                row = {"t_min": round((time.monotonic() - started) / 60, 2), "submitted": len(sent),
+                       "submit_errors": submitter.errors, "enriched": stream.counts(sent)["enrichment"],
+                       "forwarded": sum(1 for key in sent if desk.per_ticket[key]),
+                       "duplicates": desk.duplicates(), **emulator_counts(db),
+                       "enrich_p50_ms": _p(window, 50), "enrich_p99_ms": _p(window, 99)}
+                for name, proc in stack.procs.items():
+                    row[name] = sample(proc.proc.pid)
+                samples.append(row)
+                print(json.dumps(row), flush=True)
+            submitter.join()
+            drain_s = drain(db, stream, desk, submitter.sent, args.drain)
+            window, logged = latency_ms(stream, submitter.sent, logged)
+            all_ms += window
+            stream.stop()
+            totals = {**verify(db, submitter.sent, desk), "submit_errors": submitter.errors, **emulator_counts(db),
+                      "drain_s": drain_s, "enrich_p50_ms": _p(all_ms, 50), "enrich_p99_ms": _p(all_ms, 99),
+                      "stream_reconnects": stream.reconnects}
+        finally:
+            stack.stop()
+    return list(stack.procs), samples, totals
+
+
+def drain(db: str, stream: TicketStream, desk: Helpdesk, sent: dict, seconds: float) -> float:
+    """Wait (at most `seconds`) until every ticket is enriched, linked and in the helpdesk, and the outbox is empty."""
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        desk.catch_up()
+        visible = stream.counts(sent)
+        in_desk = sum(1 for key in sent if desk.per_ticket[key])
+        if min(visible.values()) == in_desk == len(sent) and emulator_counts(db)["outbox_pending"] == 0:
+            break
+        time.sleep(1)
+    return round(time.monotonic() - start, 1)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=30)
     p.add_argument("--rate", type=float, default=20, help="tickets per second")
     p.add_argument("--every", type=float, default=30, help="seconds between samples")
+    p.add_argument("--drain", type=float, default=120, help="at most this many seconds for the backlog to clear")
     p.add_argument("--out", default="bench/results/soak.json")
     args = p.parse_args(argv)
-    samples, submitted = [], [0]
-    stop = threading.Event()
-    with tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(ports=Ports.free(), data_dir=Path(tmp), model_dir=ROOT / "model").start()
-        db = stack.urls["database"]
-
-        def submit():
-            token, n, start = user_token("soak"), 0, time.monotonic()
-            with requests.Session() as http:
-                while not stop.is_set():
-                    time.sleep(max(0.0, start + n / args.rate - time.monotonic()))
-                    r = http.post(f"{db}/tickets.json", params={"auth": token}, json={**ticket(n), "uid": "soak"})
-                    if r.status_code == 200:
-                        submitted[0] += 1
-                    n += 1
-
-        worker = threading.Thread(target=submit, daemon=True)
-        worker.start()
-        started = time.monotonic()
-        try:
-            while time.monotonic() - started < args.minutes * 60:
-                time.sleep(args.every)
-                row = {"t_min": round((time.monotonic() - started) / 60, 2), "submitted": submitted[0]}
-                tickets = requests.get(f"{db}/tickets.json?shallow=true", headers=ADMIN).json() or {}
-                row["stored"] = len(tickets)
-                metrics = requests.get(f"{db}/metrics").text
-                row["outbox_pending"] = next(float(l.split()[-1]) for l in metrics.splitlines()
-                                             if l.startswith("rtdb_outbox_pending"))
-                for name, proc in stack.procs.items():
-                    row[name] = sample(proc.proc.pid)
-                samples.append(row)
-                print(json.dumps(row), flush=True)
-        finally:
-            stop.set()
-            worker.join(10)
-            stack.stop()
-    names = [n for n in samples[0] if isinstance(samples[0][n], dict)]
-    quarter = max(1, len(samples) // 4)
-    summary = {}
-    for name in names:
-        first = sum(s[name]["rss_mb"] for s in samples[:quarter]) / quarter
-        last = sum(s[name]["rss_mb"] for s in samples[-quarter:]) / quarter
-        summary[name] = {"rss_first_quarter_mb": round(first, 1), "rss_last_quarter_mb": round(last, 1),
-                         "rss_max_mb": max(s[name]["rss_mb"] for s in samples),
-                         "fds_first": samples[0][name]["fds"], "fds_last": samples[-1][name]["fds"]}
-    table(f"Soak: {args.minutes} min at {args.rate} tickets/s; resident memory MB and open files per process",
+    names, samples, totals = run(args)
+    summary = growth(samples, names)
+    table(f"Soak: {args.minutes} min at {args.rate} tickets/s, every {args.every} s; counts since the start, "
+          "write-to-enrichment ms of the window's tickets, resident MB",
+          [("min", "t_min"), ("submitted", "submitted"), ("enriched", "enriched"), ("forwarded", "forwarded"),
+           ("dup", "duplicates"), ("dead", "dead_letters"), ("retried", "events_retried"),
+           ("outbox", "outbox_pending"), ("p50 ms", "enrich_p50_ms"), ("p99 ms", "enrich_p99_ms"),
+           *[(f"{n} MB", f"{n}_mb") for n in names]],
+          [{**s, **{f"{n}_mb": s[n]["rss_mb"] for n in names}} for s in samples])
+    table("Resident memory MB and open files per process, first quarter of the samples -> last",
           [("process", "process"), ("first-quarter MB", "rss_first_quarter_mb"),
-           ("last-quarter MB", "rss_last_quarter_mb"), ("max MB", "rss_max_mb"), ("fds first", "fds_first"),
-           ("fds last", "fds_last")], [{"process": n, **m} for n, m in summary.items()])
-    result = {"benchmark": "soak", "machine": machine(), "minutes": args.minutes, "rate": args.rate,
-              "samples": samples, "summary": summary}
-    save(args.out, result)
+           ("last-quarter MB", "rss_last_quarter_mb"), ("growth MB", "rss_growth_mb"), ("max MB", "rss_max_mb"),
+           ("fds first", "fds_first"), ("fds last", "fds_last")], [{"process": n, **m} for n, m in summary.items()])
+    t = totals
+    print(f"\nTotals after a {t['drain_s']} s drain: {t['submitted']} submitted ({t['submit_errors']} failed "
+          f"submissions, {t['stored']} stored), {t['enriched']} enriched, {t['forwarded']} forwarded "
+          f"({t['helpdesk_tickets']} helpdesk tickets); lost {t['lost']}, duplicates {t['duplicates']}; "
+          f"dead letters {t['dead_letters']}, events retried {t['events_retried']}; "
+          f"write-to-enrichment p50 {t['enrich_p50_ms']} ms, p99 {t['enrich_p99_ms']} ms")
+    save(args.out, {"benchmark": "soak", "machine": machine(), "minutes": args.minutes, "rate": args.rate,
+                    "every": args.every, "samples": samples, "summary": summary, "totals": totals})
+
 
 if __name__ == "__main__":
     main()

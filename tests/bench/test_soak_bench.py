@@ -1,0 +1,50 @@
+"""The soak benchmark still runs: a half-minute soak counts every ticket and finds none lost or duplicated."""
+
+import json
+import subprocess
+
+import pytest
+
+from bench.soak import TicketStream, metric
+from stack.procs import PYTHON, ROOT
+
+COUNTS = ("submitted", "enriched", "forwarded", "duplicates", "dead_letters", "events_retried", "outbox_pending")
+
+
+def test_a_short_soak_counts_every_ticket_and_loses_none(tmp_path):
+    out = tmp_path / "soak.json"
+    run = subprocess.run([PYTHON, "-m", "bench.soak", "--minutes", "0.5", "--rate", "5", "--every", "10",
+                          "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=150)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    samples, totals = result["samples"], result["totals"]
+    assert len(samples) == 3
+    for s in samples:
+        assert all(isinstance(s[key], int) for key in COUNTS), s
+        assert s["enriched"] <= s["submitted"] and s["forwarded"] <= s["submitted"], s
+        assert s["database"]["rss_mb"] > 0 and s["enrich"]["fds"] > 0, s
+    assert [s["submitted"] for s in samples] == sorted(s["submitted"] for s in samples)
+    assert samples[-1]["submitted"] >= 100  # 5/s for 30 s, give or take the machine's load
+    assert samples[-1]["enrich_p50_ms"] <= samples[-1]["enrich_p99_ms"]
+    assert totals["lost"] == 0 and totals["duplicates"] == 0, totals
+    assert totals["submitted"] == totals["enriched"] == totals["forwarded"] == totals["helpdesk_tickets"], totals
+    assert totals["dead_letters"] == 0, totals
+    assert set(result["summary"]) == {"database", "webhook", "helpdesk", "enrich"}
+    assert "lost 0, duplicates 0" in run.stdout
+
+
+def test_the_stream_notes_enrichment_and_link_however_they_are_written():
+    stream = TicketStream("http://unused")
+    stream._on("put", {"path": "/", "data": {"a": {"subject": "x", "enrichment": {"priority": "p2"}}}}, 1.0)
+    stream._on("patch", {"path": "/b", "data": {"enrichment": {"priority": "p1"}, "enrichment_error": None}}, 2.0)
+    stream._on("patch", {"path": "/", "data": {"a/helpdesk": {"id": 1}, "c/enrichment": None}}, 3.0)
+    stream._on("put", {"path": "/b/helpdesk", "data": {"id": 2}}, 4.0)
+    assert stream.first_seen == {"enrichment": {"a": 1.0, "b": 2.0}, "helpdesk": {"a": 3.0, "b": 4.0}}
+    assert stream.counts(["a", "b", "c"]) == {"enrichment": 2, "helpdesk": 2}
+
+
+def test_metric_sums_labels_and_refuses_a_missing_name():
+    text = 'rtdb_outbox_pending 3.0\nx_total{kind="a"} 2.0\nx_total{kind="b"} 1.0\nx_total_more 9\n'
+    assert metric(text, "rtdb_outbox_pending") == 3 and metric(text, "x_total") == 3
+    with pytest.raises(KeyError):
+        metric(text, "rtdb_events_retried_total")
