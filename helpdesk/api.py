@@ -1,13 +1,10 @@
 """The Zendesk Tickets API subset the enrichment function uses, under ``/api/v2``.
 
-Idempotent creation, two ways:
-
-* ``Idempotency-Key`` header (Zendesk's own mechanism): the same key with the same body returns
-  the ticket created the first time, with the first status and header ``x-idempotency-lookup: hit``
-  (``miss`` on first use); the same key with another body is a 400 ``IdempotentRequestError``.
-  Keys are kept two hours, like Zendesk.
-* ``external_id`` (a stub extension; Zendesk itself allows duplicates): creating a ticket whose
-  ``external_id`` already exists returns the oldest such ticket with status 200 instead of 201.
+Idempotent creation as Zendesk does it, with an ``Idempotency-Key`` header: the same key with the
+same body returns the ticket created the first time, with the first status and header
+``x-idempotency-lookup: hit`` (``miss`` on first use); the same key with another body is a 400
+``IdempotentRequestError``. Keys are kept two hours, like Zendesk. ``external_id`` is not unique, as in
+Zendesk: a second create with one makes a second ticket, so the tests of exactly-once forwarding can fail.
 """
 
 from __future__ import annotations

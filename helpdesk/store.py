@@ -62,7 +62,10 @@ class Store:
 
     def create_ticket(self, fields: dict[str, Any], webhook_url: str = "",
                       idempotency: tuple[str, str] | None = None) -> tuple[dict[str, Any], int, bool, list[int]]:
-        """Creates a ticket unless the idempotency key or the external_id already names one.
+        """Creates a ticket unless the idempotency key already names one.
+
+        As in Zendesk, `external_id` is not unique: creating twice with one makes two tickets, so a
+        client that must not duplicate looks it up first (or sends an Idempotency-Key).
 
         Args:
             fields: output of ``tickets.validate_create``.
@@ -70,9 +73,8 @@ class Store:
             idempotency: ``(Idempotency-Key, hash of the request body)``, or None.
 
         Returns:
-            ``(ticket, status_code, replayed, delivery_ids)``: status 201 when created, 200 when
-            an existing ticket with the same external_id was returned; ``replayed`` is True when
-            the idempotency key was seen before.
+            ``(ticket, status_code, replayed, delivery_ids)``: status 201 (a replay repeats the
+            first answer's); ``replayed`` is True when the idempotency key was seen before.
 
         Raises:
             IdempotencyConflict: the key was used before with a different body.
@@ -88,15 +90,8 @@ class Store:
                     raise IdempotencyConflict(key)
                 if seen and self._ticket(db, seen["ticket_id"]):
                     return self._ticket(db, seen["ticket_id"]), seen["status_code"], True, []
-            existing = None
-            if fields.get("external_id") is not None:
-                existing = db.execute("SELECT id FROM tickets WHERE external_id = ? ORDER BY id LIMIT 1",
-                                      (fields["external_id"],)).fetchone()
-            if existing:
-                ticket_id, status, deliveries = existing["id"], 200, []
-            else:
-                ticket_id, status = self._insert_ticket(db, fields), 201
-                deliveries = self._record_transition(db, ticket_id, None, webhook_url)
+            ticket_id, status = self._insert_ticket(db, fields), 201
+            deliveries = self._record_transition(db, ticket_id, None, webhook_url)
             if idempotency:
                 db.execute("INSERT OR REPLACE INTO idempotency_keys VALUES (?, ?, ?, ?, ?)",
                            (*idempotency, ticket_id, status, time.time()))

@@ -109,14 +109,15 @@ def test_lookup_by_external_id(client):
     assert none == {"tickets": [], "next_page": None, "previous_page": None, "count": 0}
 
 
-def test_create_with_existing_external_id_returns_existing_ticket(client):
+def test_external_id_is_not_unique_as_in_zendesk(client):
     body = {"ticket": {"comment": {"body": "first"}, "external_id": "dup"}}
     first = client.post("/api/v2/tickets", json=body, headers=AUTH)
     body["ticket"]["comment"]["body"] = "second delivery of the same event"
     second = client.post("/api/v2/tickets", json=body, headers=AUTH)
-    assert (first.status_code, second.status_code) == (201, 200)
-    assert second.get_json()["ticket"]["id"] == first.get_json()["ticket"]["id"]
-    assert client.get("/api/v2/tickets", headers=AUTH).get_json()["count"] == 1
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second.get_json()["ticket"]["id"] != first.get_json()["ticket"]["id"]
+    found = client.get("/api/v2/tickets?external_id=dup", headers=AUTH).get_json()
+    assert found["count"] == 2
 
 
 def test_idempotency_key_replays_same_ticket(client):

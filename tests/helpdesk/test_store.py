@@ -31,19 +31,22 @@ def test_database_uses_wal(tmp_path):
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_concurrent_creates_with_one_external_id_make_one_ticket(tmp_path):
+def test_concurrent_creates_with_one_idempotency_key_make_one_ticket(tmp_path):
     store = Store(str(tmp_path / "h.sqlite3"))
     results = []
 
     def create():
-        results.append(store.create_ticket(_fields(external_id="same"))[1])
+        ticket, status, replayed, _ = store.create_ticket(_fields(external_id="same"), idempotency=("key-1", "body"))
+        results.append((ticket["id"], status, replayed))
 
     threads = [threading.Thread(target=create) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results) == [200] * 7 + [201]
+    assert {ticket_id for ticket_id, _, _ in results} == {1}
+    assert sorted(replayed for _, _, replayed in results) == [False] + [True] * 7
+    assert {status for _, status, _ in results} == {201}
     assert store.list_tickets()[1] == 1
     store.close()
 
