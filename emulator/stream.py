@@ -39,6 +39,7 @@ class Listener:
 
     def __init__(self, ns: str, path: tuple[str, ...], query=None, auth=None):
         self.ns, self.path, self.query, self.auth = ns, path, query, auth
+        self.reader = _reader_key(auth, query)
         self.closed = False
         self.done = asyncio.Event()
         self.last_query_json: str | None = None
@@ -130,18 +131,33 @@ class Registry:
                         framed = chunk(data)
                         for listener in plain:
                             listener.send(data, framed)
+                verdicts: dict = {}  # one read-rule evaluation per distinct reader at this path
                 for listener in list(group):
                     if listener.query is not None:
                         self._refresh_query(listener)
-                    self._recheck(listener)
+                    self._recheck(listener, verdicts)
 
     def recheck_all(self) -> None:
         """Re-check every listener's read access (after the rules changed)."""
         for listener in list(self.listeners()):
             self._recheck(listener)
 
-    def _recheck(self, listener: Listener) -> None:
-        if self.can_read is not None and not listener.closed and not self.can_read(listener):
+    def _recheck(self, listener: Listener, verdicts: dict | None = None) -> None:
+        """Cancel `listener` if it may no longer read its location.
+
+        `verdicts` caches the answer by reader (same auth and query) for listeners at one path
+        in one commit: the rules see the same data, path, auth and query, so they answer the same.
+        """
+        if self.can_read is None or listener.closed:
+            return
+        key = listener.reader
+        if verdicts is None or key is None:
+            allowed = self.can_read(listener)
+        elif key in verdicts:
+            allowed = verdicts[key]
+        else:
+            allowed = verdicts[key] = self.can_read(listener)
+        if not allowed:
             listener.send(CANCEL)
             listener.close()
 
@@ -174,6 +190,17 @@ class Registry:
         if below:
             out.append(frame("patch", (), "{" + ",".join(below) + "}"))
         return b"".join(out)
+
+
+def _reader_key(auth, query):
+    """Who reads, as a hashable key (kind, uid, claims, query), or None when it cannot be one."""
+    try:
+        claims = json.dumps(getattr(auth, "token", None), sort_keys=True, default=repr)
+        key = (getattr(auth, "kind", None), getattr(auth, "uid", None), claims, query)
+        hash(key)
+        return key
+    except (TypeError, ValueError):
+        return None
 
 
 def _navigate(value, rel: tuple[str, ...]):
