@@ -18,6 +18,7 @@ from collections import Counter
 import requests
 
 from bench.pipeline import ticket
+from bench.report import metric
 from stack import Stack
 from stack.procs import wait_for
 from stack.tokens import user_token
@@ -197,8 +198,13 @@ def emulator_counts(stack: Stack) -> dict[str, float]:
         text = requests.get(f"{stack.urls['database']}/metrics", timeout=5).text
     except requests.RequestException:
         return {}
-    samples = (line.split() for line in text.splitlines() if line and not line.startswith("#"))
-    return {names[s[0]]: float(s[-1]) for s in samples if s[0] in names}
+    counts = {}
+    for sample, key in names.items():
+        try:
+            counts[key] = metric(text, sample)
+        except KeyError:
+            pass
+    return counts
 
 
 def diagnosis(stack: Stack, acked: list[str]) -> str:

@@ -1,4 +1,5 @@
-"""What every benchmark shares: percentiles, the machine's description, a printed table, the saved JSON."""
+"""What every benchmark shares: percentiles, the machine's description, a printed table, the saved JSON, and
+reading a sample out of a Prometheus `/metrics` page."""
 
 import json
 import os
@@ -6,11 +7,25 @@ import platform
 from datetime import datetime, timezone
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 
 def pct(samples, q):
     """The q-th percentile (0-100) of samples, nearest-rank."""
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, max(0, int(round(q / 100 * len(ordered) + 0.5)) - 1))]
+
+
+def metric(text: str, name: str) -> float:
+    """The sum over labels of the Prometheus sample `name` in an exposition `text`.
+
+    Raises:
+      KeyError: `text` has no such sample (a renamed metric must not read as zero).
+    """
+    values = [s.value for family in text_string_to_metric_families(text) for s in family.samples if s.name == name]
+    if not values:
+        raise KeyError(f"no {name} in /metrics")
+    return sum(values)
 
 
 def machine() -> dict:

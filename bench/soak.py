@@ -27,14 +27,13 @@ from pathlib import Path
 
 import requests
 
+from bench.burst import ADMIN, HELPDESK_AUTH
 from bench.pipeline import ticket
-from bench.report import machine, pct, save, table
+from bench.report import machine, metric, pct, save, table
 from stack import Ports, Stack
 from stack.procs import ROOT
 from stack.tokens import user_token
 
-ADMIN = {"Authorization": "Bearer owner"}
-HELPDESK_AUTH = {"Authorization": "Bearer dev-helpdesk-token"}
 PER_PAGE = 100  # the helpdesk API's largest page
 FIELDS = ("enrichment", "helpdesk")  # what the function writes back: the model's fields, the helpdesk link
 
@@ -64,19 +63,6 @@ def sample(pid: int) -> dict:
         except (OSError, StopIteration):
             pass
     return {"rss_mb": round(rss_kb / 1024, 1), "fds": fds}
-
-
-def metric(text: str, name: str) -> float:
-    """The sum over labels of the Prometheus sample `name` in an exposition `text`.
-
-    Raises:
-      KeyError: `text` has no such sample (a renamed metric must not read as zero).
-    """
-    values = [float(l.split()[-1]) for l in text.splitlines()
-              if l.startswith(name) and l[len(name):len(name) + 1] in (" ", "{")]
-    if not values:
-        raise KeyError(f"no {name} in /metrics")
-    return sum(values)
 
 
 class Submitter:

@@ -33,7 +33,7 @@ class Stub:
 
     def create_ticket(self, fields: dict[str, Any],
                       idempotency: tuple[str, str] | None) -> tuple[dict[str, Any], int, bool]:
-        """Creates (or finds) a ticket and queues any webhook it triggers; see ``Store.create_ticket``."""
+        """Creates a ticket (or replays an Idempotency-Key) and queues any webhook it triggers; see ``Store.create_ticket``."""
         ticket, status, replayed, deliveries = self.store.create_ticket(
             fields, self.settings.webhook_url, idempotency)
         self.dispatcher.notify(deliveries)

@@ -1,17 +1,11 @@
 """The fault benchmark still runs: a small burst through two of its scenarios, checked for exactly-once figures."""
 
-import json
-import subprocess
-
-from stack.procs import PYTHON, ROOT
+from tests.bench.conftest import run_bench
 
 
 def test_a_short_fault_benchmark_loses_nothing_and_duplicates_nothing(tmp_path):
-    out = tmp_path / "faults.json"
-    run = subprocess.run([PYTHON, "-m", "bench.faults", "--tickets", "40", "--only", "emulator-kill", "helpdesk-500",
-                          "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    result = json.loads(out.read_text())
+    run, result = run_bench("bench.faults", "--tickets", "40", "--only", "emulator-kill", "helpdesk-500",
+                            out=tmp_path / "faults.json", timeout=120)
     assert result["machine"]["cpus"] and result["failed"] == []
     rows = {row["scenario"]: row for row in result["scenarios"]}
     assert set(rows) == {"emulator-kill", "helpdesk-500"}

@@ -1,17 +1,11 @@
 """The end-to-end benchmark still runs: a tiny run of each variant, checked for complete figures."""
 
-import json
-import subprocess
-
-from stack.procs import PYTHON, ROOT
+from tests.bench.conftest import run_bench
 
 
 def test_a_short_pipeline_benchmark_measures_every_stage(tmp_path):
-    out = tmp_path / "pipeline.json"
-    run = subprocess.run([PYTHON, "-m", "bench.pipeline", "--seconds", "1", "--rates", "5", "--variants", "model,noop",
-                          "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=240)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    result = json.loads(out.read_text())
+    run, result = run_bench("bench.pipeline", "--seconds", "1", "--rates", "5", "--variants", "model,noop",
+                            out=tmp_path / "pipeline.json", timeout=240)
     rows = {row["variant"]: row for row in result["rows"]}
     assert set(rows) == {"model", "noop"}
     for variant, row in rows.items():

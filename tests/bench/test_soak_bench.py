@@ -1,22 +1,16 @@
 """The soak benchmark still runs: a half-minute soak counts every ticket and finds none lost or duplicated."""
 
-import json
-import subprocess
-
 import pytest
 
 from bench.soak import TicketStream, metric
-from stack.procs import PYTHON, ROOT
+from tests.bench.conftest import run_bench
 
 COUNTS = ("submitted", "enriched", "forwarded", "duplicates", "dead_letters", "events_retried", "outbox_pending")
 
 
 def test_a_short_soak_counts_every_ticket_and_loses_none(tmp_path):
-    out = tmp_path / "soak.json"
-    run = subprocess.run([PYTHON, "-m", "bench.soak", "--minutes", "0.5", "--rate", "5", "--every", "10",
-                          "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=150)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    result = json.loads(out.read_text())
+    run, result = run_bench("bench.soak", "--minutes", "0.5", "--rate", "5", "--every", "10",
+                            out=tmp_path / "soak.json", timeout=150)
     samples, totals = result["samples"], result["totals"]
     assert len(samples) == 3
     for s in samples:

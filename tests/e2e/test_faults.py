@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from bench.report import metric
 from stack.procs import PYTHON, ROOT, wait_for
 from tests.e2e.conftest import Client, start_stack, valid_ticket
 
@@ -102,8 +103,7 @@ def _dead_letters(stack):
 
 def _metric(stack, name):
     import requests
-    text = requests.get(f"{stack.urls['database']}/metrics", timeout=5).text
-    return next(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
+    return metric(requests.get(f"{stack.urls['database']}/metrics", timeout=5).text, name)
 
 
 def _outbox_pending(stack):

@@ -145,19 +145,15 @@ def test_invalid_config_is_reported(tmp_path):
     # An invalid rules file is reported with the line and column of the problem, and nothing else.
     rules = tmp_path / "broken.rules.json"
     bad.write_text(json.dumps({"database": {"rules": "broken.rules.json"}}))
-    rules.write_text('{"rules": ')
-    result = _run_cli("--config", str(bad), "--in-memory", "--port", "0")
-    assert result.returncode == 2
-    assert _assert_one_clean_line(result.stderr) == (
-        f'emulator: Invalid rules file: "{rules}". Invalid rules: line 1, column 11: '
-        "Unexpected end of the document, expected a value.")
-
-    rules.write_text('{\n  "rules": {\n    ".read": true,\n    ".wrte": false\n  }\n}\n')
-    result = _run_cli("--config", str(bad), "--in-memory", "--port", "0")
-    assert result.returncode == 2
-    assert _assert_one_clean_line(result.stderr) == (
-        f'emulator: Invalid rules file: "{rules}". Invalid rules: line 4, column 5: '
-        'Invalid key: ".wrte". Rule keys are .read, .write, .validate and .indexOn.')
+    for text, problem in [
+        ('{"rules": ', "line 1, column 11: Unexpected end of the document, expected a value."),
+        ('{\n  "rules": {\n    ".read": true,\n    ".wrte": false\n  }\n}\n',
+         'line 4, column 5: Invalid key: ".wrte". Rule keys are .read, .write, .validate and .indexOn.'),
+    ]:
+        rules.write_text(text)
+        result = _run_cli("--config", str(bad), "--in-memory", "--port", "0")
+        assert result.returncode == 2
+        assert _assert_one_clean_line(result.stderr) == f'emulator: Invalid rules file: "{rules}". Invalid rules: {problem}'
 
     result = _run_cli("--config", str(tmp_path / "absent.json"))
     assert result.returncode == 2 and "does not exist" in result.stderr
