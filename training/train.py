@@ -506,7 +506,7 @@ def _choose_alpha(x, y, w, val_rows, featurise, params: TrainParams) -> float:
     lowest recentred validation log-MAE of a ridge on the resolved tickets (the first
     without a validation set)."""
     candidates = [params.ridge_alpha * f for f in _ALPHA_FACTORS]
-    if not val_rows or len(candidates) == 1:
+    if not val_rows:
         return candidates[0]
     _, xv, _, _ = featurise(val_rows)
     yv = np.log1p([e.hours for e in val_rows])
