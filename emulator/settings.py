@@ -168,5 +168,10 @@ def _triggers(explicit, base: Path, env, named: str) -> list:
     doc = _read_json(path, "triggers file")
     for entry in doc.get("triggers", []) if isinstance(doc, dict) else []:
         if isinstance(entry, dict) and isinstance(entry.get("url"), str):
-            entry["url"] = _ENV_REF.sub(lambda m: env.get(m.group(1)) or (m.group(2) or ""), entry["url"])
+            entry["url"] = expand_env(entry["url"], env)
     return parse_triggers(doc, f'"{path}"')
+
+
+def expand_env(text: str, env) -> str:
+    """`text` with each `${VAR}` or `${VAR:-default}` replaced from `env` (unset or empty: the default, or "")."""
+    return _ENV_REF.sub(lambda m: env.get(m.group(1)) or (m.group(2) or ""), text)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import requests
 
+from emulator.settings import expand_env
 from stack.procs import GUNICORN_READY, PYTHON, ROOT, ManagedProcess, answers_http
 
 FUNCTIONS_FRAMEWORK = str(Path(PYTHON).parent / "functions-framework")
@@ -145,6 +146,9 @@ class Stack:
         if enrich is None:
             raise RuntimeError(f'Invalid triggers file: "{self.triggers_file}". It declares no "{ENRICH_TRIGGER}" '
                                "trigger, and the stack has no function to deliver tickets to.")
+        for trigger in triggers:  # as the emulator does when it loads the file itself
+            if isinstance(trigger.get("url"), str):
+                trigger["url"] = expand_env(trigger["url"], os.environ)
         enrich["url"] = self.urls["enrich"]
         for key in ("max_attempts", "min_backoff_s", "max_backoff_s"):
             if getattr(self, key) is not None:

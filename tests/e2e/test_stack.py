@@ -14,13 +14,14 @@ def _triggers(stack):
     return {t["name"]: t for t in r.json()}  # GET answers the list itself
 
 
-def test_the_triggers_file_declares_the_policy_and_the_stack_only_sets_the_url(tmp_path, model_dir):
+def test_the_triggers_file_declares_the_policy_and_the_stack_only_sets_the_url(tmp_path, model_dir, monkeypatch):
+    monkeypatch.delenv("AUDIT_FUNCTION_URL", raising=False)  # its default is what the emulator must get
     declared = {"triggers": [
         {"name": "enrich_ticket", "ref": "tickets/{ticketId}", "event_type": "google.firebase.database.ref.v1.written",
          "url": "${ENRICH_FUNCTION_URL:-http://127.0.0.1:5001/}", "max_attempts": 7, "min_backoff_s": 0.5,
          "max_backoff_s": 9, "timeout_s": 42},
         {"name": "audit", "ref": "tickets/{ticketId}/resolution", "event_type": "google.firebase.database.ref.v1.created",
-         "url": "http://127.0.0.1:9/audit", "max_attempts": 2, "min_backoff_s": 1, "max_backoff_s": 2, "timeout_s": 5},
+         "url": "${AUDIT_FUNCTION_URL:-http://127.0.0.1:9/audit}", "max_attempts": 2, "min_backoff_s": 1, "max_backoff_s": 2, "timeout_s": 5},
     ]}
     triggers_file = tmp_path / "triggers.json"
     triggers_file.write_text(json.dumps(declared))
