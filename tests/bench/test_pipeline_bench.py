@@ -21,3 +21,4 @@ def test_a_short_pipeline_benchmark_measures_every_stage(tmp_path):
     assert rows["noop"]["helpdesk_ms"].startswith("0.0")  # the no-op helpdesk costs nothing
     assert rows["noop"]["cpu_ms_per_ticket"]["helpdesk"] <= rows["model"]["cpu_ms_per_ticket"]["helpdesk"]
     assert "Inside the function" in run.stdout
+    assert result["machine"]["speed_probe_ms"] > 0 and "the speed probe takes" in run.stdout
