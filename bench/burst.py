@@ -17,7 +17,7 @@ from collections import Counter
 
 import requests
 
-from bench.pipeline import ticket
+from bench.pipeline import ADMIN, ticket
 from bench.report import metric
 from stack import Stack
 from stack.procs import wait_for
@@ -25,7 +25,6 @@ from stack.tokens import user_token
 
 SUBMITTERS = 6
 SUBMIT_PATIENCE_S = 90  # a customer gives up on a ticket after this long without an acknowledgement
-ADMIN = {"Authorization": "Bearer owner"}
 HELPDESK_AUTH = {"Authorization": "Bearer dev-helpdesk-token"}
 
 
