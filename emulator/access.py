@@ -71,8 +71,8 @@ class Access:
         """Raise PermissionDenied unless `auth` may read `path` (with `query`)."""
         if not self.can_read(ns, path, auth, query):
             raise PermissionDenied(PERMISSION_DENIED)
-        if query is not None and query.order_by not in (ORDER_BY_KEY, ORDER_BY_PRIORITY):
-            self._warn_unindexed(ns, path, query.order_by)
+        if query is not None:
+            self.indexed(ns, path, query.order_by)
 
     def guard(self, change, root_before, now: int) -> None:
         """The store's write guard: raise PermissionDenied unless the rules allow the whole write."""
@@ -84,13 +84,15 @@ class Access:
             _log.info("write denied at %s: %s", values.path_str(decision.path or ()), decision.reason)
             raise PermissionDenied(PERMISSION_DENIED)
 
-    def _warn_unindexed(self, ns, path, order_by):
-        """Warn once per (namespace, path, index) about an ordered query its rules do not index.
+    def indexed(self, ns, path, order_by) -> bool:
+        """Whether the rules index `order_by` at `path`; warn once per (namespace, path, index) if not.
 
         Keys and priorities are always indexed. Ordering by value needs `".indexOn": ".value"`
         and ordering by a child needs that child's path, as in production, which refuses such
         a query with `Index not defined`; Firebase's emulator serves it and warns, and so do we.
         """
+        if order_by in (ORDER_BY_KEY, ORDER_BY_PRIORITY):
+            return True
         index = VALUE_INDEX if order_by == ORDER_BY_VALUE else order_by
         indexed = {_index_path(entry) for entry in self.ruleset(ns).index_on(path)}
         key = (ns, path, index)
@@ -99,6 +101,7 @@ class Access:
             _log.warning('Using an unspecified index. Consider adding ".indexOn": "%s" at %s to your security rules '
                          "for better performance (production Firebase refuses this query).",
                          index, values.path_str(path))
+        return index in indexed
 
 
 def _index_path(entry: str) -> str:

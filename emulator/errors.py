@@ -40,6 +40,12 @@ class PreconditionFailed(EmulatorError):
         self.value_json = value_json
 
 
+class DataStale(EmulatorError):
+    """A compare-and-set over the WebSocket (a transaction) found another value than the one it was based on."""
+
+    status = 412
+
+
 class StorageUnavailable(EmulatorError):
     """The durable store refused a commit (disk full, read-only data dir); nothing was applied."""
 

@@ -56,6 +56,9 @@ _NULL, _FALSE, _TRUE, _NUMBER, _STRING, _OBJECT = range(6)
 # sentinels sit below and above every name, standing for a bound given without a key.
 _MIN_NAME = (-1,)
 _MAX_NAME = (2,)
+# A bound's key may name these sentinels (the realtime protocol's "[MIN_NAME]" / "[MAX_NAME]").
+MIN_NAME = "\x00min-name"
+MAX_NAME = "\x00max-name"
 
 
 class QueryError(ValueError):
@@ -221,7 +224,9 @@ def _bounds(query: Query) -> tuple[list, list]:
     def position(bound, name_if_no_key):
         value, key = bound
         index = _name_key(value) if query.order_by == ORDER_BY_KEY else _value_key(value)
-        return (index, name_if_no_key if key is None else _name_key(key))
+        if key is None:
+            return (index, name_if_no_key)
+        return (index, _MIN_NAME if key == MIN_NAME else _MAX_NAME if key == MAX_NAME else _name_key(key))
 
     lower, upper = [], []
     # Without a key, startAt/endAt keep every child equal to the value, startAfter/endBefore none.

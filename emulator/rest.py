@@ -52,6 +52,8 @@ class RestApi:
         registry.can_read = lambda l: self.access.can_read(l.ns, l.path, l.auth, l.query)
         # Admin-only endpoints under /.settings/ added by the server: raw path -> fn(request, method).
         self.settings_handlers: dict = {}
+        # Open endpoints under /.inspect/ (the rules coverage report): raw path -> fn(request, method, ns).
+        self.inspect_handlers: dict = {}
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Entry point for every request on the database port."""
@@ -63,6 +65,8 @@ class RestApi:
             ns = self._namespace(request)
             if raw_path == _SETTINGS_RULES:
                 return await self._rules(request, method, ns)
+            if raw_path in self.inspect_handlers:
+                return await self.inspect_handlers[raw_path](request, method, ns)
             if raw_path in self.settings_handlers:
                 require_admin(request)
                 return await self.settings_handlers[raw_path](request, method)
@@ -88,10 +92,7 @@ class RestApi:
             return _error_response(error)
 
     def _namespace(self, request: web.Request) -> str:
-        ns = request.query.get("ns", self.default_ns)
-        if not _NAMESPACE.match(ns):
-            raise BadRequest(f'Invalid namespace: "{ns}". Namespaces are lowercase letters, digits and hyphens.')
-        return ns
+        return check_namespace(request.query.get("ns", self.default_ns))
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -250,6 +251,13 @@ _UNREADABLE_PRECONDITION = ("ETag mismatch: the value at this location changed. 
 
 # With no rules file, Firebase's database emulator allows every read and write; so does this one.
 DEFAULT_RULES = '{\n  "rules": {\n    ".read": true,\n    ".write": true\n  }\n}\n'
+
+
+def check_namespace(ns: str) -> str:
+    """`ns` if it is a valid database name. Raises BadRequest naming it."""
+    if not _NAMESPACE.match(ns):
+        raise BadRequest(f'Invalid namespace: "{ns}". Namespaces are lowercase letters, digits and hyphens.')
+    return ns
 
 
 def strip_comments(source: str) -> str:

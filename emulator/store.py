@@ -17,8 +17,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from emulator import tree, values
-from emulator.errors import BadRequest, PreconditionFailed, StorageUnavailable
+from emulator import nodehash, tree, values
+from emulator.errors import BadRequest, DataStale, PreconditionFailed, StorageUnavailable
 from emulator.storage import Journal, Record
 
 NULL_ETAG = "null_etag"
@@ -49,6 +49,7 @@ class Change:
     sets: list  # [(absolute path, stored value or None)] applied in order
     auth: Auth
     rendered: list = field(default_factory=list)  # JSON text of each set's value as clients see it
+    wire: list | None = None  # JSON text of each set's stored value (priorities kept), built on first use
     undo: list = field(default_factory=list)
     outbox: list = field(default_factory=list)  # (id, trigger, ordering key, event JSON) committed with it
     done: asyncio.Future | None = None
@@ -138,6 +139,25 @@ class Database:
           PreconditionFailed: `if_match` does not match.
           StorageUnavailable: the journal refused the commit; nothing changed.
         """
+        change = self.apply(ns, kind, base, sets, auth, if_match=if_match)
+        # Shielded: a request cancelled while waiting (its client went away) leaves the write to commit
+        # like the others, announced and delivered; only the answer is lost, as when it is lost in transit.
+        await asyncio.shield(change.done)
+        return change
+
+    def apply(self, ns: str, kind: str, base: tuple[str, ...], sets: list, auth: Auth = ADMIN,
+              if_match: str | None = None, if_hash: str | None = None) -> Change:
+        """Apply a write in memory and queue its commit, without waiting: `change.done` resolves when durable.
+
+        Writes are applied in the order of the calls, so a connection that applies its requests as
+        they arrive keeps their order. Arguments and errors as `write`, and:
+
+        Args:
+          if_hash: the SDK's hash (`nodehash.node_hash`) the node at `base` must have: a transaction.
+
+        Raises:
+          DataStale: `if_hash` does not match.
+        """
         root = self.roots.get(ns)
         now = self.clock()
         resolved = [(p, tree.resolve_server_values(root, p, v, now) if isinstance(v, dict) else v) for p, v in sets]
@@ -149,6 +169,8 @@ class Database:
             current = tree.get(root, base)
             if etag_of(current) != if_match:
                 raise PreconditionFailed(etag_of(current), values.dumps(values.render(current)))
+        if if_hash is not None and nodehash.node_hash(tree.get(root, base)) != if_hash:
+            raise DataStale(f'Transaction at "{values.path_str(base)}" was based on a stale value. Retry with the current one.')
         self._seq += 1
         change.seq = self._seq
         change.rendered = [values.dumps(values.render(v)) for _, v in resolved]
@@ -164,9 +186,6 @@ class Database:
         self._since_snapshot += 1
         if self._since_snapshot >= SNAPSHOT_EVERY:
             self.snapshot()
-        # Shielded: a request cancelled while waiting (its client went away) leaves the write to commit
-        # like the others, announced and delivered; only the answer is lost, as when it is lost in transit.
-        await asyncio.shield(change.done)
         return change
 
     async def set_rules(self, ns: str, source: str) -> None:

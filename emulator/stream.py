@@ -77,6 +77,28 @@ class Listener:
             self.closed = True
             self.done.set()
 
+    # ---- what the Registry calls; the WebSocket's listens (emulator/wire.py) override these ----
+
+    @staticmethod
+    def payload_for(change: Change, lpath: tuple):
+        """What every listener of this class at `lpath` is sent for `change` (built once), or None."""
+        data = Registry._frames_for(change, lpath)
+        return (data, chunk(data)) if data else None
+
+    def deliver(self, payload) -> None:
+        self.send(*payload)
+
+    def send_query_result(self, data_json: str) -> None:
+        """Send the new result of this listener's query (JSON from `render_query`)."""
+        self.send(frame("put", (), data_json))
+
+    def revoke(self) -> None:
+        """The rules no longer let this listener read its location."""
+        self.send(CANCEL)
+        self.close()
+
+    render_query = None  # fn(listener) -> JSON of its query result; None: the Registry's renderer
+
 
 class Registry:
     """Listeners by namespace and path; `on_commit` is the store's commit hook.
@@ -124,17 +146,18 @@ class Registry:
         top = change.base if change.kind == "patch" else change.sets[0][0]
         for lpath, group in list(paths.items()):
             if lpath[: len(top)] == top or top[: len(lpath)] == lpath:
-                plain = [l for l in group if l.query is None]
-                if plain:
-                    data = self._frames_for(change, lpath)
-                    if data:
-                        framed = chunk(data)
-                        for listener in plain:
-                            listener.send(data, framed)
+                payloads: dict = {}  # built once per listener class (SSE, WebSocket) at this path
+                results: dict = {}  # one query result per (renderer, query) at this path
                 verdicts: dict = {}  # one read-rule evaluation per distinct reader at this path
                 for listener in list(group):
-                    if listener.query is not None:
-                        self._refresh_query(listener)
+                    if listener.query is None:
+                        kind = type(listener)
+                        if kind not in payloads:
+                            payloads[kind] = kind.payload_for(change, lpath)
+                        if payloads[kind] is not None:
+                            listener.deliver(payloads[kind])
+                    else:
+                        self._refresh_query(listener, results)
                     self._recheck(listener, verdicts)
 
     def recheck_all(self) -> None:
@@ -158,14 +181,20 @@ class Registry:
         else:
             allowed = verdicts[key] = self.can_read(listener)
         if not allowed:
-            listener.send(CANCEL)
-            listener.close()
+            listener.revoke()
 
-    def _refresh_query(self, listener: Listener) -> None:
-        data = self._render_query(listener)
+    def _refresh_query(self, listener: Listener, results: dict | None = None) -> None:
+        render = listener.render_query or self._render_query
+        key = (type(listener), listener.query)
+        if results is not None and key in results:
+            data = results[key]
+        else:
+            data = render(listener)
+            if results is not None:
+                results[key] = data
         if data != listener.last_query_json:
             listener.last_query_json = data
-            listener.send(frame("put", (), data))
+            listener.send_query_result(data)
 
     @staticmethod
     def _frames_for(change: Change, lpath: tuple) -> bytes:
