@@ -1,4 +1,4 @@
-"""`python -m emulator`: start the Realtime Database emulator (and hosting) from firebase.json.
+"""`python -m emulator`: start the Realtime Database emulator (and hosting, and Auth) from firebase.json.
 
 `python -m emulator dead-letters list|replay` inspects and replays dead-lettered events.
 
@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="interface to bind (env RTDB_EMULATOR_HOST; firebase.json emulators.database.host)")
     p.add_argument("--port", help="database port, 0 for a free one (env RTDB_EMULATOR_PORT; emulators.database.port)")
     p.add_argument("--hosting-port", help="hosting port (env HOSTING_EMULATOR_PORT; emulators.hosting.port)")
+    p.add_argument("--auth-port", help="also serve the Auth emulator on this port, 0 for a free one "
+                                       "(env AUTH_EMULATOR_PORT; emulators.auth.port, Firebase's default 9099)")
     p.add_argument("--project", help="project id (env GCLOUD_PROJECT; .firebaserc default)")
     p.add_argument("--data-dir", help="durable storage directory (env RTDB_EMULATOR_DATA_DIR; default .data/database)")
     p.add_argument("--in-memory", action="store_true", default=None,
@@ -45,6 +47,8 @@ async def serve(settings) -> None:
     where = "in memory" if settings.data_dir is None else f"data in {settings.data_dir}"
     if server.hosting_port is not None:  # printed first: the database line means everything is up
         print(f"Hosting emulator ready at http://{settings.host}:{server.hosting_port}/", flush=True)
+    if server.auth_port is not None:
+        print(f"Auth emulator ready at http://{settings.auth_host}:{server.auth_port}/", flush=True)
     print(f"Database emulator ready at {server.url}/?ns={settings.namespace} ({where})", flush=True)
     try:
         await stop.wait()

@@ -1,20 +1,27 @@
 """A minimal Firebase Auth emulator: the Identity Toolkit and Secure Token REST APIs, users in memory.
 
-Served on the database port under the URL prefixes of Firebase's Auth emulator, so its clients work
-unchanged: the web pages (`authEmulatorUrl` in init.json), firebase-admin (FIREBASE_AUTH_EMULATOR_HOST),
-plain REST. ID tokens are unsigned JWTs (`alg: none`) with the claims Firebase's Auth emulator gives
-them, which `emulator.auth` accepts in `?auth=`; errors have Google's shape. End-user endpoints need
-`?key=` (any value) or the admin token; admin endpoints (`.../projects/{p}/accounts...`) need
-`Authorization: Bearer owner`. `DEFAULT_ACCOUNTS` exist from the start. Imports aiohttp only.
+Served on the database port under the URL prefixes of Firebase's Auth emulator, and on a port of its own
+(`Identity.app()`, Firebase's emulators.auth.port, 9099 by default) when the settings name one, so its
+clients work unchanged: the web pages (`authEmulatorUrl` in init.json), the Firebase JS SDK
+(`connectAuthEmulator`), firebase-admin (FIREBASE_AUTH_EMULATOR_HOST), plain REST. End users sign up
+(anonymously or with a password), sign in with a password or a custom token (unsigned ones too, as
+firebase-admin makes them for an emulator), look themselves up, refresh and delete themselves; the admin
+creates, looks up, updates (custom claims) and deletes accounts. ID tokens are unsigned JWTs (`alg: none`)
+with the claims Firebase's Auth emulator gives them, which `emulator.auth` accepts in `?auth=`; errors
+have Google's shape. End-user endpoints need `?key=` (any value) or the admin token; admin endpoints
+(`.../projects/{p}/accounts...`) need `Authorization: Bearer owner`. `DEFAULT_ACCOUNTS` exist from the
+start. Imports aiohttp only.
 """
 
 import base64
 import json
+import logging
 import re
 import secrets
 import string
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from aiohttp import web
 
@@ -29,6 +36,8 @@ PASSWORD_MIN_LENGTH = 6
 CLAIMS_MAX_LENGTH = 1000
 LOCAL_ID_LENGTH = 28
 PROJECT_NUMBER = "12345"  # what Firebase's Auth emulator reports as `project_id` when it grants a token
+CUSTOM_TOKEN_AUDIENCE = "https://identitytoolkit.googleapis.com/google.identity.identitytoolkit.v1.IdentityToolkit"
+REDACTED_HASH = "UkVEQUNURUQ="  # "REDACTED" in base64: Firebase's stand-in for a password hash it does not reveal
 DEFAULT_ACCOUNTS = (
     {"localId": "local-agent", "email": "agent@example.com", "password": "agent-password",
      "displayName": "Local agent", "customClaims": {"agent": True}},
@@ -38,6 +47,9 @@ _RESERVED_CLAIMS = ("iss", "aud", "sub", "iat", "exp", "nbf", "jti", "nonce", "a
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _ID_ALPHABET = string.ascii_letters + string.digits
 _NO_ADMIN = "Request is missing required authentication credential: the admin token (Authorization: Bearer owner)."
+_IMPLEMENTED = ("signUp, signInWithPassword, signInWithCustomToken, lookup, delete, token and the admin accounts "
+                "endpoints (create, lookup, update, delete)")
+_log = logging.getLogger(__name__)
 
 
 class AuthError(Exception):
@@ -63,11 +75,13 @@ class User:
     email: str | None = None
     password: str | None = None
     display_name: str | None = None
+    photo_url: str | None = None
     email_verified: bool = False
     disabled: bool = False
     custom_claims: dict = field(default_factory=dict)
     created_at: int = field(default_factory=lambda: int(time.time() * 1000))
     last_login_at: int = field(default_factory=lambda: int(time.time() * 1000))
+    last_refresh_at: float | None = None  # seconds since the epoch of the last token issued
 
     def record(self) -> dict:
         """The account as `accounts:lookup` returns it."""
@@ -77,8 +91,15 @@ class User:
             info["email"] = self.email
             info["providerUserInfo"] = [{"providerId": "password", "email": self.email, "federatedId": self.email,
                                          "rawId": self.email}]
+        if self.password is not None:
+            info["passwordHash"] = REDACTED_HASH  # the JS SDK reads "has a password" from its presence
         if self.display_name is not None:
             info["displayName"] = self.display_name
+        if self.photo_url is not None:
+            info["photoUrl"] = self.photo_url
+        if self.last_refresh_at is not None:
+            refreshed = datetime.fromtimestamp(self.last_refresh_at, timezone.utc)
+            info["lastRefreshAt"] = refreshed.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         if self.custom_claims:
             info["customAttributes"] = json.dumps(self.custom_claims)
         return info
@@ -104,11 +125,14 @@ class Identity:
         return [
             web.post(f"{IDENTITY}/accounts:signUp", self._endpoint(self._sign_up)),
             web.post(f"{IDENTITY}/accounts:signInWithPassword", self._endpoint(self._sign_in_with_password)),
+            web.post(f"{IDENTITY}/accounts:signInWithCustomToken", self._endpoint(self._sign_in_with_custom_token)),
             web.post(f"{IDENTITY}/accounts:lookup", self._endpoint(self._lookup)),
+            web.post(f"{IDENTITY}/accounts:delete", self._endpoint(self._delete_account)),
             web.post(f"{SECURE_TOKEN}/token", self._endpoint(self._grant_token)),
             web.post(f"{IDENTITY}{projects}", self._endpoint(self._create_account, admin=True)),
             web.post(f"{IDENTITY}{projects}:update", self._endpoint(self._update_account, admin=True)),
             web.post(f"{IDENTITY}{projects}:lookup", self._endpoint(self._lookup, admin=True)),
+            web.post(f"{IDENTITY}{projects}:delete", self._endpoint(self._delete_account, admin=True)),
             web.post(f"{EMULATOR}{projects}", self._endpoint(self._create_account, admin=True)),
             web.delete(f"{EMULATOR}{projects}", self._endpoint(self._delete_all, admin=True)),
             web.route("OPTIONS", f"{EMULATOR}{projects}", _other),
@@ -116,6 +140,14 @@ class Identity:
             web.route("*", IDENTITY + "/{tail:.*}", _other),
             web.route("*", SECURE_TOKEN + "/{tail:.*}", _other),
         ]
+
+    def app(self) -> web.Application:
+        """The Auth emulator alone, for a port of its own (as Firebase's emulator suite serves it)."""
+        app = web.Application(client_max_size=1024**2)
+        app.router.add_get("/", _ready)
+        app.router.add_routes(self.routes())
+        app.router.add_route("*", "/{tail:.*}", _other)
+        return app
 
     def _endpoint(self, handler, admin: bool = False):
         async def endpoint(request: web.Request) -> web.Response:
@@ -161,6 +193,37 @@ class Identity:
         return {"kind": "identitytoolkit#VerifyPasswordResponse", "registered": True, "localId": user.local_id,
                 "email": email, **self._tokens(user, "password")}
 
+    def _sign_in_with_custom_token(self, body: dict, _privileged: bool) -> dict:
+        """Exchange a custom token (firebase-admin's createCustomToken) for an ID token; unknown uids are created."""
+        _require(body.get("token"), "MISSING_CUSTOM_TOKEN")
+        payload = _custom_token_payload(str(body["token"]))
+        uid = payload.get("uid", payload.get("user_id"))
+        if isinstance(uid, int) and not isinstance(uid, bool):
+            uid = str(uid)
+        _require(isinstance(uid, str) and uid, "MISSING_IDENTIFIER")
+        extra = payload.get("claims", {})
+        _check_claims(extra)
+        user = self.users.get(uid)
+        is_new = user is None
+        if is_new:
+            user = self._create({"localId": uid})
+        _require(not user.disabled, "USER_DISABLED")
+        user.last_login_at = int(time.time() * 1000)
+        return {"kind": "identitytoolkit#VerifyCustomTokenResponse", "isNewUser": is_new,
+                **self._tokens(user, "custom", extra)}
+
+    def _delete_account(self, body: dict, privileged: bool) -> dict:
+        """The admin deletes by `localId`; an end user deletes the account its `idToken` names."""
+        if privileged and not body.get("idToken"):
+            _require(body.get("localId"), "MISSING_LOCAL_ID")
+            user = self.users.get(str(body["localId"]))
+            _require(user, "USER_NOT_FOUND")
+        else:
+            _require(body.get("idToken"), "MISSING_ID_TOKEN")
+            user = self._user_of(str(body["idToken"]))
+        del self.users[user.local_id]
+        return {"kind": "identitytoolkit#DeleteAccountResponse"}
+
     def _grant_token(self, body: dict, _privileged: bool) -> dict:
         _require(body.get("grantType"), "MISSING_GRANT_TYPE")
         _require(body["grantType"] == "refresh_token", "INVALID_GRANT_TYPE")
@@ -174,7 +237,8 @@ class Identity:
         user = self.users.get(record.get("localId"))
         _require(user, "INVALID_REFRESH_TOKEN")
         _require(not user.disabled, "USER_DISABLED")
-        tokens = self._tokens(user, str(record.get("provider")))
+        extra = record.get("extraClaims") if isinstance(record.get("extraClaims"), dict) else {}
+        tokens = self._tokens(user, str(record.get("provider")), extra)
         return {"id_token": tokens["idToken"], "access_token": tokens["idToken"], "expires_in": tokens["expiresIn"],
                 "refresh_token": tokens["refreshToken"], "token_type": "Bearer", "user_id": user.local_id,
                 "project_id": PROJECT_NUMBER}
@@ -237,14 +301,12 @@ class Identity:
             except (TypeError, ValueError):
                 raise AuthError("INVALID_CLAIMS") from None
         if claims is not None:
-            _require(isinstance(claims, dict), "INVALID_CLAIMS")
-            for name in _RESERVED_CLAIMS:
-                _require(name not in claims, f"FORBIDDEN_CLAIM : {name}")
+            _check_claims(claims)
             changes["custom_claims"] = dict(claims)
-        for key, attr in (("displayName", "display_name"), ("emailVerified", "email_verified"),
-                          ("disabled", "disabled"), ("disableUser", "disabled")):
+        for key, attr in (("displayName", "display_name"), ("photoUrl", "photo_url"),
+                          ("emailVerified", "email_verified"), ("disabled", "disabled"), ("disableUser", "disabled")):
             if spec.get(key) is not None:
-                changes[attr] = spec[key] if attr == "display_name" else bool(spec[key])
+                changes[attr] = str(spec[key]) if attr in ("display_name", "photo_url") else bool(spec[key])
         for attr, value in changes.items():
             setattr(user, attr, value)
 
@@ -255,7 +317,7 @@ class Identity:
         """The account an ID token names (its signature and expiry are not checked, as in Firebase's emulator)."""
         parts = id_token.split(".")
         try:
-            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+            claims = _b64decode_json(parts[1])
         except (IndexError, ValueError):
             raise AuthError("INVALID_ID_TOKEN") from None
         _require(isinstance(claims, dict) and claims.get("user_id"), "INVALID_ID_TOKEN")
@@ -264,11 +326,21 @@ class Identity:
         _require(not user.disabled, "USER_DISABLED")
         return user
 
-    def _tokens(self, user: User, provider: str) -> dict:
-        """An ID token and a refresh token, shaped as Firebase's Auth emulator makes them."""
-        now = int(time.time())
+    def _tokens(self, user: User, provider: str, extra_claims: dict | None = None) -> dict:
+        """An ID token and a refresh token, shaped as Firebase's Auth emulator makes them.
+
+        Args:
+          user: the account the tokens are for.
+          provider: `firebase.sign_in_provider` (password, anonymous, custom).
+          extra_claims: a custom token's `claims`: in this token and every one its refresh token grants.
+        """
+        user.last_refresh_at = time.time()
+        now = int(user.last_refresh_at)
         claims = {"name": user.display_name} if user.display_name else {}
-        claims.update(user.custom_claims)  # then the reserved claims, which custom claims cannot override
+        if user.photo_url:
+            claims["picture"] = user.photo_url
+        claims.update(user.custom_claims)
+        claims.update(extra_claims or {})  # then the reserved claims, which neither can override
         if user.email is not None:
             claims.update(email=user.email, email_verified=user.email_verified)
         if provider == "anonymous":
@@ -280,9 +352,39 @@ class Identity:
                       iss=f"https://securetoken.google.com/{self.project}", sub=user.local_id)
         id_token = f"{_b64url({'alg': 'none', 'typ': 'JWT'})}.{_b64url(claims)}."
         refresh = {"_AuthEmulatorRefreshToken": "DO NOT MODIFY", "localId": user.local_id, "provider": provider,
-                   "extraClaims": {}, "projectId": self.project}
+                   "extraClaims": extra_claims or {}, "projectId": self.project}
         return {"idToken": id_token, "refreshToken": base64.b64encode(json.dumps(refresh).encode()).decode(),
                 "expiresIn": str(TOKEN_LIFETIME_S)}
+
+
+def _custom_token_payload(token: str) -> dict:
+    """A custom token's payload: a JWT, signed or not (never verified), or plain JSON as Firebase's emulator allows."""
+    if token.startswith("{"):
+        try:
+            payload = json.loads(token)
+        except ValueError:
+            raise AuthError("INVALID_CUSTOM_TOKEN : ((Auth Emulator only accepts strict JSON or JWTs as fake custom "
+                            "tokens.))") from None
+        _require(isinstance(payload, dict), "INVALID_CUSTOM_TOKEN : ((A JSON custom token must be an object.))")
+        return payload
+    try:
+        header, payload = (_b64decode_json(part) for part in token.split(".")[:2])
+    except ValueError:
+        raise AuthError("INVALID_CUSTOM_TOKEN : Invalid assertion format") from None
+    _require(isinstance(header, dict) and isinstance(payload, dict), "INVALID_CUSTOM_TOKEN : Invalid assertion format")
+    if header.get("alg") != "none":  # a real project's token: there is no key here to check it with
+        _log.warning("Received a signed custom token. This emulator does not verify signatures and IS NOT SECURE.")
+    _require(payload.get("aud") == CUSTOM_TOKEN_AUDIENCE,
+             f"INVALID_CUSTOM_TOKEN : ((Invalid aud (audience): {payload.get('aud')} Note: Firebase ID Tokens / "
+             "third-party tokens cannot be used with signInWithCustomToken.))")
+    return payload
+
+
+def _check_claims(claims) -> None:
+    """Custom claims are an object without the names the token itself uses."""
+    _require(isinstance(claims, dict), "INVALID_CLAIMS")
+    for name in _RESERVED_CLAIMS:
+        _require(name not in claims, f"FORBIDDEN_CLAIM : {name}")
 
 
 def _require(condition, message: str) -> None:
@@ -314,12 +416,23 @@ async def _body(request: web.Request) -> dict:
 async def _other(request: web.Request) -> web.Response:
     """CORS preflight for every Auth path; 404 in Google's format for unknown ones."""
     if request.method != "OPTIONS":
-        return AuthError(f'Not found: "{request.path}". This emulator implements signUp, signInWithPassword, '
-                         "lookup, token and the admin accounts endpoints.", 404, "NOT_FOUND", "notFound").response()
+        return AuthError(f'Not found: "{request.path}". This emulator implements {_IMPLEMENTED}.',
+                         404, "NOT_FOUND", "notFound").response()
     return web.Response(status=204, headers={
         **CORS_HEADERS, "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
         "Access-Control-Allow-Headers": request.headers.get("Access-Control-Request-Headers", "Content-Type"),
         "Access-Control-Max-Age": "3600"})
+
+
+async def _ready(_request: web.Request) -> web.Response:
+    """What Firebase's Auth emulator answers at the root of its port."""
+    ready = {"ready": True, "docs": "https://firebase.google.com/docs/emulator-suite"}
+    return web.json_response({"authEmulator": ready}, headers=CORS_HEADERS)
+
+
+def _b64decode_json(part: str):
+    """A base64url JWT segment's JSON (ValueError if it is not)."""
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
 
 
 def _b64url(value: dict) -> str:

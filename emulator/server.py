@@ -1,4 +1,4 @@
-"""The emulator process: the database port, the hosting port, startup, import/export, shutdown.
+"""The emulator process: the database, hosting and Auth ports, startup, import/export, shutdown.
 
 `EmulatorServer(settings)` opens the journal, replays it, applies `--import` and the rules file,
 binds the ports (port 0 picks a free one) and serves until `stop()`, which closes streams,
@@ -46,6 +46,7 @@ class EmulatorServer:
         self.api: RestApi | None = None
         self.port: int | None = None
         self.hosting_port: int | None = None
+        self.auth_port: int | None = None  # the Auth emulator's own port, when settings name one
         self._runners: list[web.AppRunner] = []
         self.extensions: list = []  # objects with async start(server) / stop()
         self.triggers: list = []
@@ -107,13 +108,16 @@ class EmulatorServer:
         self.metrics.attach(self)
         app = web.Application(client_max_size=1024**3, middlewares=[self.metrics.middleware])
         app.router.add_get("/metrics", self.metrics.handle)
-        app.router.add_routes(Identity(s.project).routes())  # the Auth emulator (emulator/identity.py)
+        identity = Identity(s.project)  # the Auth emulator (emulator/identity.py), also on its own port below
+        app.router.add_routes(identity.routes())
         # Every other path is the REST API's, newlines (%0A) included: "." would not match them, and aiohttp
         # would answer its own plain-text 404 instead of the API's JSON 400 "Invalid path".
         app.router.add_route("*", r"/{tail:[\s\S]*}", self.api.handle)
         self.port = await self._serve(app, s.host, s.port, "database")
         if s.hosting_public is not None and s.hosting_port is not None:
             self.hosting_port = await self._serve(self._hosting_app(), s.host, s.hosting_port, "hosting")
+        if s.auth_port is not None:
+            self.auth_port = await self._serve(identity.app(), s.auth_host, s.auth_port, "auth")
 
     async def _serve(self, app: web.Application, host: str, port: int, what: str) -> int:
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)

@@ -3,7 +3,8 @@
 Everything the emulator is told comes through `load_settings`; nothing else reads the
 environment. Environment variables: RTDB_EMULATOR_CONFIG, RTDB_EMULATOR_HOST, RTDB_EMULATOR_PORT,
 RTDB_EMULATOR_DATA_DIR, RTDB_EMULATOR_IMPORT, RTDB_EMULATOR_EXPORT_ON_EXIT, RTDB_EMULATOR_IN_MEMORY,
-RTDB_EMULATOR_TRIGGERS, HOSTING_EMULATOR_PORT, GCLOUD_PROJECT; trigger URLs may use `${VAR:-default}`.
+RTDB_EMULATOR_TRIGGERS, HOSTING_EMULATOR_PORT, AUTH_EMULATOR_PORT, GCLOUD_PROJECT; trigger URLs may use
+`${VAR:-default}`. Firebase's CLI reads ports from firebase.json only; the variables are this emulator's.
 """
 
 import json
@@ -17,6 +18,7 @@ from emulator.errors import ConfigError
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9000
 DEFAULT_HOSTING_PORT = 5000
+DEFAULT_AUTH_PORT = 9099  # Firebase's Auth emulator port
 DEFAULT_PROJECT = "demo-tickets"
 DEFAULT_DATA_DIR = ".data/database"
 DEFAULT_KEEP_ALIVE_S = 30.0
@@ -38,6 +40,8 @@ class Settings:
     hosting_port: int | None = None  # None: no hosting
     hosting_public: Path | None = None
     hosting_ignore: list = field(default_factory=list)  # globs, as firebase.json hosting.ignore
+    auth_host: str = DEFAULT_HOST
+    auth_port: int | None = None  # None: the Auth emulator is served on the database port only
     config_dir: Path = field(default_factory=Path.cwd)
     triggers: list = field(default_factory=list)
     keep_alive_s: float = DEFAULT_KEEP_ALIVE_S
@@ -53,7 +57,7 @@ def load_settings(args=None, env=None) -> Settings:
 
     Args:
       args: parsed flags (argparse Namespace with config, host, port, data_dir, import_dir,
-        export_on_exit, in_memory, hosting_port, project); None values fall through.
+        export_on_exit, in_memory, hosting_port, auth_port, project); None values fall through.
       env: the environment mapping (defaults to os.environ).
 
     Raises:
@@ -70,6 +74,7 @@ def load_settings(args=None, env=None) -> Settings:
     emulators = _section(config, "emulators", config_path)
     db_conf = _section(emulators, "database", config_path)
     hosting_conf = _section(emulators, "hosting", config_path)
+    auth_conf = _section(emulators, "auth", config_path)
 
     s = Settings(config_dir=base)
     s.host = flag("host") or env.get("RTDB_EMULATOR_HOST") or db_conf.get("host") or DEFAULT_HOST
@@ -98,6 +103,13 @@ def load_settings(args=None, env=None) -> Settings:
         s.hosting_ignore = [g for g in hosting.get("ignore", []) if isinstance(g, str)]
         s.hosting_port = _port(flag("hosting_port"), env.get("HOSTING_EMULATOR_PORT"), hosting_conf.get("port"),
                                DEFAULT_HOSTING_PORT, "hosting port")
+    # The Auth emulator always answers on the database port; its own port (Firebase's emulators.auth) is opt-in.
+    if flag("auth_port") is not None or env.get("AUTH_EMULATOR_PORT") or "auth" in emulators:
+        s.auth_port = _port(flag("auth_port"), env.get("AUTH_EMULATOR_PORT"), auth_conf.get("port"),
+                            DEFAULT_AUTH_PORT, "auth port")
+        s.auth_host = auth_conf.get("host") or s.host
+        if not isinstance(s.auth_host, str):
+            raise ConfigError(f'Invalid emulators.auth.host: {json.dumps(s.auth_host)}. It must be a string.')
     s.triggers = _triggers(flag("triggers") or env.get("RTDB_EMULATOR_TRIGGERS"), base, env,
                            "--triggers" if flag("triggers") else "RTDB_EMULATOR_TRIGGERS")
     keep_alive = flag("keep_alive")

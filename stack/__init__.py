@@ -1,4 +1,4 @@
-"""The whole local stack as one object: emulator (+ hosting, event delivery), functions, helpdesk stub.
+"""The whole local stack as one object: emulator (+ hosting, Auth, event delivery), functions, helpdesk stub.
 
 `Stack(ports, data_dir).start()` starts each process in dependency order, waits until each is
 healthy, and registers the database trigger with the function's real URL; `stop()` stops them in
@@ -8,7 +8,7 @@ reverse. `make up` runs it on the ports of firebase.json; the end-to-end tests o
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import requests
@@ -27,6 +27,7 @@ class Ports:
 
     database: int = 9000
     hosting: int = 5000
+    auth: int = 9099  # the Auth emulator's own port (it also answers on the database port)
     enrich: int = 5001
     webhook: int = 5002
     helpdesk: int = 5005
@@ -35,7 +36,7 @@ class Ports:
 
     @classmethod
     def free(cls) -> "Ports":
-        return cls(0, 0, 0, 0, 0, 0, 0)
+        return cls(**{f.name: 0 for f in fields(cls)})
 
     @classmethod
     def from_config(cls, config: Path, env=None) -> "Ports":
@@ -44,6 +45,7 @@ class Ports:
         return cls(
             database=int(env.get("RTDB_EMULATOR_PORT") or emulators.get("database", {}).get("port", 9000)),
             hosting=int(env.get("HOSTING_EMULATOR_PORT") or emulators.get("hosting", {}).get("port", 5000)),
+            auth=int(env.get("AUTH_EMULATOR_PORT") or emulators.get("auth", {}).get("port", 9099)),
             enrich=int(env.get("FUNCTIONS_PORT") or emulators.get("functions", {}).get("port", 5001)),
             webhook=int(env.get("WEBHOOK_PORT") or 5002),
             helpdesk=int(env.get("HELPDESK_PORT") or 5005),
@@ -105,13 +107,17 @@ class Stack:
         emu = self._start("database", [PYTHON, "-m", "emulator", "--config", str(ROOT / "firebase.json"),
                                        "--triggers", str(self.triggers_file),
                                        "--port", str(self.ports.database), "--hosting-port", str(self.ports.hosting),
+                                       "--auth-port", str(self.ports.auth),
                                        "--data-dir", str(self.data_dir / "database")],
                           r"Database emulator ready at (http://[\d.]+:(\d+))",
                           {**base_env, "ENRICH_FUNCTION_URL": function_url})
         self.urls["database"] = emu.match.group(1)
         self.urls["hosting"] = f"http://127.0.0.1:{emu.port_of('Hosting emulator ready')}/"
+        self.urls["auth"] = f"http://127.0.0.1:{emu.port_of('Auth emulator ready')}/"
         db_host = self.urls["database"].removeprefix("http://")
+        # As the Firebase CLI does for the functions it runs: firebase-admin then uses both emulators.
         fn_env = {**base_env, "FIREBASE_DATABASE_EMULATOR_HOST": db_host, "GUNICORN_LOG_LEVEL": "info",
+                  "FIREBASE_AUTH_EMULATOR_HOST": self.urls["auth"].removeprefix("http://").rstrip("/"),
                   "MODEL_DIR": str(self.model_dir)}
         hook = self._start("webhook", self._function("helpdesk_webhook", "http", self.ports.webhook), GUNICORN_READY,
                            {**fn_env, "METRICS_PORT": str(self.ports.webhook_metrics)})
@@ -169,6 +175,8 @@ class Stack:
         for i, arg in enumerate(proc.args):
             if arg == "--port" and proc.args[i + 1] == "0":
                 proc.args[i + 1] = str(proc.port_of(r"Database emulator ready at|Listening at|listening on"))
+            if arg == "--auth-port" and proc.args[i + 1] == "0":  # signed-in clients keep the Auth URL they have
+                proc.args[i + 1] = str(proc.port_of("Auth emulator ready at"))
         proc.kill() if kill else proc.stop()
 
     def start_again(self, name: str) -> None:

@@ -38,6 +38,7 @@ Ticket enrichment stack is up.
   Web form           {stack.urls['hosting']}
   Agent queue        {stack.urls['hosting']}queue.html   (sign in: agent@example.com / agent-password)
   Realtime Database  {db}/.json?ns={stack.namespace}
+  Auth emulator      {stack.urls['auth']}   (connectAuthEmulator; firebase-admin: FIREBASE_AUTH_EMULATOR_HOST)
   Helpdesk (stub)    {stack.urls['helpdesk']}
   enrich_ticket      {stack.urls['enrich']}
   helpdesk_webhook   {stack.urls['webhook']}

@@ -42,3 +42,21 @@ def test_the_triggers_file_declares_the_policy_and_the_stack_only_sets_the_url(t
         assert _triggers(stack)["enrich_ticket"]["timeout_s"] == 42
     finally:
         stack.stop()
+
+
+def test_the_stack_serves_auth_on_its_own_port_and_keeps_it_across_a_database_restart(tmp_path, model_dir):
+    stack = Stack(ports=Ports.free(), data_dir=tmp_path / "data", model_dir=model_dir)
+    stack.start()
+    try:
+        auth = stack.urls["auth"]
+        assert auth not in (stack.urls["database"] + "/", stack.urls["hosting"])
+        assert requests.get(auth, timeout=10).json()["authEmulator"]["ready"] is True
+        # The functions' firebase-admin is pointed at it, as the Firebase CLI points the functions it runs.
+        assert stack.procs["enrich"].env["FIREBASE_AUTH_EMULATOR_HOST"] == auth.removeprefix("http://").rstrip("/")
+
+        stack.restart("database")
+        signed_up = requests.post(f"{auth}identitytoolkit.googleapis.com/v1/accounts:signUp", params={"key": "k"},
+                                  json={}, timeout=10)
+        assert signed_up.status_code == 200 and signed_up.json()["idToken"]
+    finally:
+        stack.stop()

@@ -1,7 +1,11 @@
-"""The Auth emulator (emulator/identity.py) over HTTP: Firebase's REST shapes and errors, tokens the database honours."""
+"""The Auth emulator (emulator/identity.py) over HTTP: Firebase's REST shapes and errors, tokens the database honours.
+
+Most tests call it on the database port; the ones about its own port (`--auth-port`) say so.
+"""
 
 import base64
 import json
+import re
 import uuid
 
 import firebase_admin
@@ -9,7 +13,7 @@ import pytest
 import requests
 from firebase_admin import auth
 
-from emulator.identity import DEFAULT_ACCOUNTS
+from emulator.identity import CUSTOM_TOKEN_AUDIENCE, DEFAULT_ACCOUNTS, REDACTED_HASH
 from tests.support.procs import ROOT, start_emulator
 
 PROJECT = "demo-tickets"
@@ -22,26 +26,39 @@ TOKEN = "/securetoken.googleapis.com/v1/token"
 
 @pytest.fixture(scope="module")
 def emu():
-    """An emulator with the project's firebase.json: its rules, and the hosting that serves init.json."""
-    proc = start_emulator(config=ROOT / "firebase.json")
+    """An emulator with the project's firebase.json (its rules, hosting's init.json), and Auth on a free port."""
+    proc = start_emulator("--auth-port", "0", config=ROOT / "firebase.json")
     yield proc
     proc.stop()
 
 
 @pytest.fixture(scope="module")
 def admin_app(emu):
-    """firebase-admin's auth pointed at the emulator as Firebase documents it (FIREBASE_AUTH_EMULATOR_HOST)."""
+    """firebase-admin's auth pointed at the Auth port as Firebase documents it (FIREBASE_AUTH_EMULATOR_HOST)."""
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("FIREBASE_AUTH_EMULATOR_HOST", f"127.0.0.1:{emu.port}")
+        env.setenv("FIREBASE_AUTH_EMULATOR_HOST", emu.auth_url.removeprefix("http://"))
         app = firebase_admin.initialize_app(options={"projectId": PROJECT}, name=f"identity-{uuid.uuid4().hex[:8]}")
         yield app
         firebase_admin.delete_app(app)
 
 
-def call(emu, endpoint: str, body=None, **kwargs) -> requests.Response:
-    """POST to an Identity Toolkit endpoint, e.g. "accounts:signUp", with an API key."""
+def call(emu, endpoint: str, body=None, base=None, **kwargs) -> requests.Response:
+    """POST to an Identity Toolkit endpoint, e.g. "accounts:signUp", with an API key (to the database port unless
+    `base` names another)."""
     kwargs.setdefault("params", KEY)
-    return requests.post(f"{emu.url}{IDENTITY}/{endpoint}", json=body, timeout=10, **kwargs)
+    return requests.post(f"{base or emu.url}{IDENTITY}/{endpoint}", json=body, timeout=10, **kwargs)
+
+
+def refresh(base: str, refresh_token: str) -> requests.Response:
+    """Grant a new ID token as the JS SDK asks for one (a form post to the Secure Token API)."""
+    return requests.post(f"{base}{TOKEN}", params=KEY, timeout=10,
+                         data={"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+
+def unsigned_jwt(payload: dict) -> str:
+    """A JWT with `alg: none` and an empty signature, as firebase-admin makes custom tokens for an emulator."""
+    encode = lambda part: base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")  # noqa: E731
+    return f"{encode({'alg': 'none', 'typ': 'JWT'})}.{encode(payload)}."
 
 
 def decode(part: str) -> dict:
@@ -277,3 +294,120 @@ def test_deleting_every_account_forgets_users_and_their_refresh_tokens():
         assert gone.json() == google_error("EMAIL_NOT_FOUND")
     finally:
         proc.stop()
+
+
+def test_the_auth_port_serves_the_same_accounts_as_the_database_port(emu):
+    assert emu.auth_url and emu.auth_url != emu.url
+    root = requests.get(f"{emu.auth_url}/", timeout=10)
+    assert root.status_code == 200 and root.json()["authEmulator"]["ready"] is True
+    email = f"ray-{uuid.uuid4().hex[:8]}@example.com"
+    up = call(emu, "accounts:signUp", {"email": email, "password": "ray-password"}, base=emu.auth_url).json()
+    signed = sign_in(emu, email, "ray-password")  # on the database port
+    assert signed["localId"] == up["localId"]
+    renewed = refresh(emu.auth_url, signed["refreshToken"])
+    assert renewed.status_code == 200 and renewed.headers["Access-Control-Allow-Origin"] == "*"
+    # The database accepts the token the Auth port issued.
+    listed = requests.get(f"{emu.url}/tickets.json", params={"auth": renewed.json()["id_token"]}, timeout=10)
+    assert listed.status_code == 401 and listed.json() == {"error": "Permission denied"}  # a customer, not an agent
+
+
+def test_the_auth_port_serves_nothing_but_auth(emu):
+    database_path = requests.get(f"{emu.auth_url}/tickets.json", timeout=10)
+    assert database_path.status_code == 404 and database_path.json()["error"]["status"] == "NOT_FOUND"
+    preflight = requests.options(f"{emu.auth_url}{IDENTITY}/accounts:signInWithCustomToken", timeout=10, headers={
+        "Origin": "http://127.0.0.1:5000", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,x-client-version"})
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Headers"] == "content-type,x-client-version"
+
+
+def test_without_an_auth_port_it_answers_on_the_database_port_only():
+    proc = start_emulator()  # tests/support/firebase.json names no emulators.auth
+    try:
+        assert proc.auth_url is None and "Auth emulator ready" not in proc.output
+        assert call(proc, "accounts:signUp", {}).status_code == 200
+    finally:
+        proc.stop()
+
+
+def test_a_custom_token_from_firebase_admin_signs_in_and_its_claims_survive_a_refresh(emu, admin_app):
+    uid = f"custom-{uuid.uuid4().hex[:8]}"
+    custom = auth.create_custom_token(uid, {"tier": "gold"}, app=admin_app).decode()
+    assert decode(custom.split(".")[0])["alg"] == "none"
+    response = call(emu, "accounts:signInWithCustomToken", {"token": custom, "returnSecureToken": True},
+                    base=emu.auth_url)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["kind"] == "identitytoolkit#VerifyCustomTokenResponse" and body["isNewUser"] is True
+    assert body["expiresIn"] == "3600" and body["refreshToken"]
+    token = claims(body["idToken"])
+    assert (token["user_id"], token["sub"], token["tier"]) == (uid, uid, "gold")
+    assert token["firebase"] == {"identities": {}, "sign_in_provider": "custom"}
+    renewed = claims(refresh(emu.auth_url, body["refreshToken"]).json()["id_token"])
+    assert renewed["tier"] == "gold" and renewed["firebase"]["sign_in_provider"] == "custom"
+
+    # The account now exists; signing in again finds it, and claims are the token's own, not remembered.
+    assert auth.get_user(uid, app=admin_app).uid == uid
+    again = call(emu, "accounts:signInWithCustomToken", {"token": json.dumps({"uid": uid})}).json()
+    assert again["isNewUser"] is False and "tier" not in claims(again["idToken"])
+
+
+@pytest.mark.parametrize("token,message", [
+    (None, "MISSING_CUSTOM_TOKEN"),
+    ("not-a-jwt", "INVALID_CUSTOM_TOKEN : Invalid assertion format"),
+    ("{not json", "INVALID_CUSTOM_TOKEN : ((Auth Emulator only accepts strict JSON or JWTs as fake custom tokens.))"),
+    (unsigned_jwt({"aud": "demo-tickets", "uid": "u1"}),
+     "INVALID_CUSTOM_TOKEN : ((Invalid aud (audience): demo-tickets Note: Firebase ID Tokens / third-party tokens "
+     "cannot be used with signInWithCustomToken.))"),
+    (unsigned_jwt({"aud": CUSTOM_TOKEN_AUDIENCE}), "MISSING_IDENTIFIER"),
+    (unsigned_jwt({"aud": CUSTOM_TOKEN_AUDIENCE, "uid": "u1", "claims": {"firebase": {}}}),
+     "FORBIDDEN_CLAIM : firebase"),
+    (json.dumps({"uid": "u1", "claims": ["agent"]}), "INVALID_CLAIMS"),
+])
+def test_refused_custom_tokens_carry_firebase_error_codes(emu, token, message):
+    response = call(emu, "accounts:signInWithCustomToken", {} if token is None else {"token": token})
+    assert (response.status_code, response.json()) == (400, google_error(message))
+
+
+def test_a_disabled_user_cannot_sign_in_with_a_custom_token(emu, admin_app):
+    uid = auth.create_user(disabled=True, app=admin_app).uid
+    refused = call(emu, "accounts:signInWithCustomToken", {"token": json.dumps({"uid": uid})})
+    assert refused.json() == google_error("USER_DISABLED")
+
+
+def test_lookup_describes_profile_password_and_last_refresh_as_firebase_does(emu, admin_app):
+    email = f"zoe-{uuid.uuid4().hex[:8]}@example.com"
+    auth.create_user(email=email, password="zoe-password", display_name="Zoe", photo_url="https://example.com/z.png",
+                     app=admin_app)
+    signed = sign_in(emu, email, "zoe-password")
+    [user] = call(emu, "accounts:lookup", {"idToken": signed["idToken"]}).json()["users"]
+    assert (user["displayName"], user["photoUrl"]) == ("Zoe", "https://example.com/z.png")
+    assert user["passwordHash"] == REDACTED_HASH  # the JS SDK reads "has a password" from it
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", user["lastRefreshAt"])
+    assert claims(signed["idToken"])["picture"] == "https://example.com/z.png"
+    anonymous = call(emu, "accounts:signUp", {}).json()
+    [nobody] = call(emu, "accounts:lookup", {"idToken": anonymous["idToken"]}).json()["users"]
+    assert "passwordHash" not in nobody and nobody["providerUserInfo"] == []
+
+
+def test_users_delete_themselves_and_the_admin_deletes_anyone(emu, admin_app):
+    customer = call(emu, "accounts:signUp", {}, base=emu.auth_url).json()
+    deleted = call(emu, "accounts:delete", {"idToken": customer["idToken"]}, base=emu.auth_url)
+    assert (deleted.status_code, deleted.json()) == (200, {"kind": "identitytoolkit#DeleteAccountResponse"})
+    assert call(emu, "accounts:lookup", {"idToken": customer["idToken"]}).json() == google_error("USER_NOT_FOUND")
+    assert refresh(emu.auth_url, customer["refreshToken"]).json() == google_error("INVALID_REFRESH_TOKEN")
+
+    uid = auth.create_user(app=admin_app).uid
+    auth.delete_user(uid, app=admin_app)
+    with pytest.raises(auth.UserNotFoundError):
+        auth.get_user(uid, app=admin_app)
+    with pytest.raises(auth.UserNotFoundError):
+        auth.delete_user(uid, app=admin_app)
+
+    admin_delete = f"{emu.auth_url}{IDENTITY}/projects/{PROJECT}/accounts:delete"
+    assert requests.post(admin_delete, json={"localId": AGENT["localId"]}, params=KEY, timeout=10).status_code == 401
+    missing = requests.post(admin_delete, json={}, headers=ADMIN, timeout=10)
+    assert missing.json() == google_error("MISSING_LOCAL_ID")
+    # An end user names the account by its ID token only: a bare localId deletes nothing.
+    assert call(emu, "accounts:delete", {"localId": AGENT["localId"]}).json() == google_error("MISSING_ID_TOKEN")
+    assert sign_in(emu, AGENT["email"], AGENT["password"])["localId"] == AGENT["localId"]

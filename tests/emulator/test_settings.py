@@ -210,11 +210,46 @@ def test_hosting_port_needs_a_hosting_section(tmp_path, monkeypatch):
     assert s.hosting_port is None and s.hosting_public is None
 
 
+def test_the_auth_emulator_gets_its_own_port_only_when_one_is_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(env={}).auth_port is None  # still served on the database port
+    (tmp_path / "firebase.json").write_text(json.dumps({"emulators": {"auth": {}}}))
+    s = load_settings(env={})
+    assert (s.auth_host, s.auth_port) == ("127.0.0.1", 9099)  # Firebase's default Auth emulator port
+
+
+def test_auth_port_from_firebase_json_then_the_environment_then_the_flag(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "firebase.json").write_text(json.dumps({"emulators": {
+        "database": {"host": "0.0.0.0"}, "auth": {"host": "127.0.0.2", "port": 9199}}}))
+    s = load_settings(env={})
+    assert (s.host, s.auth_host, s.auth_port) == ("0.0.0.0", "127.0.0.2", 9199)
+    assert load_settings(env={"AUTH_EMULATOR_PORT": "9299"}).auth_port == 9299
+    assert load_settings(env={"AUTH_EMULATOR_PORT": ""}).auth_port == 9199  # empty is unset
+    assert load_settings(_flags("--auth-port", "0"), {"AUTH_EMULATOR_PORT": "9299"}).auth_port == 0
+
+
+def test_the_auth_flag_or_variable_alone_serve_it_beside_the_database(project):
+    s = load_settings(env={"AUTH_EMULATOR_PORT": "9299"})
+    assert (s.auth_host, s.auth_port) == ("0.0.0.0", 9299)  # no emulators.auth.host: the database's host
+    assert load_settings(_flags("--auth-port", "0"), {}).auth_port == 0
+    assert load_settings(env={"AUTH_EMULATOR_PORT": ""}).auth_port is None
+
+
+def test_an_auth_host_that_is_not_a_string_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "firebase.json").write_text(json.dumps({"emulators": {"auth": {"host": 9099}}}))
+    with pytest.raises(ConfigError) as err:
+        load_settings(env={})
+    assert str(err.value) == "Invalid emulators.auth.host: 9099. It must be a string."
+
+
 @pytest.mark.parametrize("env, message", [
     ({"RTDB_EMULATOR_PORT": "ninety"}, 'Invalid port: "ninety". It must be an integer from 0 to 65535.'),
     ({"RTDB_EMULATOR_PORT": "65536"}, 'Invalid port: "65536". It must be an integer from 0 to 65535.'),
     ({"RTDB_EMULATOR_PORT": "-1"}, 'Invalid port: "-1". It must be an integer from 0 to 65535.'),
     ({"HOSTING_EMULATOR_PORT": "x"}, 'Invalid hosting port: "x". It must be an integer from 0 to 65535.'),
+    ({"AUTH_EMULATOR_PORT": "99999"}, 'Invalid auth port: "99999". It must be an integer from 0 to 65535.'),
 ])
 def test_invalid_ports_from_the_environment(project, env, message):
     with pytest.raises(ConfigError) as err:
