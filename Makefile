@@ -49,6 +49,7 @@ test: $(DEV_STAMP)
 
 bench: $(DEV_STAMP) model/current.json
 	$(BIN)/python -m bench.emulator
+	$(BIN)/python -m bench.realtime
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.coldstart
 	$(BIN)/python -m bench.models
