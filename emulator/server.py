@@ -15,6 +15,7 @@ from aiohttp import web
 
 from emulator import values
 from emulator.admin import admin_handlers
+from emulator.coverage import inspect_handlers
 from emulator.delivery import Delivery
 from emulator.errors import BadRequest, ConfigError
 from emulator.identity import Identity
@@ -94,6 +95,7 @@ class EmulatorServer:
         await self.delivery.start(self)
         self.db.write_hooks.append(EventRecorder(self.triggers, self.delivery.new_id))
         self.api.settings_handlers.update(admin_handlers(self))
+        self.api.inspect_handlers.update(inspect_handlers(self.api))  # rules coverage (emulator/coverage.py)
         for ext in self.extensions:
             await ext.start(self)
             self._started.append(ext)

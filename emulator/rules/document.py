@@ -1,7 +1,8 @@
 """The rules document (`{"rules": {...}}`) turned into a tree of `RulesNode`s, or a located error.
 
 Every rule is parsed, checked and compiled here, once; an invalid file raises `RulesError` naming
-the line and column of the offending key, value, or character inside an expression.
+the line and column of the offending key, value, or character inside an expression. Each rule keeps
+the coverage probes of its expression, located in the rules source.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from emulator.rules.evaluator import Compiled, compile_rule
 from emulator.rules.jsonsource import JsonValue
 from emulator.rules.lexer import ExpressionError
 from emulator.rules.parser import parse
+from emulator.rules.probes import Probe, Probes
 
 READ, WRITE, VALIDATE = checker.READ, checker.WRITE, checker.VALIDATE
 INDEX_ON = ".indexOn"
@@ -26,10 +28,11 @@ _WILDCARD_PREFIX = "$"
 
 @dataclass
 class Rule:
-    """One compiled rule and its text (quoted in denial reasons)."""
+    """One compiled rule, its text (quoted in denial reasons) and its coverage counters."""
 
     source: str
     run: Compiled
+    probe: Probe
 
 
 @dataclass
@@ -126,12 +129,12 @@ class _Builder:
 
     def rule(self, kind: str, value: JsonValue, wildcards: tuple[str, ...]) -> Rule:
         if value.kind == "boolean":
-            constant = value.value
-            return Rule(json.dumps(constant), lambda env: constant)
+            constant, text = value.value, json.dumps(value.value)
+            return Rule(text, lambda env: constant, Probe(value.offset, value.offset + len(text), text))
         if value.kind != "string":
             raise self.fail(value.offset, f'Invalid "{kind}": {_shown(value)}. '
                                           "A rule must be a boolean or a string expression.")
-        text = value.value
+        text, probes = value.value, Probes(value.value)
         try:
             tree = parse(text)
             checker.check(tree, kind, frozenset(wildcards))
@@ -139,7 +142,10 @@ class _Builder:
             offset = value.char_offsets[min(exc.offset, len(value.char_offsets) - 1)]
             raise self.fail(offset, f'{exc.detail} in "{kind}": {json.dumps(text, ensure_ascii=False)}. '
                                     f"{exc.hint}.") from None
-        return Rule(text, compile_rule(tree))
+        run = compile_rule(tree, probes)
+        probe = probes.tree(tree)
+        probe.relocate(value.char_offsets.__getitem__)
+        return Rule(text, run, probe)
 
     def index_on(self, value: JsonValue) -> list[str]:
         rule = ".indexOn must be a child name or an array of child names."

@@ -3,6 +3,8 @@
 Values are JSON primitives, `Snapshot`s, objects (auth, auth.token, query) as dicts, compiled regexes
 and arrays (hasChildren's argument). Any error while evaluating - a type mismatch, a method called on
 null, a missing parent - makes the whole rule false (`evaluate` never raises), as Firebase does.
+Each condition (an operand of && or ||, the test of ? :) counts its runs and results on a `Probe`,
+and `evaluate` counts the rule's, for the coverage report.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Callable
 from emulator.rules.members import call, fail, index, is_number, member, number, utf16
 from emulator.rules.parser import (Array, Binary, Call, Conditional, Index, Literal, Logical, Member, Node,
                                    Regex, Unary, Var)
+from emulator.rules.probes import Probe, Probes
 from emulator.rules.regex import RulesRegex
 from emulator.rules.snapshot import Snapshot
 
@@ -39,17 +42,29 @@ class Env:
     wildcards: dict[str, str] = field(default_factory=dict)
 
 
-def compile_rule(node: Node) -> Compiled:
-    """Turn a checked syntax tree into a function of an Env."""
-    return _COMPILERS[type(node)](node)
+def compile_rule(node: Node, probes: Probes | None = None) -> Compiled:
+    """Turn a checked syntax tree into a function of an Env.
+
+    Args:
+      node: the checked tree.
+      probes: collects a Probe per condition, which the compiled function counts on (None: not kept).
+    """
+    return _COMPILERS[type(node)](node, Probes("") if probes is None else probes)
 
 
-def evaluate(rule: Compiled, env: Env) -> bool:
-    """True only if the rule runs without error and yields exactly true."""
+def evaluate(rule: Compiled, env: Env, probe: Probe | None = None) -> bool:
+    """True only if the rule runs without error and yields exactly true; the run is counted on `probe`."""
     try:
-        return rule(env) is True
+        value = rule(env)
     except Exception:  # noqa: BLE001 - any failure inside a rule denies, as in Firebase
-        return False
+        value = None
+    if probe is not None:
+        probe.runs += 1
+        if value is True:
+            probe.true += 1
+        elif value is False:
+            probe.false += 1
+    return value is True
 
 
 def js_number_text(value) -> str:
@@ -131,7 +146,7 @@ _BINARY = {
 }
 
 
-def _compile_var(node: Var) -> Compiled:
+def _compile_var(node: Var, _probes: Probes) -> Compiled:
     name = node.name
     if name.startswith("$"):
         return lambda env: env.wildcards[name]
@@ -139,8 +154,8 @@ def _compile_var(node: Var) -> Compiled:
     return operator.attrgetter(attribute)
 
 
-def _compile_unary(node: Unary) -> Compiled:
-    operand = compile_rule(node.operand)
+def _compile_unary(node: Unary, probes: Probes) -> Compiled:
+    operand = compile_rule(node.operand, probes)
     if node.op == "!":
         def negate(env):
             value = operand(env)
@@ -153,14 +168,19 @@ def _compile_unary(node: Unary) -> Compiled:
     return minus
 
 
-def _compile_logical(node: Logical) -> Compiled:
-    operands = [compile_rule(operand) for operand in node.operands]
+def _compile_logical(node: Logical, probes: Probes) -> Compiled:
+    operands = [(compile_rule(operand, probes), probes.add(operand)) for operand in node.operands]
     decisive = node.op == "||"  # the value that ends the evaluation early
 
     def logical(env):
-        for operand in operands:
+        for operand, probe in operands:
+            probe.runs += 1
             value = operand(env)
-            if not isinstance(value, bool):
+            if value is True:
+                probe.true += 1
+            elif value is False:
+                probe.false += 1
+            else:
                 fail(f"{node.op} takes booleans")
             if value is decisive:
                 return decisive
@@ -168,40 +188,46 @@ def _compile_logical(node: Logical) -> Compiled:
     return logical
 
 
-def _compile_conditional(node: Conditional) -> Compiled:
-    test, then, otherwise = compile_rule(node.test), compile_rule(node.then), compile_rule(node.otherwise)
+def _compile_conditional(node: Conditional, probes: Probes) -> Compiled:
+    test, probe = compile_rule(node.test, probes), probes.add(node.test)
+    then, otherwise = compile_rule(node.then, probes), compile_rule(node.otherwise, probes)
 
     def conditional(env):
+        probe.runs += 1
         chosen = test(env)
-        if not isinstance(chosen, bool):
-            fail("? needs a boolean")
-        return then(env) if chosen else otherwise(env)
+        if chosen is True:
+            probe.true += 1
+            return then(env)
+        if chosen is False:
+            probe.false += 1
+            return otherwise(env)
+        return fail("? needs a boolean")
     return conditional
 
 
-def _compile_binary(node: Binary) -> Compiled:
-    left, right, apply = compile_rule(node.left), compile_rule(node.right), _BINARY[node.op]
+def _compile_binary(node: Binary, probes: Probes) -> Compiled:
+    left, right, apply = compile_rule(node.left, probes), compile_rule(node.right, probes), _BINARY[node.op]
     return lambda env: apply(left(env), right(env))
 
 
-def _compile_call(node: Call) -> Compiled:
-    obj, name = compile_rule(node.callee.obj), node.callee.name
-    args = [compile_rule(arg) for arg in node.args]
+def _compile_call(node: Call, probes: Probes) -> Compiled:
+    obj, name = compile_rule(node.callee.obj, probes), node.callee.name
+    args = [compile_rule(arg, probes) for arg in node.args]
     return lambda env: call(obj(env), name, [arg(env) for arg in args])
 
 
-def _compile_member(node: Member) -> Compiled:
-    obj, name = compile_rule(node.obj), node.name
+def _compile_member(node: Member, probes: Probes) -> Compiled:
+    obj, name = compile_rule(node.obj, probes), node.name
     return lambda env: member(obj(env), name)
 
 
-def _compile_index(node: Index) -> Compiled:
-    obj, position = compile_rule(node.obj), compile_rule(node.index)
+def _compile_index(node: Index, probes: Probes) -> Compiled:
+    obj, position = compile_rule(node.obj, probes), compile_rule(node.index, probes)
     return lambda env: index(obj(env), position(env))
 
 
-def _compile_array(node: Array) -> Compiled:
-    items = [compile_rule(item) for item in node.items]
+def _compile_array(node: Array, probes: Probes) -> Compiled:
+    items = [compile_rule(item, probes) for item in node.items]
     return lambda env: [item(env) for item in items]
 
 
@@ -209,9 +235,9 @@ def _compile_constant(value) -> Compiled:
     return lambda env: value
 
 
-_COMPILERS: dict[type, Callable[[Node], Compiled]] = {
-    Literal: lambda node: _compile_constant(node.value),
-    Regex: lambda node: _compile_constant(node.pattern),
+_COMPILERS: dict[type, Callable[[Node, Probes], Compiled]] = {
+    Literal: lambda node, _probes: _compile_constant(node.value),
+    Regex: lambda node, _probes: _compile_constant(node.pattern),
     Var: _compile_var, Unary: _compile_unary, Logical: _compile_logical, Conditional: _compile_conditional,
     Binary: _compile_binary, Call: _compile_call, Member: _compile_member, Index: _compile_index,
     Array: _compile_array,

@@ -38,11 +38,12 @@ class ExpressionError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    """One token: its kind, its value (text, number, or (pattern, flags)) and its offset."""
+    """One token: its kind, its value (text, number, or (pattern, flags)), its offset and where it ends."""
 
     kind: str
     value: object
     offset: int
+    end: int
 
 
 def tokenize(text: str) -> list[Token]:
@@ -57,30 +58,30 @@ def tokenize(text: str) -> list[Token]:
         while pos < len(text) and text[pos].isspace():
             pos += 1
         if pos >= len(text):
-            tokens.append(Token(END, None, pos))
+            tokens.append(Token(END, None, pos, pos))
             return tokens
         ch = text[pos]
         if ch in "'\"":
             value, end = _string(text, pos)
-            tokens.append(Token(STRING, value, pos))
+            tokens.append(Token(STRING, value, pos, end))
         elif ch == "/" and not _divides(tokens):
             value, end = _regex(text, pos)
-            tokens.append(Token(REGEX, value, pos))
+            tokens.append(Token(REGEX, value, pos, end))
         elif match := _NUMBER_LITERAL.match(text, pos):
             literal, end = match.group(), match.end()
             number = int(literal) if literal.isdigit() and len(literal) <= _MAX_EXACT_DIGITS else float(literal)
             if not math.isfinite(number):
                 raise ExpressionError(pos, f'Invalid number: "{literal}"', "Numbers must be finite")
-            tokens.append(Token(NUMBER, number, pos))
+            tokens.append(Token(NUMBER, number, pos, end))
         elif match := _NAME.match(text, pos):
             end = match.end()
-            tokens.append(Token(NAME, match.group(), pos))
+            tokens.append(Token(NAME, match.group(), pos, end))
         else:
             op = next((p for p in _PUNCTUATION if text.startswith(p, pos)), None)
             if op is None:
                 raise ExpressionError(pos, f'Unexpected character "{ch}"', _operators_hint())
             end = pos + len(op)
-            tokens.append(Token(PUNCT, op, pos))
+            tokens.append(Token(PUNCT, op, pos, end))
         pos = end
 
 

@@ -21,12 +21,17 @@ _EXPECTED_EXPRESSION = "Expected an expression"
 
 
 class Node:
-    """A syntax-tree node: its kind's fields, the offset it reports errors at, and its depth."""
+    """A syntax-tree node: its kind's fields, the offset it reports errors at, and its depth.
+
+    `start` and `end` delimit its text in the expression (set by the parser; parentheses around
+    the node itself are outside it), so coverage reports can point at every sub-expression.
+    """
 
     fields: tuple[str, ...] = ()
 
     def __init__(self, offset: int, *values):
         self.offset = offset
+        self.start = self.end = offset
         for name, value in zip(self.fields, values):
             setattr(self, name, value)
         self.depth = 1 + max((child.depth for child in self.children()), default=0)
@@ -118,6 +123,7 @@ class _Parser:
         self.tokens = tokens
         self.i = 0
         self.nesting = 0
+        self.last_end = 0  # where the last token taken ends
 
     def parse(self) -> Node:
         node = self.expression()
@@ -132,6 +138,7 @@ class _Parser:
         token = self.tokens[self.i]
         if token.kind != END:
             self.i += 1
+            self.last_end = token.end
         return token
 
     def at(self, *ops: str) -> bool:
@@ -149,8 +156,10 @@ class _Parser:
         shown = token.value if token.kind in (PUNCT, NAME) else _token_text(token)
         return ExpressionError(token.offset, f'Unexpected token "{shown}"', hint)
 
-    def new(self, cls, offset: int, *values) -> Node:
+    def new(self, cls, offset: int, *values, start: int | None = None) -> Node:
+        """A node whose text runs from `start` (default: `offset`) to the end of the last token taken."""
         node = cls(offset, *values)
+        node.start, node.end = offset if start is None else start, self.last_end
         if node.depth > MAX_DEPTH:
             raise ExpressionError(offset, "Expression too deeply nested",
                                   f"Keep expressions under {MAX_DEPTH} levels deep")
@@ -169,6 +178,7 @@ class _Parser:
         return self.nested(self.conditional, self.peek().offset)
 
     def conditional(self) -> Node:
+        start = self.peek().offset
         test = self.binary(0)
         if not self.at("?"):
             return test
@@ -176,22 +186,22 @@ class _Parser:
         then = self.expression()
         self.expect(":", 'Expected ":" in a ? : expression')
         otherwise = self.expression()
-        return self.new(Conditional, mark.offset, test, then, otherwise)
+        return self.new(Conditional, mark.offset, test, then, otherwise, start=start)
 
     def binary(self, level: int) -> Node:
         if level == len(_LEVELS):
             return self.unary()
-        ops = _LEVELS[level]
+        ops, start = _LEVELS[level], self.peek().offset
         left = self.binary(level + 1)
         if ops[0] in _LOGICAL and self.at(*ops):
             mark, operands = self.peek(), [left]
             while self.at(*ops):
                 self.advance()
                 operands.append(self.binary(level + 1))
-            return self.new(Logical, mark.offset, mark.value, operands)
+            return self.new(Logical, mark.offset, mark.value, operands, start=start)
         while self.at(*ops):
             op = self.advance()
-            left = self.new(Binary, op.offset, op.value, left, self.binary(level + 1))
+            left = self.new(Binary, op.offset, op.value, left, self.binary(level + 1), start=start)
         return left
 
     def unary(self) -> Node:
@@ -202,6 +212,7 @@ class _Parser:
         return self.postfix()
 
     def postfix(self) -> Node:
+        start = self.peek().offset
         node = self.primary()
         while True:
             if self.at("."):
@@ -209,15 +220,15 @@ class _Parser:
                 name = self.advance()
                 if name.kind != NAME:
                     raise self.unexpected(name, 'Expected a property or method name after "."')
-                node = self.new(Member, name.offset, node, name.value)
+                node = self.new(Member, name.offset, node, name.value, start=start)
             elif self.at("["):
                 mark = self.advance()
                 index = self.expression()
                 self.expect("]", 'Expected "]"')
-                node = self.new(Index, mark.offset, node, index)
+                node = self.new(Index, mark.offset, node, index, start=start)
             elif self.at("("):
                 mark = self.advance()
-                node = self.new(Call, mark.offset, node, self.sequence(")"))
+                node = self.new(Call, mark.offset, node, self.sequence(")"), start=start)
             else:
                 return node
 

@@ -77,7 +77,7 @@ class RuleSet:
         for depth, node, captures in self._walk(path):
             rule = node.rules.get(READ)
             if rule is not None and evaluate(rule.run, Env(ctx.auth, ctx.now, root, Snapshot(before, path[:depth]),
-                                                           None, query_vars, captures)):
+                                                           None, query_vars, captures), rule.probe):
                 return True
         return False
 
@@ -114,6 +114,19 @@ class RuleSet:
                     if failure is not None:
                         return failure
         return Decision(True, None, "")
+
+    def rules(self) -> list[tuple[str, Rule]]:
+        """Every rule with its location, e.g. ("/tickets/$ticketId/.write", rule), in source order."""
+        found: list[tuple[str, Rule]] = []
+
+        def visit(node: RulesNode, path: str) -> None:
+            found.extend((f"{path}/{kind}", rule) for kind, rule in node.rules.items())
+            named = list(node.children.items()) + ([node.wildcard] if node.wildcard is not None else [])
+            for key, child in named:
+                visit(child, f"{path}/{key}")
+
+        visit(self._root, "")
+        return sorted(found, key=lambda item: item[1].probe.start)
 
     def index_on(self, path: tuple[str, ...]) -> list[str]:
         """The .indexOn list of the rules at `path` ([] when none)."""
@@ -165,13 +178,13 @@ class _WriteCheck:
         if rule is None:
             return False
         if location not in self.granted:
-            self.granted[location] = evaluate(rule.run, self.env(location, captures))
+            self.granted[location] = evaluate(rule.run, self.env(location, captures), rule.probe)
         return self.granted[location]
 
     def validates(self, rule: Rule | None, location: tuple[str, ...], captures: dict[str, str]) -> bool:
         if rule is None or not Snapshot(self.after, location).exists():
             return True
-        return evaluate(rule.run, self.env(location, captures))
+        return evaluate(rule.run, self.env(location, captures), rule.probe)
 
     def denial(self, node: RulesNode, location: tuple[str, ...]) -> Decision:
         reason = _VALIDATE_FAILED.format(path=path_str(location), rule=node.rules[VALIDATE].source)
