@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+JS_DIR := tests/jssdk
+JS_STAMP := $(JS_DIR)/node_modules/.installed
+NPM    := $(shell command -v npm)
 SEED   ?= 7
 DEMO_N ?= 20000
 
@@ -31,6 +34,14 @@ $(DEV_STAMP): $(STAMP) requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	@touch $@
 
+# The Node tests' packages, exactly as package-lock.json pins them (npm registry only). Without npm they skip.
+$(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
+	@if [ -n "$(NPM)" ]; then \
+	  cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else \
+	  echo "npm is not installed: the JS SDK tests will skip (apt-get install nodejs npm)"; \
+	fi
+
 install: $(STAMP)
 install-dev: $(DEV_STAMP)
 
@@ -44,7 +55,7 @@ train: $(STAMP)
 up: $(STAMP) model/current.json
 	$(BIN)/python -m stack
 
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) $(JS_STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(DEV_STAMP) model/current.json

@@ -124,7 +124,11 @@ class Connection:
         await self.ws.close(code=code, message=reason.encode()[:120])
 
     async def finish(self, run_on_disconnect: bool) -> None:
-        """The socket is gone: drop the listens, then carry out the onDisconnect writes."""
+        """The socket is gone: drop the listens, then carry out the onDisconnect writes.
+
+        The writes are applied without an await between them: aiohttp cancels the handler of a
+        connection that dropped, and a cancellation must not leave half of them undone.
+        """
         if self._expiry is not None:
             self._expiry.cancel()
         for listen in list(self.listens.values()):
@@ -136,7 +140,7 @@ class Connection:
             return
         for kind, base, sets, _ in ops:
             try:
-                await self.db.write(self.ns, kind, base, _fresh(sets), self.auth)
+                self.db.apply(self.ns, kind, base, _fresh(sets), self.auth)
             except EmulatorError as exc:  # e.g. the rules now refuse it: dropped, as Firebase drops it
                 _log.info("onDisconnect %s at %s not applied: %s", kind, values.path_str(base), exc)
 
@@ -365,8 +369,8 @@ class Connection:
         uid = claims.get("user_id") or claims.get("sub")
         if not isinstance(uid, str) or not uid:
             return self.respond(r, "invalid_token", "Could not parse auth token: it has no user id (sub or user_id).")
-        exp = claims.get("exp")
-        if isinstance(exp, (int, float)) and not isinstance(exp, bool) and exp * 1000 <= self.db.clock():
+        exp = _expiry(claims)
+        if exp is not None and exp * 1000 <= self.db.clock():
             return self.respond(r, "expired_token", "Auth token is expired.")
         self._set_auth(Auth(kind="user", uid=uid, token=claims), exp)
         self.respond(r, "ok", {"auth": {"uid": uid, "provider": _provider(claims), "token": claims},
@@ -414,9 +418,9 @@ class Connection:
                 listen.revoke()
 
     def _expired(self, auth) -> None:
-        if self.auth is auth:
-            self.push(wire.data_message({"a": "ac", "b": {"s": "expired_token", "d": "Auth token is expired."}}))
+        if self.auth is auth:  # listens it no longer allows are revoked first: `ac` makes the SDK reconnect
             self._set_auth(UNAUTHENTICATED, None)
+            self.push(wire.data_message({"a": "ac", "b": {"s": "expired_token", "d": "Auth token is expired."}}))
 
     def _unindexed(self, path, query) -> bool:
         return query is not None and not self.api.access.indexed(self.ns, path, query.order_by)
@@ -481,6 +485,18 @@ def _check_key_bounds(query) -> None:
         for bound in (query.start_at, query.start_after, query.end_at, query.end_before, query.equal_to):
             if bound is not None and not isinstance(bound[0], str):
                 raise BadRequest(f"Invalid query: {wire.dumps(bound[0])}. When ordering by key, bounds must be strings.")
+
+
+def _expiry(claims) -> float | None:
+    """When a token expires (seconds since the epoch), or None when it never does here.
+
+    The SDKs' mock tokens (connectDatabaseEmulator's `mockUserToken`, rules-unit-testing's contexts)
+    are issued at `iat` 0 with `exp` 3600, long past, and Firebase's emulator accepts them: so a token
+    expires only when it was issued at a real time (a positive `iat`), as the Auth emulator's are.
+    """
+    iat, exp = claims.get("iat"), claims.get("exp")
+    numbers = all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in (iat, exp))
+    return exp if numbers and iat > 0 else None
 
 
 def _provider(claims) -> str:

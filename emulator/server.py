@@ -20,7 +20,8 @@ from emulator.delivery import Delivery
 from emulator.errors import BadRequest, ConfigError
 from emulator.identity import Identity
 from emulator.metrics import Metrics
-from emulator.rest import RestApi
+from emulator.realtime import RealtimeApi
+from emulator.rest import RestApi, check_namespace
 from emulator.settings import Settings
 from emulator.storage import Journal, MemoryJournal
 from emulator.store import ADMIN, Database
@@ -45,6 +46,7 @@ class EmulatorServer:
         self.db: Database | None = None
         self.registry: Registry | None = None
         self.api: RestApi | None = None
+        self.realtime: RealtimeApi | None = None
         self.port: int | None = None
         self.hosting_port: int | None = None
         self.auth_port: int | None = None  # the Auth emulator's own port, when settings name one
@@ -112,6 +114,8 @@ class EmulatorServer:
         app.router.add_get("/metrics", self.metrics.handle)
         identity = Identity(s.project)  # the Auth emulator (emulator/identity.py), also on its own port below
         app.router.add_routes(identity.routes())
+        self.realtime = RealtimeApi(self.db, self.registry, self.api.access, s.namespace, check_namespace)
+        app.router.add_get("/.ws", self.realtime.handle)  # the realtime protocol (emulator/realtime.py)
         # Every other path is the REST API's, newlines (%0A) included: "." would not match them, and aiohttp
         # would answer its own plain-text 404 instead of the API's JSON 400 "Invalid path".
         app.router.add_route("*", r"/{tail:[\s\S]*}", self.api.handle)
@@ -218,6 +222,8 @@ class EmulatorServer:
 
     async def _shutdown(self, export: bool) -> None:
         """Release whatever `start` got to (it may have failed part way)."""
+        if self.realtime is not None:
+            await self.realtime.close_all()
         if self.registry is not None:
             self.registry.close_all()
         if self._watcher is not None:
