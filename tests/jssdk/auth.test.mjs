@@ -9,6 +9,7 @@ import {
   connectAuthEmulator, createUserWithEmailAndPassword, deleteUser, getAdditionalUserInfo, getAuth, getIdTokenResult,
   onAuthStateChanged, signInAnonymously, signInWithCustomToken, signInWithEmailAndPassword, signOut,
 } from 'firebase/auth';
+import { connectDatabaseEmulator, get, getDatabase, ref, set } from 'firebase/database';
 import { deleteApp as deleteAdminApp, initializeApp as initializeAdminApp } from 'firebase-admin/app';
 import { getAuth as getAdminAuth } from 'firebase-admin/auth';
 
@@ -211,4 +212,30 @@ test('a user deletes its own account', async (t) => {
   await deleteUser(user);
   assert.equal(auth.currentUser, null);
   assert.equal(await rejectionCode(admin.getUser(user.uid)), 'auth/user-not-found');
+});
+
+test('the database accepts the Auth emulator\'s ID tokens over the WebSocket, custom claims included', async (t) => {
+  const rules = { rules: { notes: { $uid: { '.read': 'auth.uid === $uid', '.write': 'auth.uid === $uid' } },
+    queue: { '.read': 'auth.token.agent === true' } } };
+  const put = await fetch(`${emu.url}/.settings/rules.json?ns=${emu.ns}`,
+    { method: 'PUT', headers: { Authorization: 'Bearer owner' }, body: JSON.stringify(rules) });
+  assert.equal(put.status, 200, await put.text());
+  const auth = clientAuth(t);
+  const db = getDatabase(auth.app, `http://${emu.host}:${emu.port}?ns=${emu.ns}`);
+  connectDatabaseEmulator(db, emu.host, emu.port);
+  const { user } = await createUserWithEmailAndPassword(auth, uniqueEmail('dana'), 'dana-password');
+  await set(ref(db, `notes/${user.uid}`), { text: 'mine' });
+  await assert.rejects(set(ref(db, 'notes/someone-else'), { text: 'theirs' }), /PERMISSION_DENIED/);
+  await assert.rejects(get(ref(db, 'queue')), /permission/i);
+  await adminAuth(t).setCustomUserClaims(user.uid, { agent: true });
+  await getIdTokenResult(user, true); // the database connection re-authenticates with the refreshed token
+  const deadline = Date.now() + 10_000;
+  let allowed = false;
+  while (!allowed && Date.now() < deadline) {
+    allowed = await get(ref(db, 'queue')).then(() => true, () => false);
+    if (!allowed) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(allowed, 'an agent claim set by the admin lets the user read the queue');
+  await signOut(auth); // unauth: the same connection is unauthenticated again
+  await assert.rejects(set(ref(db, `notes/${user.uid}`), { text: 'signed out' }), /PERMISSION_DENIED/);
 });
