@@ -24,7 +24,8 @@ class Metrics:
         self.writes = Counter("rtdb_writes", "Writes committed durably, by kind", ["kind"], registry=r)
         self.commit_seconds = Histogram("rtdb_write_commit_seconds", "From apply to durable commit",
                                         buckets=_LATENCY_BUCKETS, registry=r)
-        self.streams = Gauge("rtdb_streams_open", "Open SSE streams", registry=r)
+        self.streams = Gauge("rtdb_streams_open", "Open listeners: SSE streams and WebSocket listens", registry=r)
+        self.realtime = Gauge("rtdb_realtime_connections", "Open realtime-protocol (WebSocket) connections", registry=r)
         self.events_recorded = Counter("rtdb_events_recorded", "CloudEvents written to the outbox", registry=r)
         self.events_delivered = Counter("rtdb_events_delivered", "CloudEvents a function acknowledged", registry=r)
         self.events_retried = Counter("rtdb_events_retried", "Failed delivery attempts that will be retried", registry=r)
@@ -53,6 +54,7 @@ class Metrics:
         db.write_hooks.insert(0, on_write)
         db.commit_hooks.append(on_commit)
         self.streams.set_function(lambda: len(registry))
+        self.realtime.set_function(lambda: len(server.realtime.connections) if server.realtime is not None else 0)
         self.outbox_pending.set_function(lambda: delivery.pending)
         delivery.observer = self
 
@@ -68,8 +70,8 @@ class Metrics:
             status = exc.status
             raise
         finally:
-            # A stream's handler lasts as long as the stream: count it, but keep it out of the latency.
-            if request.path != "/metrics" and "text/event-stream" not in request.headers.get("Accept", ""):
+            # A stream's or a WebSocket's handler lasts as long as it does: keep it out of the latency.
+            if request.path not in ("/metrics", "/.ws") and "text/event-stream" not in request.headers.get("Accept", ""):
                 self.requests.labels(request.method, str(status)).inc()
                 self.request_seconds.labels(request.method).observe(time.perf_counter() - started)
 

@@ -295,6 +295,18 @@ describe('connections', () => {
     assert.equal(seen.text, big);
   });
 
+  test('100 SDK clients listening at once all see one write; /metrics counts their connections', async () => {
+    const crowd = Array.from({ length: 100 }, () => client());
+    const ready = crowd.map(({ db }) => waitFor(values(ref(db, 'crowd/signal')), () => true, 20_000, 'the first value'));
+    await Promise.all(ready);
+    const metrics = await (await fetch(`${emu.url}/metrics`)).text();
+    const open = Number(/^rtdb_realtime_connections (\S+)$/m.exec(metrics)[1]);
+    assert.ok(open >= 100, `rtdb_realtime_connections ${open}`);
+    const seen = crowd.map(({ db }) => waitFor(values(ref(db, 'crowd/signal')), (v) => v === 'go', 20_000, 'go'));
+    await adminRest(emu, 'crowd/signal', { method: 'PUT', body: 'go' });
+    await Promise.all(seen);
+  });
+
   test('a put answered ok survives kill -9 of the emulator', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'jssdk-durable-'));
     const durable = await startEmulator({ dataDir });
