@@ -2,7 +2,9 @@
 
 Zendesk signs webhooks with base64(HMAC-SHA256(secret, timestamp + body)) in
 `X-Zendesk-Webhook-Signature`, the timestamp in `X-Zendesk-Webhook-Signature-Timestamp`.
-The outcome goes to `tickets/{external_id}/resolution`; closed tickets are training data.
+The outcome goes to `tickets/{external_id}/resolution`, in the same update as the ticket's new `status` and
+`done_at` (when the outcome was recorded: the agent queue pages its Done list newest first by it, through the
+rules' `.indexOn`); closed tickets are training data.
 """
 
 import base64
@@ -58,7 +60,8 @@ def handle(tickets, secret: str, headers, body: bytes, clock=time.time) -> tuple
         "recorded_at": int(clock() * 1000),
     }
     resolution = {k: v for k, v in resolution.items() if v is not None}
-    tickets.update(ticket_id, {"resolution": resolution, "status": status})
+    # One update: the ticket leaves the queue's open list (status) and enters its Done list (done_at) at once.
+    tickets.update(ticket_id, {"resolution": resolution, "status": status, "done_at": resolution["recorded_at"]})
     return {"ok": True, "ticket_id": ticket_id, "resolution": resolution}, 200
 
 

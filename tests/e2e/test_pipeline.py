@@ -146,6 +146,7 @@ def test_solving_in_the_helpdesk_writes_the_resolution(client):
     assert t["resolution"]["status"] == "solved" and t["resolution"]["final_priority"] == "P2"
     assert t["resolution"]["solved_at"] >= t["created_at"] - 1000
     assert t["status"] == "solved"
+    assert t["done_at"] == t["resolution"]["recorded_at"]  # the queue's Done list order, in the same update
     assert len(client.desk_tickets(ticket_id)) == 1  # the write-back did not forward again
 
 

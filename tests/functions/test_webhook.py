@@ -50,6 +50,8 @@ def test_solved_ticket_writes_resolution():
     assert status == 200, body
     ((ticket_id, fields),) = tickets.updates
     assert ticket_id == "t1" and fields["status"] == "solved"
+    assert set(fields) == {"resolution", "status", "done_at"}  # one update: out of the open list, into Done
+    assert fields["done_at"] == fields["resolution"]["recorded_at"] == int((NOW + 60) * 1000)
     r = fields["resolution"]
     assert r["final_priority"] == "P1" and r["helpdesk_id"] == 7 and r["satisfaction"] == "good"
     assert r["solved_at"] == 1_799_999_940_000 and "closed_at" not in r
