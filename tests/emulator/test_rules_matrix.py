@@ -13,6 +13,10 @@ ALICE, BOB, CAROL = "alice-uid", "bob-uid", "carol-agent"
 OWNED = "-Nowned0000000000001"   # alice's ticket
 OTHER = "-Nother0000000000002"   # bob's ticket
 NEW_ID = "-Nnew00000000000000X"
+# The agent queue's queries (web/js/queue.js): open tickets live, done ones a page at a time, newest first.
+OPEN_QUERY = '/tickets?orderBy="status"&equalTo="new"'
+DONE_PAGE_QUERY = '/tickets?orderBy="done_at"&startAt=0&limitToLast=50'
+DONE_NEXT_PAGE_QUERY = '/tickets?orderBy="done_at"&startAt=0&endAt=1764547200000&limitToLast=51'
 WHO = {
     "anonymous": {},
     "owner": {"auth": user_token(ALICE)},
@@ -95,6 +99,10 @@ CASES = [
     ("owner", "PUT", f"/tickets/{OWNED}/enrichment_error", {"message": "x"}, False),
     ("other", "PUT", f"/tickets/{OWNED}/helpdesk", {"id": 9}, False),
     ("owner", "PUT", f"/tickets/{OWNED}/resolution", {"status": "solved"}, False),
+    ("owner", "PUT", f"/tickets/{OWNED}/done_at", 1, False),
+    ("agent", "PATCH", f"/tickets/{OWNED}", {"status": "closed", "done_at": 1}, False),
+    ("owner", "POST", "/tickets", ticket(ALICE, done_at=1), False),
+    ("admin", "PATCH", f"/tickets/{OWNED}", {"status": "closed", "done_at": 1, "resolution/status": "closed"}, True),
     ("admin", "PUT", f"/tickets/{OWNED}/enrichment", {"priority": "P1"}, True),
     # multi-path updates are all or nothing
     ("owner", "PATCH", "/tickets", {NEW_ID: ticket(ALICE), f"{OWNED}/subject": "x"}, False),
@@ -114,6 +122,10 @@ CASES = [
     ("anonymous", "GET", "/tickets", None, False),
     ("owner", "GET", '/tickets?orderBy="uid"&equalTo="alice-uid"', None, False),  # rules are not filters
     ("agent", "GET", '/tickets?orderBy="created_at"&limitToLast=1', None, True),
+    # the agent queue's queries (web/js/queue.js): open tickets, and a page of done ones, newest first
+    *[(who, "GET", query, None, who == "agent")
+      for query in (OPEN_QUERY, DONE_PAGE_QUERY, DONE_NEXT_PAGE_QUERY)
+      for who in ("agent", "owner", "other", "anonymous", "signed-in")],
     # anything else
     ("agent", "GET", "/", None, False),
     ("owner", "GET", "/config", None, False),
@@ -261,3 +273,51 @@ def test_a_conditional_write_the_rules_allow_but_cannot_read_gets_412_without_th
         requests.put(f"{seeded.url}/.settings/rules.json", headers=ADMIN,
                      data=(ROOT / "database.rules.json").read_text()).raise_for_status()
         requests.delete(f"{seeded.url}/tickets/{NEW_ID}.json", headers=ADMIN).raise_for_status()
+
+
+def _query(emu, who, query):
+    base, _, params = query.partition("?")
+    return requests.get(f"{emu.url}{base}.json?{params}", params=WHO[who], timeout=10)
+
+
+def test_the_queue_queries_return_the_open_tickets_and_done_ones_newest_first_without_an_index_warning(seeded):
+    done = {f"-Ndone{i:015d}": {**ticket(ALICE), "created_at": i, "status": "closed", "done_at": 1000 + i}
+            for i in range(3)}
+    requests.patch(f"{seeded.url}/tickets.json", json=done, headers=ADMIN).raise_for_status()  # seeded resets it
+    assert set(_query(seeded, "agent", OPEN_QUERY).json()) == {OWNED, OTHER}
+    page = _query(seeded, "agent", '/tickets?orderBy="done_at"&startAt=0&limitToLast=2').json()
+    assert set(page) == {"-Ndone000000000000002", "-Ndone000000000000001"}  # open tickets (no done_at) never
+    older = _query(seeded, "agent", '/tickets?orderBy="done_at"&startAt=0&endAt=1001&limitToLast=3').json()
+    assert set(older) == {"-Ndone000000000000001", "-Ndone000000000000000"}
+    assert "Using an unspecified index" not in seeded.output  # .indexOn covers both orderings
+
+
+def test_the_open_query_streams_to_an_agent_only_and_a_closed_ticket_leaves_it_live(seeded):
+    base, _, params = OPEN_QUERY.partition("?")
+    url = f"{seeded.url}{base}.json?{params}"
+    for who in ("owner", "other", "anonymous", "signed-in"):
+        with requests.get(url, params=WHO[who], headers={"Accept": "text/event-stream"}, stream=True) as refused:
+            assert refused.status_code == 401, who
+    with requests.get(url, params=WHO["agent"], headers={"Accept": "text/event-stream"}, stream=True,
+                      timeout=10) as stream:
+        assert stream.status_code == 200
+        events = _sse(stream.iter_lines())
+        assert set(next(events)["data"]) == {OWNED, OTHER}
+        requests.patch(f"{seeded.url}/tickets/{OTHER}.json", json={"status": "closed", "done_at": 5},
+                       headers=ADMIN).raise_for_status()
+        event = next(events)
+        # The whole window again (path "/") or the child that left (its path, null): either says OTHER is gone.
+        if event["path"] == "/":
+            assert set(event["data"]) == {OWNED}
+        else:
+            assert event == {"path": f"/{OTHER}", "data": None}
+
+
+def _sse(lines):
+    """The put/patch payloads of an SSE stream, in order (keep-alives skipped)."""
+    name = None
+    for line in lines:
+        if line.startswith(b"event: "):
+            name = line[7:].decode()
+        elif line.startswith(b"data: ") and name in ("put", "patch"):
+            yield json.loads(line[6:])

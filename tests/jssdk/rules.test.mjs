@@ -13,7 +13,8 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { assertFails, assertSucceeds, initializeTestEnvironment } from '@firebase/rules-unit-testing';
 import { setLogLevel } from 'firebase/app';
 import {
-  equalTo, get, limitToLast, onValue, orderByChild, push, query, ref, remove, serverTimestamp, set, update,
+  endAt, equalTo, get, limitToLast, onValue, orderByChild, push, query, ref, remove, serverTimestamp, set, startAt,
+  update,
 } from 'firebase/database';
 
 import { ROOT, startEmulator } from './support/emulator.mjs';
@@ -170,6 +171,24 @@ async function assertListenDenied(target) {
 }
 
 const ALL_ROLES = ['anonymous', 'owner', 'other', 'agent']; // everyone but the admin
+
+// The agent queue's two queries (web/js/queue.js, over REST and SSE there): the open tickets, live, and the done
+// ones a page at a time, newest first by done_at (the helpdesk webhook writes it with the outcome).
+const openQuery = (db) => query(ref(db, 'tickets'), orderByChild('status'), equalTo('new'));
+const donePage = (db, before = null, size = 50) => query(ref(db, 'tickets'), orderByChild('done_at'), startAt(0),
+  ...(before === null ? [] : [endAt(before)]), limitToLast(size));
+const DONE_1 = '-Oabcdefghij_klmn014';
+const DONE_2 = '-Oabcdefghij_klmn015';
+
+/** Two open tickets (OWNER's and OTHER's) and two done ones (done_at 1000 and 2000). */
+const seedQueue = () => seed({
+  tickets: {
+    [SEEDED_ID]: stored(OWNER),
+    '-Oabcdefghij_klmn013': stored(OTHER),
+    [DONE_1]: stored(OWNER, { status: 'solved', done_at: 1000, resolution: { status: 'solved', recorded_at: 1000 } }),
+    [DONE_2]: stored(OTHER, { status: 'closed', done_at: 2000, resolution: { status: 'closed', recorded_at: 2000 } }),
+  },
+});
 
 // ---- create ----------------------------------------------------------------------------------------------
 
@@ -505,6 +524,31 @@ describe('list /tickets', () => {
     assert.deepEqual(Object.keys(snapshot.val()), ['-Oabcdefghij_klmn013']);
   });
 
+  test('agent: the queue\'s open query returns exactly the open tickets', async () => {
+    await seedQueue();
+    const snapshot = await assertSucceeds(get(openQuery(dbAs.agent)));
+    assert.deepEqual(Object.keys(snapshot.val()).sort(), [SEEDED_ID, '-Oabcdefghij_klmn013']);
+  });
+
+  test('agent: the queue\'s done pages return done tickets only, newest first', async () => {
+    await seedQueue();
+    const first = [];
+    (await assertSucceeds(get(donePage(dbAs.agent, null, 1)))).forEach((child) => { first.push(child.key); });
+    assert.deepEqual(first, [DONE_2]);
+    const next = [];
+    (await assertSucceeds(get(donePage(dbAs.agent, 2000, 2)))).forEach((child) => { next.push(child.key); });
+    assert.deepEqual(next, [DONE_1, DONE_2]); // endAt keeps the boundary: the queue drops the ids it shows
+  });
+
+  for (const role of ['anonymous', 'owner', 'other', 'notQuiteAgent']) {
+    test(`${role}: the queue's open query and done pages are refused (rules are not filters)`, async () => {
+      await seedQueue();
+      await assertFails(get(openQuery(dbAs[role])));
+      await assertFails(get(donePage(dbAs[role])));
+      await assertFails(get(donePage(dbAs[role], 2000, 51)));
+    });
+  }
+
   test('an empty /tickets: the agent reads null, the owner is still refused', async () => {
     assert.equal((await assertSucceeds(get(ref(dbAs.agent, 'tickets')))).exists(), false);
     await assertFails(get(ref(dbAs.owner, 'tickets')));
@@ -548,6 +592,37 @@ describe('listen (onValue)', () => {
       const snapshot = await assertSucceeds(listenOnce(ref(context.database(), 'tickets')));
       assert.deepEqual(Object.keys(snapshot.val()), [SEEDED_ID]);
     });
+  });
+
+  for (const [role, ok] of Object.entries(list)) {
+    test(`${role} on the queue's open query: ${ok ? 'gets the open tickets' : 'cancelled with permission_denied'}`,
+      async () => {
+        await seedQueue();
+        if (ok) {
+          const snapshot = await assertSucceeds(listenOnce(openQuery(dbAs[role])));
+          assert.deepEqual(Object.keys(snapshot.val()).sort(), [SEEDED_ID, '-Oabcdefghij_klmn013']);
+        } else {
+          await assertListenDenied(openQuery(dbAs[role]));
+        }
+      });
+  }
+
+  test('agent on the queue\'s open query: a ticket the admin closes leaves it', async () => {
+    await seedQueue();
+    const seen = [];
+    const left = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`still open: ${JSON.stringify(seen)}`)), LISTEN_TIMEOUT_MS);
+      const unsubscribe = onValue(openQuery(dbAs.agent), (snapshot) => {
+        seen.push(Object.keys(snapshot.val() ?? {}).sort());
+        if (seen.length === 1) {
+          asAdmin((db) => update(ref(db, `tickets/${SEEDED_ID}`), { status: 'closed', done_at: 3000 })).catch(reject);
+        } else if (!snapshot.child(SEEDED_ID).exists()) {
+          clearTimeout(timer); unsubscribe(); resolve();
+        }
+      }, (error) => { clearTimeout(timer); reject(error); });
+    });
+    await left;
+    assert.deepEqual(seen.at(-1), ['-Oabcdefghij_klmn013']);
   });
 
   test('owner on a query for their own tickets: cancelled (rules are not filters)', async () => {
@@ -610,7 +685,7 @@ describe('write enrichment (the function, as the admin, only)', () => {
     });
   }
 
-  for (const field of ['enrichment', 'enrichment_error', 'helpdesk', 'helpdesk_error', 'resolution']) {
+  for (const field of ['enrichment', 'enrichment_error', 'helpdesk', 'helpdesk_error', 'resolution', 'done_at']) {
     test(`owner: update() of ${field} on their own ticket is refused`, async () => {
       const path = await seedTicket();
       await assertFails(update(ref(dbAs.owner, path), { [field]: { input_hash: 'forged' } }));
