@@ -13,6 +13,7 @@ and SSE listeners. Protocol facts: ../shared/docs/RTDB.md ("The realtime protoco
 import asyncio
 import json
 import logging
+import re
 import secrets
 import time
 from collections import deque
@@ -34,6 +35,8 @@ MAX_PENDING_WRITES = 1000  # writes awaiting durability per connection before it
 HEARTBEAT_S = 25.0  # WebSocket pings; a peer that vanished without a FIN is dropped after a missed pong
 CLOSE_GOING_AWAY, CLOSE_PROTOCOL_ERROR, CLOSE_UNSUPPORTED, CLOSE_INVALID, CLOSE_POLICY, CLOSE_TOO_BIG = (
     1001, 1002, 1003, 1007, 1008, 1009)
+_TOO_DEEP = "Invalid message: it is nested too deeply."
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # may leave a lone surrogate in a parsed string
 _log = logging.getLogger(__name__)
 
 
@@ -46,10 +49,11 @@ class RealtimeApi:
       access: the rules (`emulator.access.Access`).
       default_ns: namespace of a connection without `?ns=`.
       namespace_of: fn(ns) -> ns, raising BadRequest for an invalid one (the REST API's check).
+      indexes: the ordered indexes queries run on (`emulator.index.Indexes`).
     """
 
-    def __init__(self, db, registry, access, default_ns: str, namespace_of):
-        self.db, self.registry, self.access = db, registry, access
+    def __init__(self, db, registry, access, default_ns: str, namespace_of, indexes):
+        self.db, self.registry, self.access, self.indexes = db, registry, access, indexes
         self.default_ns, self.namespace_of = default_ns, namespace_of
         self.connections: set = set()
         self.closing = False
@@ -204,9 +208,11 @@ class Connection:
 
     async def _on_message(self, text: str) -> None:
         try:
-            envelope = json.loads(text)
+            envelope = json.loads(text, parse_constant=_not_json)
         except ValueError:
             return await self.close(CLOSE_INVALID, f"Invalid message: {text[:40]!r} is not JSON.")
+        except RecursionError:
+            return await self.close(CLOSE_INVALID, _TOO_DEEP)
         if not isinstance(envelope, dict) or envelope.get("t") not in ("d", "c") or not isinstance(envelope.get("d"), dict):
             return await self.close(CLOSE_PROTOCOL_ERROR,
                                     'Invalid message: expected {"t": "d" or "c", "d": {...}}.')
@@ -224,6 +230,8 @@ class Connection:
             return self.respond(r, "invalid_action", f'Unknown action: "{action[:40]}". '
                                 f"Known: {', '.join(sorted(_ACTIONS))}.")
         try:
+            if _SURROGATE_ESCAPE.search(text):
+                _check_utf8(req)
             await handler(self, r, req)
         except PermissionDenied as exc:
             self.respond(r, "permission_denied", str(exc))
@@ -231,6 +239,8 @@ class Connection:
             self.respond(r, "invalid_data" if action in _WRITES else "invalid_request", str(exc))
         except StorageUnavailable as exc:
             self.respond(r, "unavailable", str(exc))
+        except RecursionError:  # it parsed, but is too deep to walk or answer (e.g. an echo)
+            return await self.close(CLOSE_INVALID, _TOO_DEEP)
         if self._pending_writes >= MAX_PENDING_WRITES:  # a flood: stop reading until the disk catches up
             self._writes_drained.clear()
             await self._writes_drained.wait()
@@ -255,7 +265,7 @@ class Connection:
             node = self.db.get(self.ns, path)
             self.push(wire.push_text("d", path, wire.dumps(node)))
         else:
-            listen.last_query_json = listen.render_query()
+            listen.last_query_json, listen.window = listen.render_query()
             self.push(wire.push_text("d", path, listen.last_query_json, listen.tag))
         self.listens[key] = listen  # no await between reading and registering
         self.api.registry.add(listen)
@@ -285,7 +295,7 @@ class Connection:
         if query is None:
             text = wire.dumps(self.db.get(self.ns, path))
         else:
-            text = wire.query_result(self.db, self.ns, path, query)
+            text, _ = wire.query_result(self.api.indexes, self.ns, path, query)
         self.push(f'{{"t":"d","d":{{"r":{r},"b":{{"s":"ok","d":{text}}}}}}}')
 
     async def _put(self, r, req) -> None:
@@ -447,7 +457,24 @@ def _path(req) -> tuple:
     raw = req.get("p", "")
     if not isinstance(raw, str):
         raise BadRequest(f"Invalid path: {wire.dumps(raw)[:80]}. p must be a string.")
-    return values.parse_path(raw)
+    # The SDK sends keys as they are (Path.toString): "a%41" is that key, not a URL-encoded "aA".
+    keys = values.split_child_path(raw, "path") if raw.strip("/") else ()
+    if len(keys) > values.MAX_DEPTH:
+        raise BadRequest(f'Invalid path: "/{"/".join(keys)}". Paths can be at most {values.MAX_DEPTH} keys deep.')
+    return keys
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _check_utf8(req) -> None:
+    """Refuse a request holding a lone surrogate (from a \\uD800 escape): no UTF-8 form stores or sends it,
+    and REST refuses the same body as unparsable."""
+    try:
+        wire.dumps(req).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(values.INVALID_JSON) from None
 
 
 def _data(req):

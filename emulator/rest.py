@@ -16,6 +16,7 @@ from emulator import values
 from emulator.access import Access
 from emulator.auth import identify, require_admin
 from emulator.errors import BadRequest, EmulatorError, NotFound, PreconditionFailed
+from emulator.index import Indexes
 from emulator.pushid import PushIdGenerator
 from emulator.store import Database, check_no_overlap, etag_of
 from emulator.stream import KEEP_ALIVE, Listener, Registry, frame
@@ -48,6 +49,7 @@ class RestApi:
         self.keep_alive_s = keep_alive_s
         self.push_ids = PushIdGenerator(db.clock)
         self.access = Access(db, DEFAULT_RULES)
+        self.indexes = Indexes(db, self.access.indexed)
         db.guards.append(self.access.guard)
         registry.can_read = lambda l: self.access.can_read(l.ns, l.path, l.auth, l.query)
         # Admin-only endpoints under /.settings/ added by the server: raw path -> fn(request, method).
@@ -100,24 +102,26 @@ class RestApi:
         """Render the value at `path` once everything it may contain is durable."""
         while True:
             seq = self.db._seq
-            text = render(self.db.get(ns, path))
+            text = render(ns, path)
             await self.db.settle()
             if self.db._seq >= seq:
                 return text
 
     def _renderer(self, opts, query):
+        """fn(ns, path) -> (JSON text of what the request reads, its ETag or None)."""
         export = opts["format"] == "export"
 
-        def render(node):
+        def render(ns, path):
+            node = self.db.get(ns, path)
             if opts["shallow"]:
                 kids = values.children(node)
                 shallow = {k: True if isinstance(v, dict) and values.strip_priority(v) is v else values.strip_priority(v)
                            for k, v in kids.items()} if kids else values.strip_priority(node)
                 return values.dumps(shallow, opts["pretty"]), None
             if query is not None:
-                # A query selects among an object's children: never its .priority, nor a leaf's .value.
-                kids = values.children(node) if isinstance(node, dict) and values.strip_priority(node) is node else None
-                picked = queries.apply_query(query, kids, lambda key: values.priority_of(kids.get(key)))
+                # A query selects among an object's children (never its .priority, nor a leaf's .value),
+                # through an ordered index where there is one (emulator/index.py).
+                picked, _ = self.indexes.select(ns, path, query)
                 rendered = {k: values.render(v, export) for k, v in picked.items()} if picked is not None else None
                 return values.dumps(rendered, opts["pretty"]), None
             return values.dumps(values.render(node, export), opts["pretty"]), etag_of(node)
@@ -144,12 +148,15 @@ class RestApi:
         auth = identify(request)
         self.access.check_read(ns, path, auth, query)  # refused before the stream opens: a 401
         render = self._renderer({**opts, "pretty": False}, query)
+        listener = Listener(ns, path, query, auth)
         resp = web.StreamResponse(headers={**CORS_HEADERS, "Content-Type": "text/event-stream; charset=utf-8",
                                            "Cache-Control": "no-cache", "Connection": "keep-alive"})
         await resp.prepare(request)
-        listener = Listener(ns, path, query, auth)
         await self.db.settle()
-        initial, _ = render(self.db.get(ns, path))  # no await between reading and registering
+        if query is None:  # no await between reading and registering
+            initial, _ = render(ns, path)
+        else:
+            initial, listener.window = self.render_query_listener(listener)
         listener.last_query_json = initial
         self.registry.add(listener)
         try:
@@ -166,11 +173,11 @@ class RestApi:
             self.registry.remove(listener)
         return resp
 
-    def render_query_listener(self, listener: Listener) -> str:
-        """Current result of a query stream, as JSON (the Registry's query hook)."""
-        text, _ = self._renderer({"shallow": False, "pretty": False, "format": None}, listener.query)(
-            self.db.get(listener.ns, listener.path))
-        return text
+    def render_query_listener(self, listener: Listener):
+        """Current result of a query stream, as JSON, and its index.Window (the Registry's query hook)."""
+        picked, window = self.indexes.select(listener.ns, listener.path, listener.query)
+        rendered = {k: values.render(v) for k, v in picked.items()} if picked is not None else None
+        return values.dumps(rendered), window
 
     # ---- writes ------------------------------------------------------------------------
 

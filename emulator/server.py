@@ -91,6 +91,7 @@ class EmulatorServer:
         self.registry = Registry()
         self.api = RestApi(self.db, self.registry, s.namespace, keep_alive_s=s.keep_alive_s)
         self.registry._render_query = self.api.render_query_listener
+        self.registry.node_at = self.db.get
         self.db.commit_hooks.append(self.registry.on_commit)
         self.triggers = list(s.triggers)
         self.delivery = Delivery(self.triggers)
@@ -114,7 +115,8 @@ class EmulatorServer:
         app.router.add_get("/metrics", self.metrics.handle)
         identity = Identity(s.project)  # the Auth emulator (emulator/identity.py), also on its own port below
         app.router.add_routes(identity.routes())
-        self.realtime = RealtimeApi(self.db, self.registry, self.api.access, s.namespace, check_namespace)
+        self.realtime = RealtimeApi(self.db, self.registry, self.api.access, s.namespace, check_namespace,
+                                    self.api.indexes)
         app.router.add_get("/.ws", self.realtime.handle)  # the realtime protocol (emulator/realtime.py)
         # Every other path is the REST API's, newlines (%0A) included: "." would not match them, and aiohttp
         # would answer its own plain-text 404 instead of the API's JSON 400 "Invalid path".

@@ -81,6 +81,7 @@ class Database:
         # fn(change, root_before) -> None or fn(root_after) -> outbox rows; called at apply time,
         # before and after the write, so hooks can see both sides and add to the same transaction.
         self.write_hooks: list = []
+        self.rollback_hooks: list = []  # fn(ns) after writes of `ns` were undone in memory (a failed commit)
         self._seq = 0
         self._durable_seq = 0
         self._pending: list[tuple[Change | None, Record, asyncio.Future | None]] = []
@@ -261,6 +262,8 @@ class Database:
                     root, _ = tree.set_at(root, path, old)
                 self.roots[change.ns] = root
                 self._seq = min(self._seq, change.seq - 1)
+                for hook in self.rollback_hooks:
+                    hook(change.ns)
                 if not change.done.done():
                     change.done.set_exception(StorageUnavailable(str(exc)))
             elif fut is not None and not fut.done():

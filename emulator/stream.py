@@ -9,7 +9,7 @@ writes down.
 import asyncio
 import json
 
-from emulator import values
+from emulator import index, values
 from emulator.store import Change
 
 MAX_BUFFERED_BYTES = 8 * 1024 * 1024
@@ -43,6 +43,7 @@ class Listener:
         self.closed = False
         self.done = asyncio.Event()
         self.last_query_json: str | None = None
+        self.window = None  # index.Window of the last query result sent, None: unknown
         self._transport = None
         self._chunked = True
         self._backlog: list[bytes] = []
@@ -104,13 +105,15 @@ class Registry:
     """Listeners by namespace and path; `on_commit` is the store's commit hook.
 
     Args:
-      render_query: fn(listener) -> JSON text of the listener's current query result.
+      render_query: fn(listener) -> (JSON text of the listener's current query result, its index.Window).
       can_read: fn(listener) -> bool, re-checked after changes near a listener; False sends `cancel`.
     """
 
-    def __init__(self, render_query=None, can_read=None):
+    def __init__(self, render_query=None, can_read=None, node_at=None):
         self._by_ns: dict[str, dict[tuple, set[Listener]]] = {}
         self._render_query = render_query
+        # fn(ns, path) -> stored node: lets a query listener's window be compared with what a change wrote.
+        self.node_at = node_at
         # fn(listener) -> bool: may it still read its location? None: everyone may (no rules).
         self.can_read = can_read
 
@@ -149,6 +152,7 @@ class Registry:
                 payloads: dict = {}  # built once per listener class (SSE, WebSocket) at this path
                 results: dict = {}  # one query result per (renderer, query) at this path
                 verdicts: dict = {}  # one read-rule evaluation per distinct reader at this path
+                touched = None  # the children of lpath the change wrote: [(name, new stored child)]
                 for listener in list(group):
                     if listener.query is None:
                         kind = type(listener)
@@ -157,7 +161,9 @@ class Registry:
                         if payloads[kind] is not None:
                             listener.deliver(payloads[kind])
                     else:
-                        self._refresh_query(listener, results)
+                        if touched is None:
+                            touched = self._touched(change, lpath)
+                        self._refresh_query(listener, results, touched)
                     self._recheck(listener, verdicts)
 
     def recheck_all(self) -> None:
@@ -183,15 +189,32 @@ class Registry:
         if not allowed:
             listener.revoke()
 
-    def _refresh_query(self, listener: Listener, results: dict | None = None) -> None:
+    def _touched(self, change: Change, lpath: tuple):
+        """[(child name, its new stored value)] written below `lpath`, or False when the change wrote at or above it."""
+        n, names = len(lpath), {}
+        for path, _ in change.sets:
+            if len(path) <= n:
+                return False
+            names[path[n]] = None
+        if self.node_at is None:
+            return False
+        return [(name, self.node_at(change.ns, lpath + (name,))) for name in names]
+
+    def _refresh_query(self, listener: Listener, results: dict | None = None, touched=False) -> None:
+        """Send a query listener its new result, unless the change cannot have touched its window."""
+        window = listener.window
+        if touched and window is not None and not any(
+                index.touches(listener.query, window, name, child) for name, child in touched):
+            return
         render = listener.render_query or self._render_query
         key = (type(listener), listener.query)
         if results is not None and key in results:
-            data = results[key]
+            data, window = results[key]
         else:
-            data = render(listener)
+            data, window = render(listener)
             if results is not None:
-                results[key] = data
+                results[key] = (data, window)
+        listener.window = window
         if data != listener.last_query_json:
             listener.last_query_json = data
             listener.send_query_result(data)

@@ -9,6 +9,7 @@ re-checked once per reader) serves WebSocket listens and SSE streams alike.
 """
 
 import json
+import math
 
 from emulator import query as queries
 from emulator import values
@@ -69,18 +70,18 @@ def query_from_wire(qobj) -> queries.Query | None:
         if value_key in qobj:
             bound = (_primitive(qobj[value_key], qobj), _name(qobj.get(name_key), qobj))
             fields[inclusive if qobj.get(inclusive_key, True) else exclusive] = bound
+    if qobj.get("vf", "l") not in ("l", "r"):
+        raise BadRequest(f"Invalid query: {dumps(qobj)[:200]}. The view (vf) must be \"l\" or \"r\".")
     if "l" in qobj:
         limit = qobj["l"]
         if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
             raise BadRequest(f"Invalid query: {dumps(qobj)[:200]}. The limit (l) must be a positive integer.")
-        if qobj.get("vf", "l") not in ("l", "r"):
-            raise BadRequest(f"Invalid query: {dumps(qobj)[:200]}. The view (vf) must be \"l\" or \"r\".")
         fields["limit_to_last" if qobj.get("vf") == "r" else "limit_to_first"] = limit
     return queries.Query(order_by=order_by, **fields)
 
 
 def _primitive(value, qobj):
-    if isinstance(value, (dict, list)):
+    if isinstance(value, (dict, list)) or (isinstance(value, float) and not math.isfinite(value)):  # 1e400 is inf
         raise BadRequest(f"Invalid query: {dumps(qobj)[:200]}. Bounds must be null, booleans, numbers or strings.")
     return value
 
@@ -125,14 +126,11 @@ def messages_for(change: Change, lpath: tuple) -> list[str]:
     return out
 
 
-def query_result(db, ns: str, path: tuple, query) -> str:
-    """JSON (stored form) of the children of the node at `path` that `query` selects; "null" for none."""
-    node = db.get(ns, path)
-    if not isinstance(node, dict) or values.strip_priority(node) is not node:
-        return "null"
-    kids = values.children(node)
-    picked = queries.apply_query(query, kids, lambda key: values.priority_of(kids.get(key)))
-    return dumps(picked) if picked else "null"
+def query_result(indexes, ns: str, path: tuple, query):
+    """JSON (stored form) of the children of the node at `path` that `query` selects ("null" for none),
+    and the index.Window they make."""
+    picked, window = indexes.select(ns, path, query)
+    return (dumps(picked) if picked else "null"), window
 
 
 class WireListen(Listener):
@@ -160,8 +158,8 @@ class WireListen(Listener):
     def send(self, data, chunked=None) -> None:  # the Registry's raw-bytes path is SSE only
         raise TypeError("WireListen takes messages through deliver() and send_query_result()")
 
-    def render_query(self, listener=None) -> str:
-        return query_result(self.conn.db, self.ns, self.path, self.query)
+    def render_query(self, listener=None):
+        return query_result(self.conn.api.indexes, self.ns, self.path, self.query)
 
     def send_query_result(self, data_json: str) -> None:
         if not self.closed:
