@@ -66,6 +66,23 @@ def test_stream_events_apply_at_any_depth(run):
     ]
 
 
+def test_a_whole_new_value_keeps_the_identity_of_every_unchanged_child(run):
+    result = run("""
+        const {applyEvent: apply, share, equal} = m.tree;
+        const put = (value, data) => share(value, apply(value, "put", {path: "/", data}));
+        const a = put(null, {x: {n: 1, deep: {k: [1, 2]}}, y: {n: 2}});
+        const b = put(a, {x: {n: 1, deep: {k: [1, 2]}}, y: {n: 3}, z: {n: 4}});   // the database sends it all again
+        const c = put(b, {x: {n: 1, deep: {k: [1, 2]}}, y: {n: 3}, z: {n: 4}});
+        const d = share(c, apply(c, "patch", {path: "/", data: {"y/n": 3, "z/n": 5}}));
+        const e = put(d, {x: {n: 1, deep: {k: [1, 2]}}});                         // y and z left
+        return [b.x === a.x, b.x.deep === a.x.deep, b.y !== a.y, b.y.n, c === b, d.y === c.y, d.z !== c.z,
+                Object.keys(e), e.x === d.x,
+                equal({a: 1, b: {c: [2]}}, {b: {c: [2]}, a: 1}), equal({a: 1}, {a: 1, b: 2}), equal([1, 2], {0: 1, 1: 2}),
+                equal(null, null), equal("1", 1), equal({a: {b: 1}}, {a: {b: 2}})];
+    """)
+    assert result == [True, True, True, 3, True, True, True, ["x"], True, True, False, False, True, False, False]
+
+
 def test_durations_and_words(run):
     result = run("""
         const f = m.format;

@@ -9,7 +9,7 @@
  */
 
 import { idToken, onTokenChange, signedIn, startAuth } from "./auth.js";
-import { applyEvent, segments } from "./tree.js";
+import { applyEvent, segments, share } from "./tree.js";
 
 const CONFIG_URL = "/__/firebase/init.json";
 const RECONNECT_MIN_MS = 1000;
@@ -102,21 +102,31 @@ export async function push(path, value) {
   return body.name;
 }
 
-/** Read a location once (REST GET). */
-export async function get(path) {
-  return request("GET", path);
+/**
+ * Read a location once (REST GET).
+ *
+ * @param {string} path
+ * @param {Object<string, string>} [params]  query parameters, e.g. {orderBy: '"done_at"', limitToLast: "50"}.
+ */
+export async function get(path, params = {}) {
+  return request("GET", path, undefined, params);
 }
 
 /**
- * Follow a location live over the streaming protocol.
+ * Follow a location, or a query on it, live over the streaming protocol.
+ *
+ * Children that did not change keep their identity from one value to the next, also when the database
+ * sends the whole value again (on every reconnect, and for a query when its result changes), so a view
+ * can find what changed with `!==` and redraw only that.
  *
  * @param {string} path
  * @param {object} handlers
  * @param {(value: *, previous: *) => void} handlers.onValue  after every change, with the whole value.
  * @param {(state: "connecting"|"live"|"reconnecting"|"denied", detail?: string) => void} [handlers.onState]
+ * @param {Object<string, string>} [handlers.params]  a query, e.g. {orderBy: '"status"', equalTo: '"new"'}.
  * @returns {{close: () => void}}
  */
-export function listen(path, { onValue, onState = () => {} }) {
+export function listen(path, { onValue, onState = () => {}, params = {} }) {
   let value = null;
   let source = null;
   let closed = false;
@@ -132,7 +142,7 @@ export function listen(path, { onValue, onState = () => {} }) {
       return; // a malformed event: ignore it rather than tear down the stream
     }
     const previous = value;
-    value = applyEvent(value, kind, payload);
+    value = share(previous, applyEvent(value, kind, payload));
     retryMs = RECONNECT_MIN_MS;
     if (value !== previous || (kind === "put" && segments(payload.path).length === 0)) onValue(value, previous);
   };
@@ -149,7 +159,7 @@ export function listen(path, { onValue, onState = () => {} }) {
     if (closed || mine !== attempt) return;
     source?.close();
     // A fresh URL each time: it carries the current token.
-    const current = new EventSource(dbUrl(path));
+    const current = new EventSource(dbUrl(path, params));
     source = current;
     current.addEventListener("open", () => onState("live"));
     current.addEventListener("put", (event) => update("put", event));
@@ -191,11 +201,11 @@ export function listen(path, { onValue, onState = () => {} }) {
 
 // ---- private machinery -------------------------------------------------------------------
 
-async function request(method, path, value) {
+async function request(method, path, value, params = {}) {
   await signedIn(); // renews the ID token first if it is about to expire
   let response;
   try {
-    response = await fetch(dbUrl(path), {
+    response = await fetch(dbUrl(path, params), {
       method,
       headers: value === undefined ? {} : { "Content-Type": "application/json" },
       body: value === undefined ? undefined : JSON.stringify(value),
