@@ -8,6 +8,14 @@ from playwright.sync_api import expect
 
 from tests.web.pages import VALID, QueuePage, SubmitPage
 
+TICKET_URLS = "**/tickets/*.json*"  # the form creates tickets/<push id>.json with a PUT
+
+
+def on_ticket_writes(page, handler):
+    """Route the form's writes of tickets through `handler`; its reads and streams go on untouched."""
+    page.route(TICKET_URLS, lambda route: handler(route) if route.request.method == "PUT" else route.continue_())
+
+
 RESOLUTION_WORDS = re.compile(r"^about \d+ (minutes|hours?|days?|weeks)(, at most \d+ (minutes|hours?|days?|weeks))?$")
 
 
@@ -115,9 +123,10 @@ def test_a_refusal_by_the_database_is_shown_with_its_own_message(page, site, sta
     form = SubmitPage(page, site).open()
     # The real database refuses the write: the body is swapped for one with an invalid key.
     bad = json.dumps({"bad.key": 1})
-    refusal = requests.post(f"{stack.urls['database']}/tickets.json", params={"ns": stack.namespace}, data=bad, timeout=10)
+    refusal = requests.put(f"{stack.urls['database']}/tickets/-Nrefused00000000000.json", params={"ns": stack.namespace},
+                           data=bad, timeout=10)
     assert refusal.status_code == 400
-    page.route("**/tickets.json*", lambda route: route.continue_(post_data=bad))
+    on_ticket_writes(page, lambda route: route.continue_(post_data=bad))
     form.fill().send()
     expect(form.status).to_have_text(f"The ticket database refused your ticket: {refusal.json()['error']}")
     expect(page.locator("#subject")).to_have_value(VALID["subject"])  # nothing typed is lost
@@ -126,13 +135,13 @@ def test_a_refusal_by_the_database_is_shown_with_its_own_message(page, site, sta
 
 def test_an_unreachable_database_is_shown_and_the_form_kept(page, site):
     form = SubmitPage(page, site).open()
-    page.route("**/tickets.json*", lambda route: route.abort("connectionrefused"))
+    on_ticket_writes(page, lambda route: route.abort("connectionrefused"))
     form.fill().send()
     expect(form.status).to_contain_text("Could not reach the ticket database at http://127.0.0.1:")
     expect(form.status).to_contain_text("Check your connection and try again. Your ticket is still here.")
     expect(page.locator("#description")).to_have_value(VALID["description"])
 
-    page.unroute("**/tickets.json*")
+    page.unroute(TICKET_URLS)
     form.send()
     form.wait_enriched()
 
@@ -144,7 +153,7 @@ def test_a_ticket_the_rules_refuse_shows_the_refusal(page, site):
         body = json.loads(route.request.post_data)
         route.continue_(post_data=json.dumps({**body, "impact": 9}))
 
-    page.route("**/tickets.json*", out_of_range_impact)
+    on_ticket_writes(page, out_of_range_impact)
     form.fill().send()
     expect(form.status).to_contain_text("The ticket database refused your ticket: Permission denied")
     expect(form.card.locator("[data-state=linked]")).to_have_count(0)

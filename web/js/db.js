@@ -89,17 +89,36 @@ export function dbOrigin() {
 }
 
 /**
- * Add a child with a push id (REST POST).
+ * Create the value at `path` (whose key the caller made, e.g. a push id), safe to send again.
  *
- * @returns {Promise<string>} the new child's key.
- * @throws {DbError} refused (with the database's own error text) or unreachable.
+ * A REST PUT. The rules allow a client only to create (`.write` requires `!data.exists()`), so this never
+ * overwrites: when a first attempt was written but its answer was lost, sending it again is refused, and
+ * the value is then read back as the same user. Who may read it decides whether it is theirs.
+ *
+ * @param {string} path  e.g. "tickets/-Nabc...".
+ * @param {*} value
+ * @returns {Promise<{created: boolean, value: *}>}  created: written now; otherwise `value` is what was
+ *   already stored there (an earlier attempt's write), as this user reads it.
+ * @throws {DbError} refused (the database's own text) when nothing readable is stored there, or unreachable.
  */
-export async function push(path, value) {
-  const body = await request("POST", path, value);
-  if (typeof body?.name !== "string") {
-    throw new DbError("refused", `The database answered without a ticket id: ${JSON.stringify(body)}.`);
+export async function create(path, value) {
+  try {
+    await request("PUT", path, value, { print: "silent" });
+    return { created: true, value: null };
+  } catch (error) {
+    // 401: the rules refused (among other reasons, because the location exists); 412 if they ever let a
+    // conditional create through to its ETag check.
+    if (!(error instanceof DbError) || error.kind !== "refused" || ![401, 412].includes(error.status)) throw error;
+    let stored;
+    try {
+      stored = await request("GET", path);
+    } catch (readError) {
+      if (readError instanceof DbError && readError.kind === "unreachable") throw readError;
+      throw error; // unreadable, so not this user's: the write's own refusal says why
+    }
+    if (stored === null || stored === undefined) throw error;
+    return { created: false, value: stored };
   }
-  return body.name;
 }
 
 /**

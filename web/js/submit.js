@@ -1,15 +1,22 @@
 /**
  * The submit page: check the form as the database would, send the ticket, then follow it live.
  *
+ * Sending is safe to repeat: the ticket's key is a push id made here once per submission and kept
+ * until the ticket is received, and the database only ever creates at a key. So when an answer is lost
+ * (the connection drops after the database wrote the ticket) and the customer sends again, the second
+ * attempt finds the ticket the first one wrote and reports it, instead of making another.
+ *
  * Imports db.js for everything that touches the database, auth.js for the customer's anonymous
- * sign-in, validate.js for the checks, card.js for the live card.
+ * sign-in, validate.js for the checks, card.js for the live card, pushid.js for the key.
  */
 
 import { AuthError, signedIn } from "./auth.js";
-import { DbError, connect, listen, push } from "./db.js";
+import { DbError, connect, create, listen } from "./db.js";
 import { announce, fill } from "./dom.js";
 import { PRIORITY_NAMES, nameOf } from "./format.js";
 import { analysis } from "./card.js";
+import { nextPushId } from "./pushid.js";
+import { equal } from "./tree.js";
 import { FIELDS, check, length, toTicket } from "./validate.js";
 
 const form = document.getElementById("ticket-form");
@@ -18,6 +25,9 @@ const send = document.getElementById("send");
 const compose = document.getElementById("compose");
 const result = document.getElementById("result");
 const pageAlert = document.getElementById("page-alert");
+const resultNote = document.getElementById("result-note");
+// What the customer fills in; the rest of a stored ticket is the database's (created_at) or the function's.
+const SUBMITTED_FIELDS = ["subject", "description", "contact", "category", "type", "impact", "experience", "seniority"];
 
 const ready = connect({ role: "customer" });
 ready.catch((error) => showPageAlert(error.message));
@@ -25,6 +35,7 @@ ready.catch((error) => showPageAlert(error.message));
 let attempted = false;          // after the first submit, every field is checked as it changes
 const touched = new Set();      // fields the person has left at least once
 let stream = null;
+let submissionId = null;        // the key of the ticket being sent, kept across retries until it is received
 
 form.addEventListener("submit", onSubmit);
 form.addEventListener("input", (event) => onEdit(event.target, false));
@@ -52,8 +63,23 @@ async function onSubmit(event) {
     // Anonymous, once per browser. The rules require the creator's uid on the ticket; a user can
     // then read what they created.
     const { uid } = await signedIn();
-    const id = await push("tickets", { ...ticket, uid });
-    follow(id, ticket);
+    submissionId ??= nextPushId();
+    const id = submissionId;
+    const sent = { ...ticket, uid };
+    const { created, value: stored } = await create(`tickets/${id}`, sent);
+    if (!created && stored?.uid !== uid) {
+      submissionId = null; // someone else's ticket holds this key: the next attempt makes a new one
+      status.textContent = "The ticket database already holds another ticket under this reference. Send it again.";
+      return;
+    }
+    submissionId = null; // received: the next ticket gets a key of its own
+    follow(id, created ? ticket : stored);
+    // A retry found the first attempt's ticket; edits made in between were not sent, so say so.
+    const edited = !created && SUBMITTED_FIELDS.some((name) => !equal(stored[name], ticket[name]));
+    resultNote.textContent = edited
+      ? "Your first attempt had already reached us, so this is the ticket as you first sent it. Changes made after it were not saved."
+      : "";
+    resultNote.hidden = !edited;
   } catch (error) {
     if (!(error instanceof DbError || error instanceof AuthError)) throw error;
     status.textContent = error instanceof DbError && error.kind === "refused"
@@ -182,6 +208,8 @@ function startOver() {
   }
   for (const name of ["subject", "description"]) updateCounter(name);
   status.textContent = "";
+  submissionId = null;
+  resultNote.hidden = true;
   result.hidden = true;
   delete result.dataset.ticketId;
   compose.hidden = false;
