@@ -32,6 +32,7 @@ PROTOCOL_VERSION = "5"
 MAX_MESSAGE_CHARS = 16 * 1024 * 1024  # Firebase: a single write from an SDK is at most 16 MB
 MAX_OUTBOX_CHARS = 64 * 1024 * 1024  # a client that stops reading is disconnected past this
 MAX_PENDING_WRITES = 1000  # writes awaiting durability per connection before it stops reading
+YIELD_EVERY = 16  # messages handled in a row before other connections get the event loop
 HEARTBEAT_S = 25.0  # WebSocket pings; a peer that vanished without a FIN is dropped after a missed pong
 CLOSE_GOING_AWAY, CLOSE_PROTOCOL_ERROR, CLOSE_UNSUPPORTED, CLOSE_INVALID, CLOSE_POLICY, CLOSE_TOO_BIG = (
     1001, 1002, 1003, 1007, 1008, 1009)
@@ -115,7 +116,11 @@ class Connection:
         self._writer = asyncio.get_running_loop().create_task(self._write_loop())
         self.push(wire.dumps({"t": "c", "d": {"t": "h", "d": {
             "ts": self.db.clock(), "v": PROTOCOL_VERSION, "h": host, "s": secrets.token_hex(16)}}}))
+        handled = 0
         async for msg in self.ws:
+            handled += 1
+            if handled % YIELD_EVERY == 0:  # frames already buffered are read without yielding: let others run
+                await asyncio.sleep(0)
             if msg.type == WSMsgType.TEXT:
                 await self._on_frame(msg.data)
             elif msg.type == WSMsgType.BINARY:
