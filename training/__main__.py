@@ -23,7 +23,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ticketml.errors import TicketMLError
-from training import database, demo_data
+from training import database, database_url, demo_data
 from training.data import DataError
 from training.benchmark import headline, run_benchmark
 from training.mapping import MappingError, load_mapping
@@ -64,17 +64,17 @@ def _train(args) -> int:
         print("error: --mapping applies to --data files; a database snapshot is read with the "
               "native mapping.", file=sys.stderr)
         return 1
-    url = args.database or database.database_url(args.environ)
+    target = database_url.resolve(args.database, args.environ)
     with tempfile.TemporaryDirectory(prefix="training-") as tmp:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         snapshot = Path(args.snapshot) if args.snapshot else Path(tmp) / f"tickets-{stamp}.jsonl"
         with tqdm(desc="read database", unit=" tickets", disable=args.quiet) as bar:
             report = database.write_snapshot(
-                url, snapshot, path=args.path, page_size=args.page_size,
+                target, snapshot, path=args.path, page_size=args.page_size,
                 include_open=not args.closed_only, progress=bar.update)
         left_out = f", {report.open_left_out} open left out" if args.closed_only else ""
-        print(f"read {report.tickets} tickets from {url} ({args.path}) in {report.pages} pages: "
-              f"{report.closed} closed, {report.open} open{left_out}, "
+        print(f"read {report.tickets} tickets from {target} ({args.path}) in {report.pages} pages "
+              f"({report.seconds:.1f} s): {report.closed} closed, {report.open} open{left_out}, "
               f"{report.not_objects} not objects")
         if args.snapshot:
             print(f"masked snapshot in {snapshot}")
@@ -183,9 +183,15 @@ def _parser(environ) -> argparse.ArgumentParser:
     source.add_argument("--data", help="closed tickets, .jsonl or .csv")
     source.add_argument(
         "--database", nargs="?", const="", metavar="URL",
-        help="read the tickets from a Realtime Database through firebase-admin (default URL: "
-             "env DATABASE_URL, else https://<GCLOUD_PROJECT>-default-rtdb.firebaseio.com); "
-             f"env {database.EMULATOR_ENV}=host:port reads the emulator")
+        help="read the tickets from a Realtime Database through firebase-admin. URL: "
+             "https://<namespace>.firebaseio.com, "
+             "https://<namespace>.<region>.firebasedatabase.app "
+             f"(the emulator at env {database_url.EMULATOR_ENV}=host:port if set), or an "
+             "emulator's http://host:port[/][?ns=<namespace>]; without ?ns= the namespace is "
+             "the function's: the first label of env DATABASE_URL, else "
+             "<project>-default-rtdb, project from env GCLOUD_PROJECT, GOOGLE_CLOUD_PROJECT or "
+             ".firebaserc (default demo-tickets). No URL: env DATABASE_URL, else "
+             "https://<project>-default-rtdb.firebaseio.com")
     train.add_argument("--mapping",
                        help="built-in mapping name or JSON mapping file, for --data "
                             "(default native)")

@@ -1,11 +1,19 @@
 """Closed tickets from the Realtime Database, read through the admin SDK a page at a time.
 
 ``write_snapshot`` pages through ``/tickets`` in key order (``order_by_key().start_at(last)
-.limit_to_first(n + 1)``: the start is inclusive, so each page after the first asks for one
-more ticket and drops the one it already has), so a hundred thousand tickets never travel in
-one response nor sit in memory at once. Each ticket becomes one line of a JSONL snapshot in
-the native export format (``training.mapping.NATIVE``, the format of ``demo-data``), which
-then goes through the same preparation as an export file:
+.limit_to_first(n + 1)``: the start is inclusive and firebase-admin for Python has no
+``start_after``, so each page after the first asks for one more ticket and drops the one it
+already has), so a hundred thousand tickets never travel in one response nor sit in memory at
+once. Each request is a range read that Firebase (and the emulator) answer from the key index,
+and the client's work per page is proportional to the page: the read is linear in the tickets.
+The next page is fetched in a thread while this one is masked and written. ``last`` is the
+page's greatest key in Firebase's key order (32-bit integer keys first, numerically, then the
+rest by UTF-16 code units), not in firebase-admin's: its client-side sort compares keys as
+Python strings, which puts "10" before "9" and would read tickets twice.
+
+Each ticket becomes one line of a JSONL snapshot in the native export format
+(``training.mapping.NATIVE``, the format of ``demo-data``), which then goes through the same
+preparation as an export file:
 
   * a ticket with a ``resolution`` is closed: the helpdesk's ``final_priority`` becomes
     ``resolution.priority`` and ``solved_at`` gives the resolution time;
@@ -16,20 +24,22 @@ then goes through the same preparation as an export file:
     counts it as "not an object").
 
 Text is masked (``ticketml.mask``) and the contact dropped before the snapshot is written,
-so no personal data reaches the disk. firebase-admin chooses the emulator exactly as the
-function does: ``FIREBASE_DATABASE_EMULATOR_HOST`` with an ``https://<ns>.firebaseio.com``
-URL (or an ``http://host:port/?ns=<ns>`` URL); otherwise it uses Google's application
-default credentials.
+so no personal data reaches the disk. The URL forms, and the namespace each reads, are
+``training.database_url``'s: firebase-admin chooses the emulator exactly as the function does
+(``FIREBASE_DATABASE_EMULATOR_HOST`` with an https URL, or an ``http://host:port`` URL);
+otherwise it uses Google's application default credentials.
 """
 
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 import firebase_admin
 import requests
@@ -39,17 +49,21 @@ from google.auth.exceptions import GoogleAuthError
 from ticketml.features import MODEL_INPUT_FIELDS
 from ticketml.mask import mask_pii
 from training.data import DataError
+from training.database_url import EMULATOR_ENV, DatabaseURL, project, resolve
 
 DEFAULT_PAGE_SIZE = 1000
 DEFAULT_PATH = "tickets"
-EMULATOR_ENV = "FIREBASE_DATABASE_EMULATOR_HOST"
 _TEXT_FIELDS = ("subject", "description")
 _RESOLUTION_FIELDS = ("status", "solved_at", "closed_at", "satisfaction")
+# The SDKs' tryParseInt (``^-?(0*)\d{1,10}$`` within int32): such keys sort first, numerically.
+_INT_KEY = re.compile(r"-?0*[0-9]{1,10}")
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_END = object()
 
 
 @dataclass
 class ReadReport:
-    """What a database read found: pages fetched and tickets by kind."""
+    """What a database read found: pages fetched, tickets by kind, and the time it took."""
 
     pages: int = 0
     tickets: int = 0
@@ -57,36 +71,26 @@ class ReadReport:
     open: int = 0
     open_left_out: int = 0
     not_objects: int = 0
+    seconds: float = 0.0  # wall time of the whole read, snapshot written
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def database_url(environ: Mapping[str, str] | None = None) -> str:
-    """The database URL the function uses: ``DATABASE_URL``, else the project's default one."""
-    environ = os.environ if environ is None else environ
-    if environ.get("DATABASE_URL"):
-        return environ["DATABASE_URL"]
-    return f"https://{_project(environ)}-default-rtdb.firebaseio.com"
-
-
-def open_app(url: str) -> firebase_admin.App:
+def open_app(url: str | DatabaseURL) -> firebase_admin.App:
     """A firebase-admin app of its own for ``url`` (delete it with ``firebase_admin.delete_app``).
 
     Raises:
-        DataError: ``url`` names a ``demo-`` project (emulator only) and no emulator is set.
+        DataError: ``url`` is not a database URL (``training.database_url``), or it names a
+            ``demo-`` project (emulator only) and no emulator is set.
     """
-    environ = os.environ  # What firebase-admin itself reads.
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise DataError(f'Invalid database URL: "{url}". Expected https://<name>.firebaseio.com '
-                        "(or http://host:port/?ns=<name> for an emulator).")
-    if (parsed.scheme == "https" and parsed.netloc.startswith("demo-")
-            and not environ.get(EMULATOR_ENV)):
-        raise DataError(f'Invalid database URL: "{url}". A demo- project exists only in the '
-                        f"emulator: set {EMULATOR_ENV}=host:port (make up uses 127.0.0.1:9000).")
+    target = url if isinstance(url, DatabaseURL) else resolve(url, name="database URL")
+    if target.emulator is None and target.namespace.startswith("demo-"):
+        raise DataError(f'Invalid database URL: "{target.url}". A demo- project exists only in the '
+                        f"emulator: set {EMULATOR_ENV}=host:port (make up uses 127.0.0.1:9000) or "
+                        "give the emulator's URL, http://host:port.")
     return firebase_admin.initialize_app(
-        options={"databaseURL": url, "projectId": _project(environ)},
+        options={"databaseURL": target.url, "projectId": project(os.environ)},
         name=f"training-{uuid.uuid4().hex[:8]}")
 
 
@@ -96,9 +100,12 @@ def iter_pages(ref: db.Reference, page_size: int = DEFAULT_PAGE_SIZE
 
     A child deleted between two requests does not stop the walk: the next page then simply
     does not start with the key it was started at.
+
+    Raises:
+        DataError: ``page_size`` is below 1.
     """
     if page_size < 1:
-        raise DataError(f"Invalid page size: {page_size}. It must be at least 1.")
+        raise DataError(f'Invalid page size: "{page_size}". It must be at least 1.')
     last = None
     while True:
         query = ref.order_by_key()
@@ -106,12 +113,20 @@ def iter_pages(ref: db.Reference, page_size: int = DEFAULT_PAGE_SIZE
         if last is not None:
             query = query.start_at(last)
         fetched = _items(query.limit_to_first(limit).get())
-        page = [(k, v) for k, v in fetched if k != last]
+        page = sorted(((k, v) for k, v in fetched if k != last),
+                      key=lambda item: key_order(item[0]))
         if page:
             yield page
             last = page[-1][0]
         if len(fetched) < limit or not page:
             return
+
+
+def key_order(key: str) -> tuple:
+    """Sort key of a child's name in Firebase's order (the SDKs' ``nameCompare``)."""
+    if _INT_KEY.fullmatch(key) and _INT32_MIN <= int(key) <= _INT32_MAX:
+        return (0, int(key), len(key), _utf16(key))  # "5" before "05", as the SDKs break the tie
+    return (1, _utf16(key))
 
 
 def to_record(key: str, ticket: object, observed_at_ms: int) -> dict | None:
@@ -141,14 +156,17 @@ def to_record(key: str, ticket: object, observed_at_ms: int) -> dict | None:
 
 
 def write_snapshot(
-    url: str, out: str | Path, path: str = DEFAULT_PATH, page_size: int = DEFAULT_PAGE_SIZE,
-    include_open: bool = True, progress: Callable | None = None,
-    clock: Callable[[], float] = time.time,
+    url: str | DatabaseURL, out: str | Path, path: str = DEFAULT_PATH,
+    page_size: int = DEFAULT_PAGE_SIZE, include_open: bool = True,
+    progress: Callable | None = None, clock: Callable[[], float] = time.time,
 ) -> ReadReport:
     """Read every ticket under ``path`` and write them as a native JSONL snapshot to ``out``.
 
+    The next page is fetched while this one is masked and written, so the database's time and
+    the masking's overlap; ``seconds`` in the report is the whole read's wall time.
+
     Args:
-        url: Database URL (see the module docstring for the emulator).
+        url: Database URL, in a form ``training.database_url`` accepts, or one it resolved.
         out: Destination .jsonl file (parent directories are created).
         path: Database location of the tickets.
         page_size: Tickets per request.
@@ -156,21 +174,30 @@ def write_snapshot(
         progress: Called with the number of tickets of each page (e.g. ``tqdm.update``).
         clock: Seconds since the epoch; an open ticket is observed when its page is read.
 
+    Returns:
+        What was read, and how long reading and writing it took (``seconds``).
+
     Raises:
-        DataError: The database cannot be reached or read, or credentials are missing.
+        DataError: The URL is invalid, the database cannot be reached or read, or credentials
+            are missing.
     """
+    target = url if isinstance(url, DatabaseURL) else resolve(url, name="database URL")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     report = ReadReport()
-    app = open_app(url)
+    started = time.perf_counter()
+    app = open_app(target)
     try:
         try:
             ref = db.reference(path, app=app)
         except ValueError as exc:
-            raise DataError(f"Cannot read {path!r} at {url}: {exc}") from exc
-        with open(out, "w", encoding="utf-8") as f:
-            for page in _guarded(iter_pages(ref, page_size), url, path):
-                observed_at = int(clock() * 1000)
+            raise DataError(f"Cannot read {path!r} at {target}: {exc}") from exc
+        # Each page is stamped in the read-ahead thread, as it arrives. closing(): after a
+        # failure below, the page in flight is waited for before the app is deleted.
+        stamped = ((int(clock() * 1000), page) for page in iter_pages(ref, page_size))
+        with closing(_guarded(_read_ahead(stamped), target, path)) as pages, \
+                open(out, "w", encoding="utf-8") as f:
+            for observed_at, page in pages:
                 report.pages += 1
                 for key, ticket in page:
                     report.tickets += 1
@@ -189,20 +216,31 @@ def write_snapshot(
                     progress(len(page))
     finally:
         firebase_admin.delete_app(app)
+    report.seconds = time.perf_counter() - started
     return report
 
 
-def _guarded(pages: Iterator, url: str, path: str) -> Iterator:
+def _read_ahead(items: Iterator) -> Iterator:
+    """``items``, each next one taken in a thread while the caller works on the current one."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="training-read") as pool:
+        pending = pool.submit(next, items, _END)
+        while (item := pending.result()) is not _END:
+            pending = pool.submit(next, items, _END)
+            yield item
+
+
+def _guarded(pages: Iterator, target: DatabaseURL, path: str) -> Iterator:
     """The pages, with the SDK's failures turned into a DataError a person can act on."""
     try:
         yield from pages
     except GoogleAuthError as exc:
         raise DataError(
-            f"No credentials to read {url}: {exc}. Run `gcloud auth application-default login` "
-            "or set GOOGLE_APPLICATION_CREDENTIALS to a service account key with the Firebase "
-            f"Realtime Database Viewer role; for the emulator, set {EMULATOR_ENV}.") from exc
+            f"No credentials to read {target}: {exc}. Run `gcloud auth application-default "
+            "login` or set GOOGLE_APPLICATION_CREDENTIALS to a service account key with the "
+            "Firebase Realtime Database Viewer role; for the emulator, give its URL "
+            f"(http://host:port) or set {EMULATOR_ENV}.") from exc
     except (exceptions.FirebaseError, requests.RequestException) as exc:
-        raise DataError(f'Database read of "{path}" at {url} failed: {exc}') from exc
+        raise DataError(f'Database read of "{path}" at {target} failed: {exc}') from exc
 
 
 def _items(value: object) -> list[tuple[str, object]]:
@@ -213,5 +251,6 @@ def _items(value: object) -> list[tuple[str, object]]:
     return []
 
 
-def _project(environ: Mapping[str, str]) -> str:
-    return environ.get("GCLOUD_PROJECT") or environ.get("GOOGLE_CLOUD_PROJECT") or "demo-tickets"
+def _utf16(text: str) -> bytes:
+    # Firebase compares names by UTF-16 code units; big-endian bytes sort the same way.
+    return text.encode("utf-16-be", "surrogatepass")
