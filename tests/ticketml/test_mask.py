@@ -3,6 +3,8 @@
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ticketml.mask import CARD, EMAIL, PHONE, SECRET, luhn_valid, mask_pii
 
@@ -100,3 +102,30 @@ def test_adversarial_text_is_masked_in_linear_time(unit):
     start = time.perf_counter()
     mask_pii((unit * 10_000)[:10_000])
     assert time.perf_counter() - start < 0.1
+
+
+def _unguarded(text):
+    """Every pattern applied in order, as mask_pii did before its substring guards."""
+    from ticketml import mask as m
+    if not text:
+        return text
+    text = m._URL_USERINFO.sub(lambda x: f"{x[1]}{x[2]}:{m.SECRET}@", text)
+    text = m._PARAM.sub(m._mask_param, text)
+    text = m._BEARER.sub(lambda x: f"{x[1]} {m.SECRET}", text)
+    text = m._EMAIL.sub(m.EMAIL, text)
+    text = m._CARD.sub(m._mask_card, text)
+    for pattern in m._PHONE_PATTERNS:
+        text = pattern.sub(m._mask_phone, text)
+    return m._PHONE_CUED.sub(lambda x: x[1] + m._mask_phone(x, group=2), text)
+
+
+_PIECES = ["call me at 555-123-4567", "ada@example.com", "https://u:p@h.example.com/x?token=abc", "Bearer abcdefghijklmn",
+           "baſic QWxhZGRpbjpvcGVuIHNlc2FtZQ", "4111 1111 1111 1111", "+49 30 1234567", "version 1.2.3", "Kelvin=1",
+           "hello world", "tel: 12 34 56 78", "١٢٣٤٥٦٧٨٩٠", "password=hunter2", "(030) 1234567", "=", "@", "://"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=12)), max_size=6))
+def test_the_substring_guards_change_no_result(parts):
+    text = " ".join(parts)
+    assert mask_pii(text) == _unguarded(text)
