@@ -16,7 +16,6 @@ import logging
 import re
 import secrets
 import time
-from collections import deque
 
 from aiohttp import WSMsgType, web
 
@@ -30,7 +29,7 @@ from emulator.stream import _reader_key
 
 PROTOCOL_VERSION = "5"
 MAX_MESSAGE_CHARS = 16 * 1024 * 1024  # Firebase: a single write from an SDK is at most 16 MB
-MAX_OUTBOX_CHARS = 64 * 1024 * 1024  # a client that stops reading is disconnected past this
+MAX_OUTBOX_BYTES = 64 * 1024 * 1024  # a client that stops reading is disconnected past this
 MAX_PENDING_WRITES = 1000  # writes awaiting durability per connection before it stops reading
 YIELD_EVERY = 16  # messages handled in a row before other connections get the event loop
 HEARTBEAT_S = 25.0  # WebSocket pings; a peer that vanished without a FIN is dropped after a missed pong
@@ -68,7 +67,9 @@ class RealtimeApi:
                 raise BadRequest(f'Invalid protocol version: "{version}". This emulator speaks v={PROTOCOL_VERSION}.')
         except EmulatorError as exc:
             return web.json_response({"error": str(exc)}, status=exc.status)
-        ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_MESSAGE_CHARS * 4, autoping=True)
+        # No permessage-deflate: pushes are framed once per location and written as they are (wire.ws_frames).
+        ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_MESSAGE_CHARS * 4, autoping=True,
+                                   compress=False)
         if not ws.can_prepare(request).ok:
             return web.json_response({"error": "Upgrade required: /.ws is the realtime protocol's WebSocket."},
                                      status=400)
@@ -76,7 +77,7 @@ class RealtimeApi:
         conn = Connection(self, ws, ns)
         self.connections.add(conn)
         try:
-            await conn.serve(request.host)
+            await conn.serve(request.host, request.transport)
         finally:
             self.connections.discard(conn)
             await conn.finish(run_on_disconnect=not self.closing)
@@ -101,19 +102,16 @@ class Connection:
         self._frames: list | None = None
         self._frames_left = 0
         self._frames_chars = 0
-        self._outbox: deque = deque()
-        self._outbox_chars = 0
-        self._wake = asyncio.Event()
+        self._transport = None
         self._pending_writes = 0
         self._writes_drained = asyncio.Event()
         self._expiry: asyncio.TimerHandle | None = None
-        self._writer: asyncio.Task | None = None
         self._dropped = False
 
     # ---- the socket ----------------------------------------------------------------------
 
-    async def serve(self, host: str) -> None:
-        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+    async def serve(self, host: str, transport) -> None:
+        self._transport = transport
         self.push(wire.dumps({"t": "c", "d": {"t": "h", "d": {
             "ts": self.db.clock(), "v": PROTOCOL_VERSION, "h": host, "s": secrets.token_hex(16)}}}))
         handled = 0
@@ -142,8 +140,6 @@ class Connection:
             self._expiry.cancel()
         for listen in list(self.listens.values()):
             self.drop_listen(listen)
-        if self._writer is not None:
-            self._writer.cancel()
         ops, self.on_disconnect = self.on_disconnect, []
         if not run_on_disconnect:
             return
@@ -154,32 +150,27 @@ class Connection:
                 _log.info("onDisconnect %s at %s not applied: %s", kind, values.path_str(base), exc)
 
     def push(self, text: str) -> None:
-        """Queue a message for the client (in order)."""
-        if self.ws.closed or self._dropped:
-            return
-        self._outbox.append(text)
-        self._outbox_chars += len(text)
-        if self._outbox_chars > MAX_OUTBOX_CHARS:  # it reconnects and gets fresh data, as a stalled SSE reader
-            _log.warning("dropping a realtime client that stopped reading (%d chars queued)", self._outbox_chars)
-            self._dropped = True
-            self._outbox.clear()
-            self._outbox_chars = 0
-            asyncio.get_running_loop().create_task(self.close(CLOSE_POLICY, "Too slow: the client stopped reading."))
-            return
-        self._wake.set()
+        """Send a message to the client, now and in order."""
+        self.write(wire.ws_frames(text))
 
-    async def _write_loop(self) -> None:
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while self._outbox:
-                    text = self._outbox.popleft()
-                    self._outbox_chars -= len(text)
-                    for frame in wire.split_frames(text):
-                        await self.ws.send_str(_utf8_safe(frame))
-        except (ConnectionResetError, RuntimeError, asyncio.CancelledError):
-            pass  # the socket closed; `finish` cleans up
+    def write(self, frames: bytes) -> None:
+        """Write WebSocket frames (`wire.ws_frames`) straight to the connection's transport.
+
+        No coroutine is woken per message (as SSE streams write), so fan-out to hundreds of connections
+        stays cheap; every message is one `write`, so frames never interleave with aiohttp's own (pongs,
+        the close). A client that stops reading lets the buffer grow past MAX_OUTBOX_BYTES and is dropped:
+        it reconnects and is sent fresh data, as a stalled SSE reader is.
+        """
+        transport = self._transport
+        if self._dropped or transport is None or transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > MAX_OUTBOX_BYTES:
+            _log.warning("dropping a realtime client that stopped reading (%d bytes queued)",
+                         transport.get_write_buffer_size())
+            self._dropped = True
+            transport.abort()
+            return
+        transport.write(frames)
 
     def respond(self, r, status: str, data="") -> None:
         self.push(wire.data_message({"r": r, "b": {"s": status, "d": data}}))
@@ -534,12 +525,3 @@ def _expiry(claims) -> float | None:
 def _provider(claims) -> str:
     firebase = claims.get("firebase")
     return (firebase.get("sign_in_provider") if isinstance(firebase, dict) else None) or "custom"
-
-
-def _utf8_safe(text: str) -> str:
-    """Text a frame can carry: a lone surrogate (from a \\uD800 escape) stays the JSON escape it came from."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -38,6 +38,31 @@ def split_frames(message: str) -> list[str]:
     return [str(len(pieces))] + pieces
 
 
+def ws_frames(message: str) -> bytes:
+    """The message as server-to-client WebSocket text frames (unmasked, RFC 6455), split as `split_frames` says."""
+    out = []
+    for piece in split_frames(message):
+        payload = _utf8_safe(piece).encode("utf-8")
+        n = len(payload)
+        if n < 126:
+            header = bytes((0x81, n))
+        elif n < 65536:
+            header = bytes((0x81, 126)) + n.to_bytes(2, "big")
+        else:
+            header = bytes((0x81, 127)) + n.to_bytes(8, "big")
+        out.append(header + payload)
+    return b"".join(out)
+
+
+def _utf8_safe(text: str) -> str:
+    """Text a frame can carry: a lone surrogate (from a \\uD800 escape) stays the JSON escape it came from."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def push_text(action: str, path: tuple, data_json: str, tag=None) -> str:
     """A server push (`d` put or `m` merge) with its data already JSON."""
     tagged = "" if tag is None else f',"t":{dumps(tag)}'
@@ -148,12 +173,12 @@ class WireListen(Listener):
 
     @staticmethod
     def payload_for(change: Change, lpath: tuple):
-        return messages_for(change, lpath) or None
+        messages = messages_for(change, lpath)
+        return b"".join(ws_frames(text) for text in messages) if messages else None
 
     def deliver(self, payload) -> None:
         if not self.closed:
-            for text in payload:
-                self.conn.push(text)
+            self.conn.write(payload)
 
     def send(self, data, chunked=None) -> None:  # the Registry's raw-bytes path is SSE only
         raise TypeError("WireListen takes messages through deliver() and send_query_result()")
