@@ -3,6 +3,9 @@
 Values are JSON primitives, `Snapshot`s, objects (auth, auth.token, query) as dicts, compiled regexes
 and arrays (hasChildren's argument). Any error while evaluating - a type mismatch, a method called on
 null, a missing parent - makes the whole rule false (`evaluate` never raises), as Firebase does.
+What is not an error, because production Firebase does not make it one (see `members`): a property
+of null (null), a child path with characters keys cannot hold (a child that does not exist), and
+division by zero (NaN).
 Each condition (an operand of && or ||, the test of ? :) counts its runs and results on a `Probe`,
 and `evaluate` counts the rule's, for the coverage report.
 """
@@ -69,6 +72,8 @@ def evaluate(rule: Compiled, env: Env, probe: Probe | None = None) -> bool:
 
 def js_number_text(value) -> str:
     """A number as JavaScript's String(n) writes it (for "text" + number)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
     if isinstance(value, int) or value.is_integer() and abs(value) < 1e21:
         return str(int(value))
     _, digits, exponent = Decimal(repr(abs(value))).normalize().as_tuple()
@@ -113,14 +118,14 @@ def _arithmetic(op):
 
 
 def _divide(a, b):
-    if b == 0:
-        fail("division by zero")
+    if b == 0:  # NaN whatever the dividend: recorded, `1/0 > 2` and `1/0 < 2` are both false in Firebase
+        return math.nan
     return a / b
 
 
 def _remainder(a, b):
-    if b == 0:
-        fail("remainder by zero")
+    if b == 0 or not math.isfinite(a):
+        return math.nan
     if isinstance(a, int) and isinstance(b, int):
         rest = abs(a) % abs(b)
         return -rest if a < 0 else rest

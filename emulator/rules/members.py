@@ -1,14 +1,23 @@
 """What rules can call or read on a value: snapshot methods, string members, object properties.
 
 Each member checks its arguments and raises `EvalError` (the rule is then false) instead of
-guessing, e.g. `child(5)` or `"a".contains(null)`.
+guessing, e.g. `child(5)` or `"a".contains(null)`. Three rules of thumb follow what production
+Firebase was recorded doing (the README's Security rules section lists the recordings):
+
+- A property of null is null, as is a missing property of an object: signed out, `auth.uid` and
+  `auth.foo.bar` are null, so `auth.uid !== 'x'` is true and `auth.uid == 'x'` false, without error
+  (the rules reference's own examples write `auth.uid != null` for "signed in"). Calling a method
+  on null, or using null as a number or string, is still an error.
+- `child()`, `hasChild()` and `hasChildren()` take any string: a key no stored node can have (with
+  `.`, `#`, `$`, `[` or `]`, e.g. an e-mail address) names a child that does not exist, not an error;
+  Firebase answers `root.child('banned/bob@example.com').val() != true` with true.
+- Numbers are doubles and may become NaN or Infinity: `x / 0` and `x % 0` are NaN in Firebase
+  (recorded: `1/0 + ''` is `'NaN'` and `1/0 > 2` and `1/0 < 2` are both false; JavaScript would
+  say Infinity for `1/0`), and a result past the largest double is Infinity.
 """
 
 from __future__ import annotations
 
-import math
-
-from emulator import values
 from emulator.rules.regex import RulesRegex
 from emulator.rules.snapshot import Snapshot
 
@@ -31,10 +40,11 @@ def is_number(value) -> bool:
 
 
 def number(value):
-    """A finite arithmetic result, integral floats as int, integers past 2**53 as float (doubles)."""
+    """An arithmetic result as a double would hold it: integral floats as int, integers past 2**53 as float.
+
+    NaN and the infinities stay floats (`is_integer()` is false for them).
+    """
     if isinstance(value, float):
-        if not math.isfinite(value):
-            fail("not a finite number")
         return int(value) if value.is_integer() and abs(value) < _MAX_SAFE_INT else value
     return value if abs(value) < _MAX_SAFE_INT else number(float(value))
 
@@ -45,18 +55,22 @@ def utf16(text: str) -> bytes:
 
 
 def member(obj, name: str):
-    """`obj.name` for a property (not a call)."""
+    """`obj.name` for a property (not a call); a property of null, or a missing one, is null."""
     if isinstance(obj, str) and name == "length":
         return len(utf16(obj)) // 2
     if isinstance(obj, dict):
         return obj.get(name)
+    if obj is None:
+        return None
     return fail(f"no property {name!r} on {type(obj).__name__}")
 
 
 def index(obj, position):
-    """`obj[position]`: an object's property or an array's element (null when absent)."""
-    if isinstance(obj, dict) and isinstance(position, str):
-        return obj.get(position)
+    """`obj[position]`: an object's property or an array's element (null when absent, and on null)."""
+    if isinstance(position, str):
+        return member(obj, position)
+    if obj is None and is_number(position):
+        return None
     if isinstance(obj, list) and isinstance(position, int) and not isinstance(position, bool):
         return obj[position] if 0 <= position < len(obj) else None
     return fail("only objects and arrays can be indexed")
@@ -74,11 +88,16 @@ def call(obj, name: str, args: list):
 
 
 def _child_keys(path) -> tuple[str, ...]:
+    """The keys of a relative path; a key no stored node can have just names a child that is absent.
+
+    Empty segments are skipped (`a//b` is `a/b`). A path with no key at all (`''`, `'/'`) is
+    still an error: Firebase's answer to it was not recorded.
+    """
     if not isinstance(path, str):
         fail("a child path must be a string")
     keys = tuple(key for key in path.split("/") if key)
-    if not keys or not all(values.is_valid_key(key) for key in keys):
-        fail(f"invalid child path {path!r}")
+    if not keys:
+        fail(f"empty child path {path!r}")
     return keys
 
 

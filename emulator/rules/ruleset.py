@@ -192,8 +192,13 @@ class _WriteCheck:
 
 
 def query_variable(query) -> dict:
-    """The `query` variable of a read: Firebase's orderBy*/startAt/endAt/equalTo/limitTo* members."""
-    order_by = getattr(query, "order_by", None)
+    """The `query` variable of a read: Firebase's orderBy*/startAt/endAt/equalTo/limitTo* members.
+
+    A plain read (no query) is ordered by key: `query.orderByKey` is true and the other orderBy*
+    false, as recorded against Firebase, though its reference describes orderByKey only as true for
+    queries that order by key (the README says so). Bounds and limits are null when absent.
+    """
+    order_by = ORDER_BY_KEY if query is None else query.order_by
 
     def bound(name: str):
         value = getattr(query, name, None)
@@ -203,7 +208,7 @@ def query_variable(query) -> dict:
         "orderByKey": order_by == ORDER_BY_KEY,
         "orderByPriority": order_by == ORDER_BY_PRIORITY,
         "orderByValue": order_by == ORDER_BY_VALUE,
-        "orderByChild": order_by if order_by is not None and order_by not in _SPECIAL_ORDERS else None,
+        "orderByChild": order_by if order_by not in _SPECIAL_ORDERS else None,
         "startAt": bound("start_at"),
         "endAt": bound("end_at"),
         "equalTo": bound("equal_to"),

@@ -19,6 +19,18 @@ TRUE_EXPRESSIONS = [
     # logic
     "true && true", "!false", "false || true", "!(1 > 2)", "true ? true : false", "false ? false : true",
     "true || 1 / 0 > 0", "!(false && 1 / 0 > 0)",
+    # division by zero is NaN (Firebase), unequal to everything and neither above nor below anything
+    "1 / 0 + '' == 'NaN'", "0 / 0 != 0 / 0", "!(1 / 0 > 2) && !(1 / 0 < 2) && !(1 / 0 == 1 / 0)",
+    "-1 / 0 + '' == 'NaN'", "5 % 0 + '' == 'NaN'", "(1 / 0) * 0 + '' == 'NaN'",
+    # past the largest double: Infinity, as doubles do
+    "1e308 * 10 > 1e308", "1e308 * 10 + '' == 'Infinity'", "-1e308 * 10 + '' == '-Infinity'",
+    "(1e308 * 10) % 2 + '' == 'NaN'", "5 % (1e308 * 10) == 5",
+    # a property of null (signed out) or a missing one is null, not an error
+    "auth.uid == null", "auth.uid !== 'eviluser'", "auth.foo.baz == null", "auth['foo'] == null",
+    "!(auth.uid == 'x')", "'foo' != auth.foo",
+    # keys no stored node can have name a child that does not exist
+    "!root.child('banned/bob@example.com').exists()", "root.child('a.b#c$d[e]').val() == null",
+    "!root.hasChild('x.y')", "!root.hasChildren(['x.y'])",
     # strings
     "'hello'.length == 5", "''.length == 0", "'😀'.length == 2", "'é'.length == 1",
     "'hello'.contains('ell')", "!'hello'.contains('xyz')", "'hello'.contains('')",
@@ -51,27 +63,29 @@ def test_expression_is_false(run, expression):
 
 # Each of these fails while evaluating; a failing rule is false, and so is its negation.
 ERRORS = [
-    "auth.uid == 'u1'",                         # property of null (unauthenticated)
-    "auth.token.admin == true",                 # idem
-    "data.val().length > 0",                    # member of null (no data)
+    "auth.uid.contains('u')",                   # a method of null (unauthenticated)
+    "auth.uid.length > 0",                      # null > 0 (null's length is null)
+    "'users/' + auth.uid == 'users/'",          # string + null
+    "-auth.foo == -1",                          # unary minus on null
+    "auth.token.admin > 1",                     # null > 1
+    "data.val().length > 0",                    # idem (no data)
     "data.val().contains('x')",                 # method of null
     "data.child('missing').val() + 1 > 0",      # null + 1
     "data.child('s').val() < 1",                # string < number
     "data.child('n').val() > 'a'",              # number > string
     "data.child('n').val() - data.child('s').val() == 0",  # arithmetic on a string
-    "1 / 0 > 0",                                # division by zero
-    "1 % 0 == 0",
-    "1e308 * 10 > 0",                           # overflow to Infinity
     "data.child('b').val() && true",            # && on a non-boolean
     "!data.child('s').val()",                   # ! on a non-boolean
     "data.child('n').val() ? true : false",     # ?: on a non-boolean
     "data.child('s').val()",                    # rule result not a boolean
     "data.child(data.child('n').val()).exists()",  # child() of a number
-    "data.child('a.b').exists()",               # invalid key in a path
-    "data.child('').exists()",                  # empty path
+    "data.child('').exists()",                  # empty path (Firebase's answer was not recorded)
+    "data.child('/').exists()",
     "root.parent().exists()",                   # the root has no parent
-    "data.child('obj').val().x == 1",           # val() of an object is opaque
-    "data.child('s').val().nope == 1",          # unknown string property
+    "data.child('obj').val() + '' == 'x'",      # val() of an object is opaque
+    "data.child('n').val().length > 0",         # a number has no length
+    "data.child('n').val().contains('5')",      # nor string methods
+    "root.child('n').val() / 0 > 0 || root.child('s').val() / 0 > 0",  # still a string / 0
     "data.child('s').val().contains(data.child('n').val())",  # wrong argument type
     "data.hasChildren([data.child('n').val()])",  # child names must be strings
     "-data.child('s').val() < 0",               # unary minus on a string
@@ -85,6 +99,14 @@ def test_an_error_makes_the_rule_false_and_so_does_its_negation(run, expression)
     assert run(f"!({expression})", root=root) is False
 
 
+def test_only_null_and_objects_have_any_property(run):
+    auth = {"uid": "u", "provider": "custom", "token": {"flag": True, "name": "ann"}}
+    assert run("auth.token.missing.nope == null && auth.token.name.length == 3", auth=auth) is True
+    for expression in ("auth.token.flag.nope == null", "auth.token.name.nope == null"):
+        assert run(expression, auth=auth) is False
+        assert run(f"!({expression})", auth=auth) is False
+
+
 def test_short_circuit_skips_the_failing_side(run):
     assert run("auth == null || auth.uid == 'x'") is True
     assert run("auth != null && auth.uid == 'x'") is False
@@ -92,7 +114,7 @@ def test_short_circuit_skips_the_failing_side(run):
 
 
 def test_an_error_on_the_left_of_or_is_not_rescued(run):
-    assert run("auth.uid == 'x' || true") is False
+    assert run("auth.uid.contains('x') || true") is False
 
 
 def test_val_of_an_object_equals_nothing(run):
@@ -136,7 +158,8 @@ def _query(**params):
 
 
 @pytest.mark.parametrize("expression, query", [
-    ("!query.orderByKey && !query.orderByValue && !query.orderByPriority && query.orderByChild == null"
+    # a plain read is ordered by key (recorded against Firebase)
+    ("query.orderByKey && !query.orderByValue && !query.orderByPriority && query.orderByChild == null"
      " && query.startAt == null && query.endAt == null && query.equalTo == null"
      " && query.limitToFirst == null && query.limitToLast == null", None),
     ("query.orderByChild == 'uid' && query.equalTo == 'u1' && !query.orderByKey",
@@ -155,6 +178,7 @@ def test_query_variable_describes_the_read(run, expression, query):
 @pytest.mark.parametrize("value, text", [
     (1, "1"), (-2, "-2"), (0.5, "0.5"), (2.0, "2"), (1e21, "1e+21"), (1.5e22, "1.5e+22"), (1e-6, "0.000001"),
     (1e-7, "1e-7"), (-0.25, "-0.25"), (123.456, "123.456"),
+    (float("nan"), "NaN"), (float("inf"), "Infinity"), (float("-inf"), "-Infinity"),
 ])
 def test_numbers_concatenate_as_javascript_writes_them(value, text):
     assert js_number_text(value) == text
