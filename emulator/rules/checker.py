@@ -2,21 +2,35 @@
 
 Firebase type-checks rules when they are deployed; this does the part that can be known without
 data (a snapshot is never a number, `newData` does not exist in `.read`, ...). Whatever depends on
-the data is left to evaluation, where an error makes the rule false.
+the data is left to evaluation, where an error makes the rule false. Where recordings of what
+Firebase refuses to deploy exist (the README's Security rules section), the checks follow them:
+
+- `val()` gives a primitive (string, number, boolean or null), never an object, so only a string's
+  members can follow it: `root.val().notFound` is refused, `data.val().length` is not. `auth` and
+  its members are objects whose shape only evaluation knows, so `auth.foo.bar` loads.
+- Every way a rule can end must be a boolean (or unknown until evaluation): `x ? 7 : true` is
+  refused, as a number is a possible result; the same holds for an operand of `&&`, `||` and `!`.
+- `x["name"]` with a string literal is `x.name`: `root["exists"]()` loads, `root[$k]()` does not.
+- Ordering (`<`, `<=`, `>`, `>=`) takes numbers or strings: `root.val() > true` is refused (recorded);
+  `data.val() > null` is refused too, by the same rule (Firebase's verdict on it was not recorded).
 """
 
 from __future__ import annotations
 
 from emulator.rules.lexer import ExpressionError
 from emulator.rules.parser import (Array, Binary, Call, Conditional, Index, Literal, Logical, Member, Node,
-                                   Regex, Unary, Var)
+                                   Regex, Unary, Var, method_name)
 
 READ, WRITE, VALIDATE = ".read", ".write", ".validate"
 # Static types; ANY is whatever only evaluation can tell (auth's members, val(), ...).
 ANY, BOOLEAN, NUMBER, STRING, NULL, SNAPSHOT, QUERY = "any", "boolean", "number", "string", "null", "snapshot", "query"
+# What val() gives: a string, number, boolean or null, known only when the rule runs, but never an object.
+PRIMITIVE = "primitive"
+# Types whose value only evaluation knows: every operator accepts them at load time.
+_UNKNOWN = frozenset({ANY, PRIMITIVE})
 # name -> (fewest arguments, most arguments, result type)
 SNAPSHOT_METHODS = {
-    "val": (0, 0, ANY), "child": (1, 1, SNAPSHOT), "parent": (0, 0, SNAPSHOT), "hasChild": (1, 1, BOOLEAN),
+    "val": (0, 0, PRIMITIVE), "child": (1, 1, SNAPSHOT), "parent": (0, 0, SNAPSHOT), "hasChild": (1, 1, BOOLEAN),
     "hasChildren": (0, 1, BOOLEAN), "exists": (0, 0, BOOLEAN), "getPriority": (0, 0, ANY),
     "isNumber": (0, 0, BOOLEAN), "isString": (0, 0, BOOLEAN), "isBoolean": (0, 0, BOOLEAN),
 }
@@ -31,6 +45,7 @@ QUERY_PROPERTIES = {
     "startAt": ANY, "endAt": ANY, "equalTo": ANY, "limitToFirst": ANY, "limitToLast": ANY,
 }
 VARIABLES = {"auth": ANY, "now": NUMBER, "root": SNAPSHOT, "data": SNAPSHOT, "newData": SNAPSHOT, "query": QUERY}
+_METHODS = {SNAPSHOT: SNAPSHOT_METHODS, STRING: STRING_METHODS, PRIMITIVE: STRING_METHODS}
 _ONLY_IN = {"newData": (WRITE, VALIDATE), "query": (READ,)}
 _COMPARABLE = frozenset({NUMBER, STRING, ANY})
 _WILDCARDS_HINT = "Only the $wildcards on the path to this rule are defined"
@@ -43,9 +58,7 @@ def check(node: Node, kind: str, wildcards: frozenset[str]) -> None:
     Raises:
       ExpressionError: at the offending sub-expression.
     """
-    result = _Checker(kind, wildcards).type_of(node)
-    if result not in (BOOLEAN, ANY):
-        raise ExpressionError(node.offset, f"Rule evaluates to {_a(result)}", "A rule must evaluate to a boolean")
+    _Checker(kind, wildcards).result(node)
 
 
 def _fail(node: Node, detail: str, hint: str) -> ExpressionError:
@@ -62,7 +75,23 @@ class _Checker:
         return handler(node)
 
     def expect(self, node: Node, allowed: set | frozenset, what: str) -> str:
+        """The type of `node`, refused unless it is in `allowed`; each branch of a ? : on its own."""
+        if isinstance(node, Conditional):
+            self.expect(node.test, {BOOLEAN}, 'a boolean before "?"')
+            then, otherwise = self.expect(node.then, allowed, what), self.expect(node.otherwise, allowed, what)
+            return then if then == otherwise else ANY
         return _require(node, self.type_of(node), allowed, what)
+
+    def result(self, node: Node) -> None:
+        """Refuse a rule that can end with something other than a boolean (each ? : branch checked)."""
+        if isinstance(node, Conditional):
+            self.expect(node.test, {BOOLEAN}, 'a boolean before "?"')
+            self.result(node.then)
+            self.result(node.otherwise)
+            return
+        found = self.type_of(node)
+        if found != BOOLEAN and found not in _UNKNOWN:
+            raise _fail(node, f"Rule evaluates to {_a(found)}", "A rule must evaluate to a boolean")
 
     def _literal(self, node: Literal) -> str:
         value = node.value
@@ -121,7 +150,7 @@ class _Checker:
             return NUMBER
         if op == "+":
             return STRING if STRING in (left, right) else NUMBER if left == right == NUMBER else ANY
-        if ANY not in (left, right) and left != right:
+        if not _UNKNOWN & {left, right} and left != right:
             raise _fail(node, f'Invalid comparison: {_a(left)} "{op}" {_a(right)}',
                         "Compare two numbers or two strings")
         return BOOLEAN
@@ -132,31 +161,37 @@ class _Checker:
         return then if then == otherwise else ANY
 
     def _member(self, node: Member) -> str:
-        owner, name = self.type_of(node.obj), node.name
+        return self.property(node, self.type_of(node.obj), node.name)
+
+    def property(self, node: Node, owner: str, name: str) -> str:
+        """The type of property `name` of a value of type `owner` (read, not called)."""
         if owner == ANY:
             return ANY
-        properties = {STRING: STRING_PROPERTIES, QUERY: QUERY_PROPERTIES}.get(owner, {})
+        properties = {STRING: STRING_PROPERTIES, PRIMITIVE: STRING_PROPERTIES, QUERY: QUERY_PROPERTIES}.get(owner, {})
         if name in properties:
             return properties[name]
-        if name in {SNAPSHOT: SNAPSHOT_METHODS, STRING: STRING_METHODS}.get(owner, {}):
+        if name in _METHODS.get(owner, {}):
             raise _fail(node, f'Invalid property "{name}" of {_a(owner)}', f"{name} is a method: call it, {name}()")
         raise _fail(node, f'Invalid property "{name}" of {_a(owner)}', _members_hint(owner))
 
     def _index(self, node: Index) -> str:
-        owner = self.type_of(node.obj)
+        owner, name = self.type_of(node.obj), method_name(node)
         self.expect(node.index, {STRING, NUMBER}, "a string or a number inside [ ]")
-        if owner == SNAPSHOT:
+        if owner == SNAPSHOT and name not in SNAPSHOT_METHODS:
             raise _fail(node, "Invalid [ ] on a snapshot", "Use child() to reach a snapshot's children")
-        if owner not in (ANY, QUERY):
+        if name is not None:  # x["name"] is x.name
+            return self.property(node, owner, name)
+        if owner not in (ANY, PRIMITIVE, QUERY):
             raise _fail(node, f"Invalid [ ] on {_a(owner)}", "Only objects such as auth.token can be indexed")
         return ANY
 
     def _call(self, node: Call) -> str:
-        callee = node.callee
-        if not isinstance(callee, Member):
-            raise _fail(node, "Invalid call", "Only methods can be called, e.g. data.child('x').val()")
-        owner, name = self.type_of(callee.obj), callee.name
-        tables = {SNAPSHOT: (SNAPSHOT_METHODS,), STRING: (STRING_METHODS,),
+        callee, name = node.callee, method_name(node.callee)
+        if name is None:
+            raise _fail(node, "Invalid call", "Only methods can be called, e.g. data.child('x').val() or "
+                                              "data['child']('x').val()")
+        owner = self.type_of(callee.obj)
+        tables = {SNAPSHOT: (SNAPSHOT_METHODS,), STRING: (STRING_METHODS,), PRIMITIVE: (STRING_METHODS,),
                   ANY: (SNAPSHOT_METHODS, STRING_METHODS)}.get(owner, ())
         table = next((t for t in tables if name in t), None)
         if table is None:
@@ -184,15 +219,18 @@ class _Checker:
 
 
 def _require(node: Node, found: str, allowed: set | frozenset, what: str) -> str:
-    if found not in allowed and found != ANY:
+    if found not in allowed and found not in _UNKNOWN:
         raise _fail(node, f"Invalid operand: {_a(found)}", f"Expected {what}")
     return found
 
 
 def _members_hint(owner: str) -> str:
-    members = {SNAPSHOT: [f"{m}()" for m in SNAPSHOT_METHODS],
-               STRING: [*STRING_PROPERTIES, *(f"{m}()" for m in STRING_METHODS)],
+    string_members = [*STRING_PROPERTIES, *(f"{m}()" for m in STRING_METHODS)]
+    members = {SNAPSHOT: [f"{m}()" for m in SNAPSHOT_METHODS], STRING: string_members,
                QUERY: list(QUERY_PROPERTIES)}.get(owner)
+    if owner == PRIMITIVE:
+        return ("val() gives a string, number, boolean or null, and only strings have members: "
+                + ", ".join(string_members))
     if owner == ANY:
         return "Methods are those of snapshots and strings: " + ", ".join(
             f"{m}()" for m in (*SNAPSHOT_METHODS, *STRING_METHODS))
@@ -203,4 +241,4 @@ def _members_hint(owner: str) -> str:
 
 def _a(kind: str) -> str:
     """A static type as a phrase: "a snapshot", "null", "a value" (unknown until evaluation)."""
-    return {ANY: "a value", NULL: "null"}.get(kind, f"a {kind}")
+    return {ANY: "a value", NULL: "null", PRIMITIVE: "val()'s value"}.get(kind, f"a {kind}")

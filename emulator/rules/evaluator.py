@@ -5,7 +5,7 @@ and arrays (hasChildren's argument). Any error while evaluating - a type mismatc
 null, a missing parent - makes the whole rule false (`evaluate` never raises), as Firebase does.
 What is not an error, because production Firebase does not make it one (see `members`): a property
 of null (null), a child path with characters keys cannot hold (a child that does not exist), and
-division by zero (NaN).
+division by zero (NaN). `x["name"]` is `x.name`, so `root["exists"]()` calls exists().
 Each condition (an operand of && or ||, the test of ? :) counts its runs and results on a `Probe`,
 and `evaluate` counts the rule's, for the coverage report.
 """
@@ -20,7 +20,7 @@ from typing import Callable
 
 from emulator.rules.members import call, fail, index, is_number, member, number, utf16
 from emulator.rules.parser import (Array, Binary, Call, Conditional, Index, Literal, Logical, Member, Node,
-                                   Regex, Unary, Var)
+                                   Regex, Unary, Var, method_name)
 from emulator.rules.probes import Probe, Probes
 from emulator.rules.regex import RulesRegex
 from emulator.rules.snapshot import Snapshot
@@ -216,7 +216,7 @@ def _compile_binary(node: Binary, probes: Probes) -> Compiled:
 
 
 def _compile_call(node: Call, probes: Probes) -> Compiled:
-    obj, name = compile_rule(node.callee.obj, probes), node.callee.name
+    obj, name = compile_rule(node.callee.obj, probes), method_name(node.callee)
     args = [compile_rule(arg, probes) for arg in node.args]
     return lambda env: call(obj(env), name, [arg(env) for arg in args])
 

@@ -101,6 +101,19 @@ def parse(text: str) -> Node:
     return _Parser(tokenize(text)).parse()
 
 
+def method_name(node: Node) -> str | None:
+    """The name `node` reads from its object: `x.name` and `x["name"]` (a string literal) are the same.
+
+    Firebase accepts `root["exists"]()` and `auth.token["contains"]("x")` as method calls, and
+    refuses `root["exi" + "sts"]()` and `root[$name]()` (recorded), so only a literal names a member.
+    """
+    if isinstance(node, Member):
+        return node.name
+    if isinstance(node, Index) and isinstance(node.index, Literal) and isinstance(node.index.value, str):
+        return node.index.value
+    return None
+
+
 def dump(node: Node) -> str:
     """The tree as an S-expression, e.g. `(&& (== auth null) (! x))`."""
     if isinstance(node, Literal):

@@ -11,9 +11,12 @@ rewritten in RE2's syntax, every literal character but ASCII letters, digits and
 
 Firebase's subset (docs: "Regular expressions in Realtime Database security rules"): `^` only as the
 first character, `$` only as the last, the `i` flag only, no `(?...)` groups (so no lookaround, no
-named groups). RE2 cannot run backreferences (`\\N` where the pattern has an N-th group): they are
-refused too (with fewer groups `\\N` is an octal escape or the digit, as in JavaScript). Every refusal is
-a `RegexError` with the position of the offending character, which the rules loader reports as a
+named groups), and no empty alternative beside a `|`: Firebase refuses `/^(up|down|)$/` with "Illegal
+regular expression, expected ')' at position 10" (reported in the targaryen project, issue 143), so
+`a|`, `|a` and `(a|)` are refused here, at the same position; an empty group `()`, never recorded,
+is accepted. RE2 cannot run backreferences (`\\N` where the pattern has an N-th group): they are
+refused too (with fewer groups `\\N` is an octal escape or the digit, as in JavaScript). Every refusal
+is a `RegexError` with the position of the offending character, which the rules loader reports as a
 line and column of the rules file.
 
 Meaning kept from JavaScript: `.` excludes the line terminators \\n \\r \\u2028 \\u2029; `\\d` and `\\w`
@@ -49,6 +52,8 @@ _QUANTIFIER = re.compile(r"\{([0-9]+)(,([0-9]*))?\}")
 _HEX_DIGITS = "0123456789abcdefABCDEF"
 _DIGITS = re.compile(r"[0-9]+")
 _CONTROL_ESCAPES = {"f": 0x0C, "n": 0x0A, "r": 0x0D, "t": 0x09, "v": 0x0B}
+_EMPTY_ALTERNATIVE = ('An alternative cannot be empty: Firebase refuses "a|", "|a" and "(a|)"; '
+                      "make the part optional instead, e.g. /^(up|down)?$/")
 
 
 class RegexError(ValueError):
@@ -153,10 +158,17 @@ class _Translator:
         return out
 
     def disjunction(self) -> str:
-        alternatives = [self.alternative()]
-        while self.peek() == "|":
-            self.pos += 1
+        alternatives, empty_at = [], None
+        while True:
+            start = self.pos
             alternatives.append(self.alternative())
+            if self.pos == start and empty_at is None:
+                empty_at = start
+            if self.peek() != "|":
+                break
+            self.pos += 1
+        if len(alternatives) > 1 and empty_at is not None:
+            raise self.fail(_EMPTY_ALTERNATIVE, empty_at)
         return "|".join(alternatives)
 
     def alternative(self) -> str:

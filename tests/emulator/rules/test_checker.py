@@ -36,7 +36,22 @@ REFUSED = [
     (".read", "now", 0, "Rule evaluates to a number"),
     (".read", "'yes'", 0, "Rule evaluates to a string"),
     (".read", "null", 0, "Rule evaluates to null"),
-    (".read", "true ? 1 : 2", 5, "Rule evaluates to a number"),
+    (".read", "true ? 1 : 2", 7, "Rule evaluates to a number"),            # the branch that is not boolean
+    (".read", "auth.x === 'one' ? 7 : true", 19, "Rule evaluates to a number"),
+    (".read", "auth.x ? true : 'no'", 16, "Rule evaluates to a string"),
+    (".read", "(auth.x ? 1 : true) && true", 10, "Invalid operand: a number"),
+    (".read", "root.val().notFound == false", 11, 'Invalid property "notFound" of val()\'s value'),
+    (".read", "data.val().contains", 11, 'Invalid property "contains" of val()\'s value'),
+    (".read", "data.val().exists()", 11, 'Unknown method "exists" of val()\'s value'),
+    (".read", "data.val().child('a').exists()", 11, 'Unknown method "child" of val()\'s value'),
+    (".read", "root['exi' + 'sts']()", 19, "Invalid call"),
+    (".read", "root[$k]()", 8, "Invalid call"),
+    (".read", "root['nope']()", 4, 'Unknown method "nope" of a snapshot'),
+    (".read", "root['exists'] == true", 4, 'Invalid property "exists" of a snapshot'),
+    (".read", "auth['x']['nope']() == 1", 9, 'Unknown method "nope" of a value'),
+    (".read", "'abc'['nope']('x')", 5, 'Unknown method "nope" of a string'),
+    (".read", "data.val() > null", 13, "Invalid operand: null"),
+    (".read", "root.val() > true", 13, "Invalid operand: a boolean"),
     (".read", "data == null", 0, 'Invalid comparison: "==" with a snapshot'),
     (".read", "!now", 1, "Invalid operand: a number"),
     (".read", "-'a' < 1", 1, "Invalid operand: a string"),
@@ -71,6 +86,12 @@ ACCEPTED = [
     (".validate", "newData.parent().parent().child('x').getPriority() == null"),
     (".validate", "data.val() + 1 > 2 || -now < 0 || now % 2 == 0"),
     (".validate", "auth.uid"),
+    (".read", "auth.foo.baz == null && auth.uid !== 'x'"),      # auth's members are objects of unknown shape
+    (".read", "root['exists']() == false"),                        # x["name"] is x.name
+    (".read", "auth.token['email']['endsWith']('@x.com') && data['child']('a')['exists']()"),
+    (".read", "data.val().length > 0 && data.val() > 1 && data.val() == true && data.val()"),
+    (".read", "auth.x ? data.val() : auth.y"),
+    (".read", "(1 / 0 + '') == 'NaN'"),
 ]
 
 

@@ -56,6 +56,11 @@ ERRORS = [
     ('"title": {".validate": "newData.val().matches(/^(?=a)a/)"}', 57,
      'Invalid regular expression: "/^(?=a)a/" in ".validate": "newData.val().matches(/^(?=a)a/)". '
      "(? groups are not supported (no lookahead, lookbehind, non-capturing or named groups); use plain ( ) groups."),
+    # an empty alternative: Firebase refuses /^(up|down|)$/ at the ")" after the "|"
+    ('"title": {".validate": "newData.val().matches(/^(up|down|)$/)"}', 66,
+     'Invalid regular expression: "/^(up|down|)$/" in ".validate": "newData.val().matches(/^(up|down|)$/)". '
+     'An alternative cannot be empty: Firebase refuses "a|", "|a" and "(a|)"; make the part optional instead, '
+     "e.g. /^(up|down)?$/."),
     ('"title": true', 18,
      'Invalid rules for "/tickets/$ticketId/title": true. Expected an object of rules and children.'),
     ('"a/b": {}', 9, 'Invalid key: "a/b". Child names cannot be empty or contain . $ # [ ] / or control characters.'),
@@ -64,7 +69,7 @@ ERRORS = [
     ('".indexOn": ["ok", 5]', 28, f'Invalid ".indexOn" entry: 5. {INDEX_ON_RULE}'),
     ('".indexOn": {"a": 1}', 21, f'Invalid ".indexOn": an object. {INDEX_ON_RULE}'),
     ('".read": true, ".read": false', 24, 'Invalid key: ".read". A key can appear only once in an object.'),
-    ('".validate": "newData.val() == \'x\' ? 1 : 2"', 44,
+    ('".validate": "newData.val() == \'x\' ? 1 : 2"', 46,
      "Rule evaluates to a number in \".validate\": \"newData.val() == 'x' ? 1 : 2\". "
      "A rule must evaluate to a boolean."),
     ('".read": "auth.uid == \\u0027x\\u0027 &&"', 47,

@@ -28,6 +28,8 @@ TRUE_EXPRESSIONS = [
     # a property of null (signed out) or a missing one is null, not an error
     "auth.uid == null", "auth.uid !== 'eviluser'", "auth.foo.baz == null", "auth['foo'] == null",
     "!(auth.uid == 'x')", "'foo' != auth.foo",
+    # x['name'] is x.name, for calls too
+    "root['exists']() == false", "'abc'['length'] == 3", "'abc'['contains']('b')",
     # keys no stored node can have name a child that does not exist
     "!root.child('banned/bob@example.com').exists()", "root.child('a.b#c$d[e]').val() == null",
     "!root.hasChild('x.y')", "!root.hasChildren(['x.y'])",
