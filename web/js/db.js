@@ -161,7 +161,7 @@ export function listen(path, { onValue, onState = () => {}, params = {} }) {
       return; // a malformed event: ignore it rather than tear down the stream
     }
     const previous = value;
-    value = share(previous, applyEvent(value, kind, payload));
+    value = share(previous, applyEvent(value, kind, payload, { owned: true }));
     retryMs = RECONNECT_MIN_MS;
     if (value !== previous || (kind === "put" && segments(payload.path).length === 0)) onValue(value, previous);
   };

@@ -19,14 +19,17 @@ export function segments(path) {
  * @param {*} root  the current value (null when absent).
  * @param {"put"|"patch"} kind  the event name.
  * @param {{path: string, data: *}} event  the event's JSON.
+ * @param {{owned?: boolean}} [options]  owned: `data` is nobody else's (just parsed), so it becomes part of
+ *   the new value as it is, rather than copied (a stream may send megabytes at once).
  * @returns {*} the new value (null when absent).
  */
-export function applyEvent(root, kind, { path, data }) {
+export function applyEvent(root, kind, { path, data }, { owned = false } = {}) {
   const base = segments(path);
-  if (kind === "put") return setIn(root, base, data);
+  const clean = owned ? prune : normalize;
+  if (kind === "put") return setIn(root, base, data, clean);
   if (kind === "patch") {
     let next = root;
-    for (const [key, value] of Object.entries(data || {})) next = setIn(next, base.concat(segments(key)), value);
+    for (const [key, value] of Object.entries(data || {})) next = setIn(next, base.concat(segments(key)), value, clean);
     return next;
   }
   throw new Error(`Invalid event: "${kind}". Expected put or patch.`);
@@ -76,12 +79,12 @@ export function asList(value) {
   return [];
 }
 
-function setIn(node, path, value) {
-  if (path.length === 0) return normalize(value);
+function setIn(node, path, value, clean) {
+  if (path.length === 0) return clean(value);
   const [key, ...rest] = path;
   const base = isContainer(node) ? node : {};
   const current = own(base, key);
-  const child = setIn(current, rest, value);
+  const child = setIn(current, rest, value, clean);
   if (child === current || (child === null && !Object.hasOwn(base, key))) return node;
   // Arrays become plain objects once a child changes: keys stay the database's keys.
   const copy = {};
@@ -110,6 +113,24 @@ function normalize(value) {
     if (kept !== null) { define(out, key, kept); empty = false; }
   }
   return empty ? null : out;
+}
+
+/** normalize() in place, for a value no one else holds: only nulls and what they leave empty go. */
+function prune(value) {
+  if (value === undefined || value === null) return null;
+  if (!isContainer(value)) return value;
+  if (Array.isArray(value)) return normalize(value); // keeps an array's length as normalize() makes it
+  let empty = true;
+  for (const key of Object.keys(value)) {
+    const child = value[key];
+    const kept = prune(child);
+    if (kept === null) delete value[key];
+    else {
+      if (kept !== child) define(value, key, kept);
+      empty = false;
+    }
+  }
+  return empty ? null : value;
 }
 
 function isContainer(value) {
