@@ -277,3 +277,43 @@ def test_card_states_from_waiting_to_resolved(run):
     assert result["refused"]["states"] == ["enriched", "helpdesk-error"] and "Helpdesk said no." in result["refused"]["text"]
     assert result["solved"]["states"][-1] == "solved" and "final priority P1" in result["solved"]["text"]
     assert result["urls"] == ["https://x.test/a", None, None, None, None]
+
+
+def test_a_row_list_keeps_its_rows_sorted_and_filtered_and_rebuilds_only_what_changed(run):
+    result = run("""
+        const {RowList} = await import("/js/rowlist.js");
+        const list = document.createElement("ol");
+        document.body.append(list);
+        let built = 0;
+        const rows = new RowList(list, {
+          compare: (a, b) => a.value.n - b.value.n || (a.id < b.id ? -1 : 1),
+          build: (id, value) => { built += 1; const li = document.createElement("li"); li.dataset.id = id; return li; },
+        });
+        const ids = () => [...list.children].map((li) => li.dataset.id);
+        const out = {};
+        for (let i = 0; i < 300; i += 1) rows.set(`k${i}`, {n: (i * 7) % 300, odd: i % 2 === 1}, {later: true});
+        rows.filter((v) => v.odd);          // before any row is built
+        rows.buildNow(10);
+        out.first = [ids().length, built, rows.shown];
+        rows.set("k1", {n: -1, odd: true});  // a waiting row given a value now is built now
+        rows.delete("k3");                   // and a waiting one can go
+        await new Promise((resolve) => { const wait = () => (rows.unbuilt ? setTimeout(wait, 5) : resolve()); wait(); });
+        const expected = [...rows.items.values()].filter((item) => item.value.odd)
+          .sort((a, b) => a.value.n - b.value.n || (a.id < b.id ? -1 : 1)).map((item) => item.id);
+        out.sorted = JSON.stringify(ids()) === JSON.stringify(expected);
+        out.counts = [rows.size, rows.shown, ids().length, built];
+        const els = new Map([...list.children].map((li) => [li.dataset.id, li]));
+        rows.set("k5", {n: 1000, odd: true});              // moves to the end, rebuilt alone
+        rows.set("k7", rows.get("k7"));                    // the same value: nothing happens
+        rows.filter(() => true);                           // even rows come back, none rebuilt
+        out.moved = ids().at(-1) === "k5" && list.children.length === 299;
+        out.kept = [...list.children].filter((li) => els.has(li.dataset.id) && els.get(li.dataset.id) !== li).map((li) => li.dataset.id);
+        out.builtAfter = built;
+        return out;
+    """)
+    assert result["first"] == [10, 10, 150]  # the first ten shown rows, built at once
+    assert result["sorted"] is True
+    assert result["counts"] == [299, 149, 149, 300]  # 299 items, every odd one shown, each row built once (k1 twice)
+    assert result["moved"] is True
+    assert result["kept"] == ["k5"]
+    assert result["builtAfter"] == 301
