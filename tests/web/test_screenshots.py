@@ -43,8 +43,9 @@ def seed_queue(db) -> list[str]:
     deadline = time.monotonic() + ENRICHED_MS / 1000
     while time.monotonic() < deadline and not all(db.get(f"tickets/{i}/helpdesk") for i in ids):
         time.sleep(0.1)
-    db.patch(f"tickets/{ids[1]}", {"status": "solved", "resolution": {"status": "solved", "final_priority": "P4",
-                                                                      "solved_at": int(time.time() * 1000)}})
+    now_ms = int(time.time() * 1000)  # as the helpdesk webhook writes an outcome
+    db.patch(f"tickets/{ids[1]}", {"status": "solved", "done_at": now_ms, "resolution": {
+        "status": "solved", "final_priority": "P4", "solved_at": now_ms, "recorded_at": now_ms}})
     assert sorted(db.get("tickets")) == sorted(ids), "only the samples may be in the queue"
     return ids
 
@@ -90,8 +91,9 @@ def test_screenshots(new_page, site, db, size, viewport):
     sample_queue = seed_queue(db)
     queue = QueuePage(new_page(viewport), site).open()
     expect(queue.open_row(sample_queue[0]).locator(".badge__code")).to_be_visible()
+    queue.page.locator("#done-details > summary").click()  # done tickets load on demand
+    expect(queue.done_row(sample_queue[1])).to_be_visible()
     expect(queue.page.locator(".ticket-row")).to_have_count(len(SAMPLES))
-    queue.page.locator("#done-details > summary").click()
     save_screenshot(queue.page, f"queue-{size}")
     assert_fits(queue.page)
     queue.open_row(sample_queue[0]).locator(".ticket-row__open").click()

@@ -1,53 +1,71 @@
 /**
- * The agent queue: every ticket live, open ones sorted by predicted priority then age, done ones
- * (solved or closed) apart; filters; the detail of a ticket in a dialog.
+ * The agent queue: the open tickets live, sorted by predicted priority then age; the done ones (solved or
+ * closed) on demand, newest first, a page at a time; filters; the detail of a ticket in a dialog.
+ *
+ * It reads what it shows (see web/README.md): one live query for the open tickets (`status` = "new") and a
+ * REST page of done ones (by `done_at`, which the helpdesk webhook writes) each time the Done list is opened
+ * or asked for more. Rows are kept by RowList: a new or changed ticket rebuilds its own row only, a filter
+ * shows and hides rows without rebuilding any, and ages tick in place.
  *
  * Agents sign in with e-mail and password; an account without the `agent` claim sees why it cannot
  * use the queue instead of a queue the database refuses to fill.
  *
- * Imports db.js for the database, auth.js for sign-in, card.js for the shared views, format.js for words.
+ * Imports db.js for the database, auth.js for sign-in, rowlist.js for the lists, queueviews.js for rows and
+ * the detail, format.js for words.
  */
 
 import { AuthError, currentUser, onUserChange, signIn, signOut } from "./auth.js";
-import { connect, listen } from "./db.js";
-import { fill, h } from "./dom.js";
-import { analysis, priorityBadge, sentimentChip } from "./card.js";
+import { DbError, connect, get, listen } from "./db.js";
+import { age } from "./format.js";
+import { RowList } from "./rowlist.js";
+import { equal } from "./tree.js";
 import {
-  CATEGORY_NAMES, EXPERIENCE_NAMES, IMPACT_NAMES, TYPE_NAMES, age, confidence, dateTime, isoTime, nameOf, statusWords,
-} from "./format.js";
-import { own } from "./tree.js";
+  byMostRecentlyDone, byPriorityThenAge, detailView, matches, row, ROW_CONTROL,
+} from "./queueviews.js";
 
-// Tickets still being scored come first (they settle within a second, and an agent should see
-// them if scoring is down), then P1..P4, then tickets the function could not score.
-const PRIORITY_RANK = { P1: 1, P2: 2, P3: 3, P4: 4 };
-const PENDING_RANK = 0;
-const UNSCORED_RANK = 5;
-const DONE_STATUSES = new Set(["solved", "closed"]);
+// The open tickets, live: a query the rules let agents run on /tickets, indexed there (.indexOn "status").
+const OPEN_QUERY = { orderBy: JSON.stringify("status"), equalTo: JSON.stringify("new") };
+// Done tickets newest first by done_at; a page is `limitToLast` below the oldest shown (endAt keeps the
+// tickets that share its done_at, so none is skipped; those already shown are dropped). Bounded by numbers
+// on both sides: open tickets have no done_at, and no value written by another tool can take every page.
+const DONE_ORDER = JSON.stringify("done_at");
+const DONE_PAGE = 50;
+const NEWEST_DONE = Number.MAX_SAFE_INTEGER;
 const AGE_REFRESH_MS = 30000;
-const DONE_SHOWN = 100;
+// More changed tickets than this in one answer (the first one, a reconnect): their rows are built a chunk per
+// task, the first screenful at once, so the page never stops answering while thousands of rows are made.
+const BULK_CHANGES = 100;
+const FIRST_ROWS = 40;
+// Tickets that leave the open list are each read once, to file them under Done; when more leave at once (a
+// bulk close, a reconnect after a long gap), the Done list is read again from its first page instead.
+const MAX_READS_PER_CHANGE = 20;
 
 const els = Object.fromEntries(["page-alert", "summary", "filters", "filter-category", "filter-priority", "filter-review",
-  "open-list", "open-empty", "open-count", "done-list", "done-empty", "done-count", "live-state", "detail",
-  "detail-title", "detail-badges", "detail-body", "detail-close", "account", "account-email", "sign-out", "sign-in",
-  "sign-in-form", "sign-in-email", "sign-in-password", "sign-in-error", "sign-in-submit", "not-agent",
-  "not-agent-email", "not-agent-sign-out", "queue-view"].map((id) => [id, document.getElementById(id)]));
+  "open-list", "open-empty", "open-count", "done-details", "done-list", "done-empty", "done-count", "done-more", "done-more-bar",
+  "live-state", "detail", "detail-title", "detail-badges", "detail-body", "detail-close", "account", "account-email",
+  "sign-out", "sign-in", "sign-in-form", "sign-in-email", "sign-in-password", "sign-in-error", "sign-in-submit",
+  "not-agent", "not-agent-email", "not-agent-sign-out", "queue-view"].map((id) => [id, document.getElementById(id)]));
 
-let tickets = {};
-let loaded = false;
+const openRows = new RowList(els["open-list"], { compare: byPriorityThenAge, build: buildRow, focusable: ROW_CONTROL });
+const doneRows = new RowList(els["done-list"], { compare: byMostRecentlyDone, build: buildRow, focusable: ROW_CONTROL });
+let loaded = false;          // the open query's first answer arrived
 let stream = null;
-const rows = new Map(); // id -> {ticket, el}
+let session = 0;             // bumped at every sign-in and sign-out: answers for an older one are dropped
+let done = donePages();
 let detailId = null;
-let detailShown = null; // the ticket value the dialog shows, to redraw only when it changes
+let detailShown; // the ticket value the dialog shows, to redraw only when it changes
 
-els.filters.addEventListener("input", render);
-els.filters.addEventListener("reset", () => setTimeout(render));
+els.filters.addEventListener("input", applyFilters);
+els.filters.addEventListener("reset", () => setTimeout(applyFilters));
 els.filters.addEventListener("submit", (event) => event.preventDefault());
+els["done-details"].addEventListener("toggle", () => { if (els["done-details"].open && !done.loaded) loadDone(); });
+els["done-more"].addEventListener("click", () => loadDone());
 els["detail-close"].addEventListener("click", () => els.detail.close());
 els.detail.addEventListener("close", () => {
-  const row = rows.get(detailId)?.el;
+  const el = openRows.element(detailId) ?? doneRows.element(detailId);
   detailId = null;
-  detailShown = null;
-  row?.querySelector(".ticket-row__open")?.focus();
+  detailShown = undefined;
+  el?.querySelector(ROW_CONTROL)?.focus();
 });
 // A click on the backdrop closes the dialog, as people expect. The backdrop's clicks target the
 // dialog element itself, as do clicks in the gaps between its children: tell them apart by position.
@@ -57,7 +75,7 @@ els.detail.addEventListener("click", (event) => {
   const inside = event.clientX >= box.left && event.clientX <= box.right && event.clientY >= box.top && event.clientY <= box.bottom;
   if (!inside) els.detail.close();
 });
-setInterval(() => { rows.clear(); render(); }, AGE_REFRESH_MS);
+setInterval(tickAges, AGE_REFRESH_MS);
 els["sign-in-form"].addEventListener("submit", onSignIn);
 els["sign-out"].addEventListener("click", () => signOut());
 els["not-agent-sign-out"].addEventListener("click", () => signOut());
@@ -82,10 +100,14 @@ function show(user, reason = null) {
   const fromGate = [els["sign-in"], els["not-agent"]].some((view) => view.contains(document.activeElement));
   stream?.close();
   stream = null;
-  tickets = {};
+  session += 1;
   loaded = false;
+  openRows.clear();
+  doneRows.clear();
+  done = donePages();
+  els["done-details"].open = false;
   if (els.detail.open) els.detail.close();
-  render();
+  updateCounts();
   els["queue-view"].hidden = !agent;
   els["live-state"].hidden = !agent;
   els["not-agent"].hidden = !user || agent;
@@ -105,13 +127,12 @@ function show(user, reason = null) {
   }
 }
 
+// ---- the open tickets, live ------------------------------------------------------------------
+
 function follow() {
   stream = listen("tickets", {
-    onValue(value) {
-      tickets = value && typeof value === "object" ? value : {};
-      loaded = true;
-      render();
-    },
+    params: OPEN_QUERY,
+    onValue: applyOpen,
     onState(state, detail) {
       els["live-state"].dataset.state = state;
       els["live-state"].textContent = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", denied: "Stopped" }[state];
@@ -119,6 +140,183 @@ function follow() {
     },
   });
 }
+
+/** Bring the open list in step with the query's result: only tickets whose value changed are redrawn. */
+function applyOpen(value) {
+  const open = value && typeof value === "object" ? value : {};
+  const left = [];
+  openRows.forEach((id) => { if (!Object.hasOwn(open, id)) left.push(id); });
+  for (const id of left) openRows.delete(id);
+  if (left.length > MAX_READS_PER_CHANGE) restartDone();
+  else for (const id of left) moveOut(id);
+  const changed = Object.entries(open).filter(([id, ticket]) => ticket && typeof ticket === "object" && openRows.get(id) !== ticket);
+  const later = changed.length > BULK_CHANGES;
+  for (const [id, ticket] of changed) {
+    if (openRows.set(id, ticket, { later })) doneRows.delete(id); // (re)opened
+  }
+  if (later) openRows.buildNow(FIRST_ROWS);
+  loaded = true;
+  updateCounts();
+  const shown = openRows.get(detailId);
+  if (shown !== undefined && shown !== detailShown) renderDetail(detailId, shown);
+}
+
+/** A ticket left the open list (solved, closed or deleted by another process): read it once and file it. */
+async function moveOut(id) {
+  const mine = session;
+  let ticket;
+  try {
+    ticket = await get(`tickets/${id}`);
+  } catch (error) {
+    if (!(error instanceof DbError || error instanceof AuthError)) throw error;
+    return; // the Done list's next page brings it, if it is done
+  }
+  if (mine !== session || openRows.has(id)) return; // signed out, or open again meanwhile
+  if (ticket && typeof ticket === "object") {
+    if (!equal(doneRows.get(id), ticket)) doneRows.set(id, ticket);
+  } else {
+    doneRows.delete(id);
+  }
+  updateCounts();
+  if (detailId === id) renderDetail(id, ticket ?? null);
+}
+
+// ---- the done tickets, a page at a time ------------------------------------------------------
+
+function donePages() {
+  // oldest: the smallest done_at paged in so far; atOldest: the ids paged in with exactly that done_at.
+  return { loaded: false, loading: false, more: true, oldest: NEWEST_DONE, atOldest: new Set(), error: "" };
+}
+
+/** Forget the done tickets shown; read the first page again if the Done list is open. */
+function restartDone() {
+  done = donePages();
+  doneRows.clear();
+  if (els["done-details"].open) loadDone();
+  else updateCounts();
+}
+
+/** Fetch the next page of done tickets, newest first, below the oldest one shown. */
+async function loadDone() {
+  if (done.loading || !done.more) return;
+  const pages = done;
+  pages.loading = true;
+  pages.error = "";
+  updateCounts();
+  let page;
+  try {
+    page = await get("tickets", {
+      orderBy: DONE_ORDER, startAt: "0", endAt: String(pages.oldest), limitToLast: String(DONE_PAGE + pages.atOldest.size),
+    });
+  } catch (error) {
+    if (!(error instanceof DbError || error instanceof AuthError)) throw error;
+    pages.error = `Could not load the done tickets: ${error.message}`;
+    return;
+  } finally {
+    pages.loading = false;
+    if (pages === done) updateCounts();
+  }
+  if (pages !== done) return; // signed out, or the Done list was restarted meanwhile
+  const entries = Object.entries(page ?? {}).filter(([, t]) => t && typeof t === "object" && Number.isFinite(t.done_at));
+  let fresh = 0;
+  for (const [id, ticket] of entries) {
+    if (pages.atOldest.has(id)) continue; // shown already, at the previous page's edge
+    fresh += 1;
+    if (!openRows.has(id) && !equal(doneRows.get(id), ticket)) doneRows.set(id, ticket);
+  }
+  const oldest = Math.min(pages.oldest, ...entries.map(([, t]) => t.done_at));
+  pages.atOldest = new Set(entries.filter(([, t]) => t.done_at === oldest).map(([id]) => id));
+  pages.oldest = oldest;
+  pages.loaded = true;
+  pages.more = fresh >= DONE_PAGE;
+  updateCounts();
+}
+
+// ---- filters, counts, ages -------------------------------------------------------------------
+
+function applyFilters() {
+  const filters = readFilters();
+  const accepts = (ticket) => matches(ticket, filters);
+  openRows.filter(accepts);
+  doneRows.filter(accepts);
+  updateCounts();
+}
+
+function readFilters() {
+  return {
+    category: els["filter-category"].value,
+    priority: els["filter-priority"].value,
+    review: els["filter-review"].checked,
+  };
+}
+
+function updateCounts() {
+  const { category, priority, review } = readFilters();
+  const filtered = Boolean(category || priority || review);
+  const count = (rows, more) => {
+    const total = `${rows.size}${more ? "+" : ""}`;
+    return filtered ? `${rows.shown} of ${total}` : total;
+  };
+  els["open-count"].textContent = count(openRows, false);
+  els["done-count"].textContent = done.loaded ? count(doneRows, done.more) : "";
+  emptyState(els["open-empty"], openRows,
+    loaded ? "No open tickets. New ones appear here as customers send them." : "Loading tickets…");
+  if (done.error) {
+    els["done-empty"].hidden = false;
+    els["done-empty"].textContent = done.error;
+  } else if (done.loading && doneRows.shown === 0) {
+    els["done-empty"].hidden = false;
+    els["done-empty"].textContent = "Loading done tickets…";
+  } else {
+    emptyState(els["done-empty"], doneRows, "Solved and closed tickets move here.");
+  }
+  els["done-more-bar"].hidden = !done.more || !(done.loaded || done.error);
+  // Not disabled while loading: the button keeps the keyboard focus, and a second click waits for the first.
+  els["done-more"].setAttribute("aria-disabled", String(done.loading));
+  els["done-more"].textContent = done.loading ? "Loading…" : done.error ? "Try again" : "Show more";
+  let needsReview = 0;
+  openRows.forEach((id, ticket) => { if (ticket.enrichment?.needs_review === true) needsReview += 1; });
+  els.summary.textContent = loaded ? `${openRows.size} open · ${needsReview} need review` : "";
+}
+
+function emptyState(el, rows, message) {
+  el.hidden = rows.shown > 0;
+  el.textContent = rows.size > 0 ? "No tickets match these filters." : message;
+}
+
+/** Renew the "5 min ago" texts in place, in every row (shown or filtered out) and the detail: nothing is rebuilt. */
+function tickAges() {
+  const now = Date.now();
+  const tick = (root) => {
+    for (const time of root.querySelectorAll("[data-since]")) {
+      const text = age(Number(time.dataset.since), now);
+      if (time.textContent !== text) time.textContent = text;
+    }
+  };
+  openRows.forEach((id, ticket, el) => { if (el) tick(el); }); // a row built later is built with the current age
+  doneRows.forEach((id, ticket, el) => { if (el) tick(el); });
+  tick(els["detail-body"]);
+}
+
+// ---- rows and the detail ---------------------------------------------------------------------
+
+function buildRow(id, ticket) {
+  return row(id, ticket, () => openDetail(id));
+}
+
+function openDetail(id) {
+  detailId = id;
+  renderDetail(id, openRows.get(id) ?? doneRows.get(id) ?? null);
+  if (!els.detail.open) els.detail.showModal();
+}
+
+function renderDetail(id, ticket) {
+  detailShown = ticket;
+  els.detail.dataset.id = id;
+  detailView(ticket, id, { title: els["detail-title"], badges: els["detail-badges"], body: els["detail-body"] });
+}
+
+// ---- signing in --------------------------------------------------------------------------------
 
 async function onSignIn(event) {
   event.preventDefault();
@@ -154,186 +352,6 @@ function setSigningIn(busy) {
   els["sign-in-submit"].disabled = busy;
   els["sign-in-submit"].textContent = busy ? "Signing in…" : "Sign in";
   els["sign-in-form"].setAttribute("aria-busy", String(busy));
-}
-
-function render() {
-  const filters = readFilters();
-  const focusedId = document.activeElement?.closest?.("[data-id]")?.dataset.id;
-  const open = [];
-  const done = [];
-  let needsReview = 0;
-  for (const [id, ticket] of Object.entries(tickets)) {
-    if (!ticket || typeof ticket !== "object") continue;
-    const isDone = isDoneTicket(ticket);
-    if (!isDone && ticket.enrichment?.needs_review === true) needsReview += 1;
-    (isDone ? done : open).push([id, ticket]);
-  }
-  const openTotal = open.length;
-  const doneTotal = done.length;
-  const shownOpen = open.filter(([, t]) => matches(t, filters)).sort(byPriorityThenAge);
-  const shownDone = done.filter(([, t]) => matches(t, filters)).sort(byMostRecentlyDone).slice(0, DONE_SHOWN);
-
-  syncList(els["open-list"], shownOpen);
-  syncList(els["done-list"], shownDone);
-  for (const id of rows.keys()) if (!Object.hasOwn(tickets, id)) rows.delete(id);
-
-  const filtered = filters.category || filters.priority || filters.review;
-  els["open-count"].textContent = filtered ? `${shownOpen.length} of ${openTotal}` : String(openTotal);
-  els["done-count"].textContent = filtered ? `${shownDone.length} of ${doneTotal}` : String(doneTotal);
-  emptyState(els["open-empty"], shownOpen.length, openTotal,
-    loaded ? "No open tickets. New ones appear here as customers send them." : "Loading tickets…");
-  emptyState(els["done-empty"], shownDone.length, doneTotal, "Solved and closed tickets move here.");
-  els.summary.textContent = loaded
-    ? `${openTotal} open · ${needsReview} need review · ${doneTotal} done`
-    : "";
-
-  if (focusedId && document.activeElement === document.body) {
-    rows.get(focusedId)?.el.querySelector(".ticket-row__open")?.focus({ preventScroll: true });
-  }
-  if (detailId && own(tickets, detailId) !== detailShown) renderDetail(detailId);
-}
-
-function emptyState(el, shown, total, message) {
-  el.hidden = shown > 0;
-  el.textContent = total > 0 ? "No tickets match these filters." : message;
-}
-
-/** Put exactly these rows, in this order, into the list; rebuild only rows whose ticket changed. */
-function syncList(list, entries) {
-  const wanted = entries.map(([id, ticket]) => {
-    const cached = rows.get(id);
-    if (cached && cached.ticket === ticket) return cached.el;
-    const el = row(id, ticket);
-    rows.set(id, { ticket, el });
-    return el;
-  });
-  const same = wanted.length === list.children.length && wanted.every((el, i) => list.children[i] === el);
-  if (!same) list.replaceChildren(...wanted);
-}
-
-function row(id, ticket) {
-  const e = ticket.enrichment;
-  const percent = confidence(e);
-  const created = Number(ticket.created_at);
-  const meta = [
-    nameOf(CATEGORY_NAMES, ticket.category) ?? ticket.category,
-    nameOf(TYPE_NAMES, ticket.type) ?? ticket.type,
-    Number.isInteger(ticket.impact) ? `Impact ${ticket.impact} ${IMPACT_NAMES[ticket.impact] ?? ""}`.trim() : null,
-    typeof ticket.contact?.name === "string" ? ticket.contact.name : null,
-  ].filter((part) => typeof part === "string" && part);
-  return h("li", {
-    class: "ticket-row", dataset: { id, priority: e?.priority ?? (ticket.enrichment_error ? "none" : "pending") },
-  },
-  h("div", { class: "ticket-row__priority" }, priorityBadge(ticket),
-    percent === null ? null : h("span", { class: "confidence", title: "Model confidence", text: `${percent}%` })),
-  h("div", { class: "ticket-row__main" },
-    h("button", { type: "button", class: "ticket-row__open", "aria-haspopup": "dialog", onclick: () => openDetail(id) },
-      typeof ticket.subject === "string" && ticket.subject ? ticket.subject : "(no subject)"),
-    h("p", { class: "ticket-row__meta" }, meta.join(" · "),
-      Number.isFinite(created) ? [" · ", h("time", { datetime: isoTime(created), title: dateTime(created), text: age(created) })] : null)),
-  h("div", { class: "ticket-row__signals" },
-    sentimentChip(e?.sentiment),
-    e?.needs_review === true ? h("span", { class: "flag-chip flag-chip--review", text: "Needs review" }) : null,
-    ticket.enrichment_error && !e ? h("span", { class: "flag-chip flag-chip--error", text: "Invalid" }) : null,
-    ticket.helpdesk_error ? h("span", { class: "flag-chip flag-chip--error", text: "Helpdesk error" }) : null,
-    isDoneTicket(ticket) ? h("span", { class: "flag-chip flag-chip--done", text: statusWords(doneStatus(ticket)) }) : null,
-    ticket.helpdesk?.id !== undefined && ticket.helpdesk?.id !== null
-      ? h("span", { class: "helpdesk-id", title: "Helpdesk ticket", text: `#${ticket.helpdesk.id}` }) : null));
-}
-
-function openDetail(id) {
-  detailId = id;
-  renderDetail(id);
-  if (!els.detail.open) els.detail.showModal();
-}
-
-function renderDetail(id) {
-  const ticket = own(tickets, id);
-  detailShown = ticket;
-  if (!ticket) {
-    fill(els["detail-badges"]);
-    els["detail-title"].textContent = "Ticket deleted";
-    fill(els["detail-body"], h("p", { class: "muted", text: "This ticket no longer exists in the database." }));
-    return;
-  }
-  els.detail.dataset.id = id;
-  fill(els["detail-badges"], priorityBadge(ticket), sentimentChip(ticket.enrichment?.sentiment));
-  els["detail-title"].textContent = typeof ticket.subject === "string" && ticket.subject ? ticket.subject : "(no subject)";
-  const contact = ticket.contact ?? {};
-  const email = typeof contact.email === "string" ? contact.email : "";
-  const created = Number(ticket.created_at);
-  const years = Number(ticket.seniority);
-  fill(els["detail-body"],
-    h("dl", { class: "facts facts--grid" },
-      fact("From", [typeof contact.name === "string" ? contact.name : "", email ? " " : null,
-        email ? h("a", { href: `mailto:${email}`, text: `<${email}>` }) : null]),
-      fact("Category", nameOf(CATEGORY_NAMES, ticket.category) ?? String(ticket.category ?? "")),
-      fact("Type", nameOf(TYPE_NAMES, ticket.type) ?? String(ticket.type ?? "")),
-      fact("Impact", Number.isInteger(ticket.impact) ? `${ticket.impact} · ${IMPACT_NAMES[ticket.impact] ?? ""}` : String(ticket.impact ?? "")),
-      fact("Experience", nameOf(EXPERIENCE_NAMES, ticket.experience) ?? String(ticket.experience ?? "")),
-      fact("Customer for", Number.isFinite(years) ? `${years} ${years === 1 ? "year" : "years"}` : ""),
-      fact("Received", Number.isFinite(created) ? h("time", { datetime: isoTime(created), text: `${dateTime(created)} (${age(created)})` }) : ""),
-      fact("Status", statusWords(doneStatus(ticket))),
-      fact("Ticket id", h("code", { text: id }))),
-    h("h3", { class: "detail__subhead", text: "Description" }),
-    h("p", { class: "detail__description", text: typeof ticket.description === "string" ? ticket.description : "" }),
-    h("h3", { class: "detail__subhead", text: "Assessment" }),
-    analysis(ticket, { audience: "agent" }),
-    ticket.enrichment?.model_version
-      ? h("p", { class: "muted small", text: `Model ${ticket.enrichment.model_version}` }) : null);
-}
-
-function fact(label, value) {
-  const key = label.toLowerCase().replace(/ /g, "-"); // "Ticket id" -> data-fact="ticket-id", for the layout
-  return h("div", { class: "facts__row", dataset: { fact: key } }, h("dt", { text: label }), h("dd", {}, value));
-}
-
-function readFilters() {
-  return {
-    category: els["filter-category"].value,
-    priority: els["filter-priority"].value,
-    review: els["filter-review"].checked,
-  };
-}
-
-function matches(ticket, { category, priority, review }) {
-  if (category && ticket.category !== category) return false;
-  if (priority === "none" && ticket.enrichment?.priority) return false;
-  if (priority && priority !== "none" && ticket.enrichment?.priority !== priority) return false;
-  if (review && ticket.enrichment?.needs_review !== true) return false;
-  return true;
-}
-
-function rank(ticket) {
-  const known = nameOf(PRIORITY_RANK, ticket.enrichment?.priority);
-  if (known !== null) return known;
-  return ticket.enrichment_error ? UNSCORED_RANK : PENDING_RANK;
-}
-
-function byPriorityThenAge([idA, a], [idB, b]) {
-  return rank(a) - rank(b) || createdAt(a) - createdAt(b) || (idA < idB ? -1 : idA > idB ? 1 : 0);
-}
-
-function byMostRecentlyDone([, a], [, b]) {
-  return doneAt(b) - doneAt(a);
-}
-
-function createdAt(ticket) {
-  const t = Number(ticket.created_at);
-  return Number.isFinite(t) ? t : Number.MAX_SAFE_INTEGER;
-}
-
-function doneAt(ticket) {
-  const r = ticket.resolution ?? {};
-  return Number(r.closed_at ?? r.solved_at ?? r.recorded_at ?? ticket.created_at) || 0;
-}
-
-function doneStatus(ticket) {
-  return DONE_STATUSES.has(ticket.resolution?.status) ? ticket.resolution.status : ticket.status;
-}
-
-function isDoneTicket(ticket) {
-  return DONE_STATUSES.has(ticket.status) || DONE_STATUSES.has(ticket.resolution?.status);
 }
 
 function showAlert(message) {
