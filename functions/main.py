@@ -1,21 +1,30 @@
 """Cloud Functions entry points (deploy this folder as it is; see the README's deploy section).
 
-`enrich_ticket` is triggered by `google.firebase.database.ref.v1.written` on `tickets/{ticketId}`;
-`helpdesk_webhook` is called by the helpdesk when a ticket is solved or closed.
+The same two functions, declared two ways; deploy one way per project, never both:
+- for functions-framework (`gcloud functions deploy`): `enrich_ticket`, triggered by
+  `google.firebase.database.ref.v1.written` on `tickets/{ticketId}`, and `helpdesk_webhook`, called by the
+  helpdesk when a ticket is solved or closed;
+- with Firebase's functions SDK (`firebase deploy --only functions`, which finds and deploys only these):
+  `on_ticket_written` (`db_fn.on_value_written`) and `on_helpdesk_webhook` (`https_fn.on_request`).
+Both enrichment entry points turn their event into an `events.TicketEvent` for the one `Enricher`.
 """
 
+import dataclasses
+import functools
 import os
 import threading
 
 import functions_framework
 from cloudevents.exceptions import GenericException as UnreadableCloudEvent
+from firebase_functions import db_fn, https_fn
 from flask import jsonify
 
-from enrichment import metrics, webhook
+from enrichment import events, metrics, webhook
 from enrichment.errors import MalformedEvent
 from enrichment.runtime import state
 
 _MAX_ERROR_CHARS = 300
+TICKET_REFERENCE = "/tickets/{ticketId}"
 
 
 def _instance_started() -> None:
@@ -37,8 +46,9 @@ def _refuse_malformed_event(error):
 
     functions-framework parses the request before calling the function and would answer 500 for an event it
     cannot read (a body nested too deep for JSON, say); the emulator retries a 400 too, then dead-letters it.
+    It serves whichever entry point of this file is the target, so the SDK's ones get it too.
     """
-    if isinstance(error, UnreadableCloudEvent):  # (the Enricher counts the MalformedEvents it raises)
+    if isinstance(error, UnreadableCloudEvent):  # (the entry points count the MalformedEvents they raise)
         metrics.EVENTS.labels("malformed").inc()
     return jsonify({"error": f"Malformed CloudEvent: {str(error)[:_MAX_ERROR_CHARS]}"}), 400
 
@@ -56,6 +66,59 @@ def enrich_ticket(cloud_event):
 @functions_framework.http
 def helpdesk_webhook(request):
     """Record a solved or closed helpdesk ticket's outcome on the database ticket."""
+    return _record_outcome(request)
+
+
+def _complete_events_only(sdk_function):
+    """`sdk_function` (a db_fn trigger) refusing, as MalformedEvent, a raw event the SDK could not read.
+
+    `functools.wraps` carries over the SDK's endpoint description, so `firebase deploy` still finds it.
+    """
+
+    @functools.wraps(sdk_function)
+    def checked(cloud_event):
+        try:
+            events.check_complete(cloud_event.get_attributes(), cloud_event.get_data())
+        except MalformedEvent:
+            metrics.EVENTS.labels("malformed").inc()
+            raise
+        return sdk_function(cloud_event)
+
+    return checked
+
+
+def _retried(sdk_function):
+    """`sdk_function` (a db_fn trigger) described to `firebase deploy` with retries, as `--retry` does for gcloud.
+
+    The pipeline relies on redelivery (TransientError answers 500 so the event comes again), but db_fn has no
+    `retry` option and always describes `retry: false` (firebase-functions 0.6.0; firebase-functions-python#165).
+    The CLI reads the description from this attribute and deploys `retry: true` as a retry policy.
+    """
+    endpoint = sdk_function.__firebase_endpoint__
+    sdk_function.__firebase_endpoint__ = dataclasses.replace(
+        endpoint, eventTrigger={**endpoint.eventTrigger, "retry": True})
+    return sdk_function
+
+
+@_complete_events_only
+@_retried
+@db_fn.on_value_written(reference=TICKET_REFERENCE, secrets=["HELPDESK_API_TOKEN"])
+def on_ticket_written(event: db_fn.Event[db_fn.Change]) -> None:
+    """`enrich_ticket` for `firebase deploy`: the same pipeline, the event as the SDK parses it.
+
+    Raises TransientError (so the platform redelivers) when the database or helpdesk fails.
+    """
+    state()["enricher"].process(events.from_sdk_event(event))
+
+
+@https_fn.on_request(secrets=["HELPDESK_WEBHOOK_SECRET"])
+def on_helpdesk_webhook(request: https_fn.Request):
+    """`helpdesk_webhook` for `firebase deploy`."""
+    return _record_outcome(request)
+
+
+def _record_outcome(request):
+    """The webhook's response to one request (both webhook entry points)."""
     s = state()
     body, status = webhook.handle(s["tickets"], s["settings"].webhook_secret, request.headers, request.get_data())
     metrics.WEBHOOKS.labels(str(status)).inc()

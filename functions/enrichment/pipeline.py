@@ -8,11 +8,10 @@ between steps redelivers the event, which resumes at the first step not yet done
 """
 
 import time
-from datetime import datetime
 
 from ticketml.features import input_hash
 
-from enrichment import metrics, validate
+from enrichment import events, metrics, validate
 from enrichment.errors import MalformedEvent, PermanentError, TransientError
 
 OWN_FIELDS = ("enrichment", "enrichment_error", "helpdesk", "helpdesk_error", "resolution")
@@ -33,32 +32,39 @@ class Enricher:
         self.tickets, self.model, self.helpdesk, self.log, self.clock = tickets, model, helpdesk, log, clock
 
     def handle(self, attributes: dict, data: dict | None) -> str:
-        """Process one CloudEvent (attributes, data). Returns the outcome's name.
+        """Process one raw CloudEvent (attributes, data), as functions-framework delivers it.
+
+        Returns the outcome's name.
 
         Raises:
           TransientError: the database or helpdesk failed in a way worth retrying.
           MalformedEvent: `data` is not an object (a database event's data is {"data", "delta"}).
         """
+        try:
+            event = events.from_cloud_event(attributes, data)
+        except MalformedEvent:
+            metrics.EVENTS.labels("malformed").inc()
+            raise
+        return self.process(event)
+
+    def process(self, event: events.TicketEvent) -> str:
+        """Process one database event on a ticket, whichever entry point parsed it. Returns the outcome's name.
+
+        Raises:
+          TransientError: the database or helpdesk failed in a way worth retrying.
+        """
         started = time.perf_counter()
-        ref = attributes.get("ref") or attributes.get("subject", "").removeprefix("refs/")
-        ticket_id = ref.split("/")[1] if ref.startswith("tickets/") and ref.count("/") == 1 else None
-        fields = {"ticket_id": ticket_id, "event_id": attributes.get("id"), "event_type": attributes.get("type")}
-        age = _age_s(attributes.get("time"), self.clock())
-        if age is not None:
+        ticket_id, before, after = event.ticket_id, event.before, event.after
+        fields = {"ticket_id": ticket_id, "event_id": event.event_id, "event_type": event.event_type}
+        if event.time is not None:
+            age = self.clock() - event.time.timestamp()
             fields["event_age_ms"] = round(age * 1000, 2)
             metrics.EVENT_AGE_SECONDS.observe(max(age, 0.0))
         if ticket_id is None:
             return self._done("ignored_other_path", fields, started)
-        if data is not None and not isinstance(data, dict):
-            metrics.EVENTS.labels("malformed").inc()
-            raise MalformedEvent(f"Invalid event data: a {type(data).__name__}. A database event's data is an "
-                                 'object {"data": <value before>, "delta": <change>}.')
-        data = data or {}
-        before = data.get("data")
-        after = _merge(before, data.get("delta"))
-        if after is None or attributes.get("type", "").endswith(".deleted"):
+        if event.deleted:
             return self._done("skipped_delete", fields, started)
-        if isinstance(before, dict) and input_hash(before) == input_hash(after):
+        if isinstance(before, dict) and isinstance(after, dict) and input_hash(before) == input_hash(after):
             # Nothing the model reads changed (our own write-backs, a status change, the outcome):
             # the event that last changed the inputs does, or did, the work; a crash in it redelivers it.
             return self._done("skipped_inputs_unchanged", fields, started)
@@ -155,14 +161,6 @@ class Enricher:
 _LEVELS = {"INFO": 20, "WARNING": 30, "ERROR": 40}
 
 
-def _age_s(event_time, now: float) -> float | None:
-    """Seconds from an RFC 3339 event time to `now`, or None if absent or unreadable."""
-    try:
-        return now - datetime.fromisoformat(event_time).timestamp()
-    except (TypeError, ValueError):
-        return None
-
-
 def _up_to_date(ticket: dict) -> bool:
     """True when enrichment and helpdesk link both carry the hash of the ticket's current inputs."""
     if not isinstance(ticket, dict):
@@ -171,25 +169,6 @@ def _up_to_date(ticket: dict) -> bool:
     enrichment, link = ticket.get("enrichment"), ticket.get("helpdesk")
     return (isinstance(enrichment, dict) and enrichment.get("input_hash") == digest
             and isinstance(link, dict) and link.get("input_hash") == digest)
-
-
-def _merge(before, delta):
-    """`before` deep-merged with `delta`, where nulls delete (how SDKs rebuild the new value)."""
-    if delta is None:
-        return None
-    if not isinstance(before, dict) or not isinstance(delta, dict):
-        return delta
-    out = dict(before)
-    for key, value in delta.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            merged = _merge(out.get(key), value)
-            if merged is None:
-                out.pop(key, None)
-            else:
-                out[key] = merged
-    return out or None
 
 
 def _ms(t0: float) -> float:

@@ -3,7 +3,8 @@
 | variable | meaning | local default |
 |---|---|---|
 | GCLOUD_PROJECT / GOOGLE_CLOUD_PROJECT | project id | demo-tickets |
-| DATABASE_URL | Realtime Database URL | https://<project>-default-rtdb.firebaseio.com |
+| DATABASE_URL | Realtime Database URL | FIREBASE_CONFIG's `databaseURL`, else https://<project>-default-rtdb.firebaseio.com |
+| FIREBASE_CONFIG | set by `firebase deploy`: JSON (or a file of it) with the project's `databaseURL` | (unset) |
 | FIREBASE_DATABASE_EMULATOR_HOST | set only locally: firebase-admin talks to the emulator | (unset) |
 | MODEL_DIR | model bundle folder | functions/model if present, else ../model |
 | HELPDESK_URL | Zendesk base URL (https://<subdomain>.zendesk.com) or the stub | http://127.0.0.1:5005 |
@@ -13,6 +14,7 @@
 | HELPDESK_TIMEOUT_S | seconds per helpdesk call | 10 |
 """
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +43,8 @@ def load(env=None) -> Settings:
         model_dir = _HERE / "model" if (_HERE / "model" / "current.json").exists() else _HERE.parent / "model"
     return Settings(
         project=project,
-        database_url=env.get("DATABASE_URL") or f"https://{project}-default-rtdb.firebaseio.com",
+        database_url=(env.get("DATABASE_URL") or _firebase_config(env.get("FIREBASE_CONFIG")).get("databaseURL")
+                      or f"https://{project}-default-rtdb.firebaseio.com"),
         model_dir=Path(model_dir),
         helpdesk_url=(env.get("HELPDESK_URL") or "http://127.0.0.1:5005").rstrip("/"),
         helpdesk_email=env.get("HELPDESK_EMAIL", ""),
@@ -49,3 +52,21 @@ def load(env=None) -> Settings:
         webhook_secret=env.get("HELPDESK_WEBHOOK_SECRET") or "dev-webhook-secret",
         helpdesk_timeout_s=float(env.get("HELPDESK_TIMEOUT_S") or 10),
     )
+
+
+def _firebase_config(value: str | None) -> dict:
+    """FIREBASE_CONFIG as firebase-admin reads it: a JSON object, or the path of a file holding one.
+
+    Raises:
+      ValueError: it is set but is neither.
+    """
+    if not value:
+        return {}
+    try:
+        config = json.loads(value if value.lstrip().startswith("{") else Path(value).read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f'Invalid FIREBASE_CONFIG: "{value[:200]}". It must be a JSON object or the path of a '
+                         f"file holding one ({exc}).") from exc
+    if not isinstance(config, dict):
+        raise ValueError(f'Invalid FIREBASE_CONFIG: "{value[:200]}". It must be a JSON object.')
+    return config
