@@ -22,7 +22,7 @@ from emulator.rules.parser import (Array, Binary, Call, Conditional, Index, Lite
                                    Regex, Unary, Var, method_name)
 
 READ, WRITE, VALIDATE = ".read", ".write", ".validate"
-# Static types; ANY is whatever only evaluation can tell (auth's members, val(), ...).
+# Static types; ANY is whatever only evaluation can tell (auth's members, getPriority(), ...).
 ANY, BOOLEAN, NUMBER, STRING, NULL, SNAPSHOT, QUERY = "any", "boolean", "number", "string", "null", "snapshot", "query"
 # What val() gives: a string, number, boolean or null, known only when the rule runs, but never an object.
 PRIMITIVE = "primitive"
