@@ -1,4 +1,7 @@
-"""The Zendesk Tickets API subset the enrichment function uses, under ``/api/v2``.
+"""The Zendesk Tickets API subset the enrichment function and zenpy use, under ``/api/v2``.
+
+Create and update answer ``{"ticket", "audit"}`` as Zendesk does; lists page by offset or, given ``page[size]``,
+by cursor (``paging.py``); ``/search`` reads Zendesk's query syntax (``search.py``).
 
 Idempotent creation as Zendesk does it, with an ``Idempotency-Key`` header: the same key with the
 same body returns the ticket created the first time, with the first status and header
@@ -17,10 +20,12 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from helpdesk.auth import is_authorized
-from helpdesk.errors import BadRequest
+from helpdesk import search
+from helpdesk.auth import agent_email, is_authorized
+from helpdesk.errors import BadRequest, SearchLimitExceeded, UnsupportedQuery
 from helpdesk.jsonhttp import read_json
-from helpdesk.store import SORT_COLUMNS
+from helpdesk.paging import CURSOR_PARAMS, cursor_body, cursor_request
+from helpdesk.store import SORT_COLUMNS, Write
 from helpdesk.tickets import parse_id, render_ticket, validate_create, validate_update
 
 bp = Blueprint("api", __name__, url_prefix="/api/v2")
@@ -57,12 +62,12 @@ def create_ticket() -> tuple[Response, int]:
             raise BadRequest(f'Invalid Idempotency-Key: "{key[:40]}". Must be 1-{MAX_IDEMPOTENCY_KEY} characters.')
         digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
         idempotency = (key, digest)
-    ticket, status, replayed = _stub().create_ticket(fields, idempotency)
-    response = jsonify(ticket=render_ticket(ticket, _base_url()))
-    response.headers["Location"] = f"{_base_url()}/api/v2/tickets/{ticket['id']}.json"
+    write = _stub().create_ticket(fields, idempotency, _agent())
+    response = _written(write)
+    response.headers["Location"] = f"{_base_url()}/api/v2/tickets/{write.ticket['id']}.json"
     if key is not None:
-        response.headers["x-idempotency-lookup"] = "hit" if replayed else "miss"
-    return response, status
+        response.headers["x-idempotency-lookup"] = "hit" if write.replayed else "miss"
+    return response, write.status
 
 
 @bp.get("/tickets/<ticket_id>")
@@ -73,27 +78,33 @@ def show_ticket(ticket_id: str) -> Response:
 
 @bp.put("/tickets/<ticket_id>")
 def update_ticket(ticket_id: str) -> Response:
-    """Applies a partial ``{"ticket": {...}}`` update; a ``comment`` is appended."""
+    """Applies a partial ``{"ticket": {...}}`` update; a ``comment`` is appended. Answers ticket and audit."""
     number = parse_id(ticket_id)
     changes = validate_update(_unwrap(read_json(), "ticket"))
-    ticket = _stub().update_ticket(number, changes)
-    return jsonify(ticket=render_ticket(ticket, _base_url()))
+    return _written(_stub().update_ticket(number, changes, _agent()))
 
 
 @bp.get("/tickets")
 @bp.get("/tickets.json")
 def list_tickets() -> Response:
-    """Lists tickets with offset pagination; ``external_id`` filters, ``sort_by``/``sort_order`` sort."""
+    """Lists tickets; ``external_id`` filters. Offset pages sort by ``sort_by``/``sort_order``, cursor pages by id."""
+    external_id = request.args.get("external_id")
+    base = _base_url()
+    cursor = cursor_request(request.args)
+    if cursor is not None:
+        rows, more = _stub().store.page_tickets(cursor.size, cursor.after, cursor.before, cursor.descending,
+                                                external_id)
+        kept = {"external_id": external_id} if external_id is not None else {}
+        return jsonify(cursor_body("tickets", [render_ticket(row, base) for row in rows], more, cursor,
+                                   lambda params: f"{base}/api/v2/tickets.json?" + urlencode({**kept, **params})))
     page, per_page = _int_param("page", 1, MAX_PAGE), min(_int_param("per_page", MAX_PER_PAGE, 10**6), MAX_PER_PAGE)
     sort_by, sort_order = request.args.get("sort_by", "id"), request.args.get("sort_order", "asc")
     if sort_by not in SORT_COLUMNS:
         raise BadRequest(f'Invalid sort_by: "{sort_by[:40]}". Must be one of {", ".join(SORT_COLUMNS)}.')
     if sort_order not in ("asc", "desc"):
         raise BadRequest(f'Invalid sort_order: "{sort_order[:40]}". Must be asc or desc.')
-    external_id = request.args.get("external_id")
     rows, total = _stub().store.list_tickets((page - 1) * per_page, per_page, external_id, sort_by,
                                             sort_order == "desc")
-    base = _base_url()
     extra = {k: request.args[k] for k in ("external_id", "sort_by", "sort_order") if k in request.args}
 
     def link(number: int) -> str:
@@ -108,22 +119,64 @@ def list_tickets() -> Response:
 @bp.get("/tickets/<ticket_id>/comments")
 @bp.get("/tickets/<ticket_id>/comments.json")
 def list_comments(ticket_id: str) -> Response:
-    """Lists a ticket's comments, oldest first; the first is the description."""
+    """Lists a ticket's comments, oldest first (the first is the description); all at once, or by cursor."""
     number = parse_id(ticket_id)
-    _stub().store.get_ticket(number)
-    comments = [{"id": c["id"], "type": "Comment", "author_id": c["author_id"], "body": c["body"],
-                 "plain_body": c["body"], "public": c["public"], "created_at": c["created_at"]}
-                for c in _stub().store.list_comments(number)]
+    store = _stub().store
+    store.get_ticket(number)
+    cursor = cursor_request(request.args)
+    if cursor is not None:
+        rows, more = store.page_comments(number, cursor.size, cursor.after, cursor.before, cursor.descending)
+        url = f"{_base_url()}/api/v2/tickets/{number}/comments.json?"
+        return jsonify(cursor_body("comments", [_render_comment(c) for c in rows], more, cursor,
+                                   lambda params: url + urlencode(params)))
+    comments = [_render_comment(c) for c in store.list_comments(number)]
     return jsonify(comments=comments, next_page=None, previous_page=None, count=len(comments))
+
+
+@bp.get("/users/me")
+@bp.get("/users/me.json")
+def show_me() -> Response:
+    """Returns ``{"user": {...}}`` for the agent the credentials name (see auth.py)."""
+    return jsonify(user=_render_user(_stub().store.agent(_agent())))
 
 
 @bp.get("/users/<user_id>")
 def show_user(user_id: str) -> Response:
-    """Returns ``{"user": {...}}`` for a requester created from ``requester: {name, email}``."""
-    user = _stub().store.get_user(parse_id(user_id))
-    return jsonify(user={"id": user["id"], "url": f"{_base_url()}/api/v2/users/{user['id']}.json",
-                         "name": user["name"], "email": user["email"], "role": "end-user",
-                         "created_at": user["created_at"], "updated_at": user["created_at"]})
+    """Returns ``{"user": {...}}``: a requester (made from ``requester: {name, email}``) or an agent."""
+    return jsonify(user=_render_user(_stub().store.get_user(parse_id(user_id))))
+
+
+@bp.get("/search")
+@bp.get("/search.json")
+def search_tickets() -> Response:
+    """Searches tickets with Zendesk's query syntax; offset pages of at most 100, the first 1,000 results."""
+    query, page, per_page = _search_request()
+    parsed = search.parse(query, request.args.get("sort_by"), request.args.get("sort_order"))
+    offset = (page - 1) * per_page
+    if offset >= search.MAX_RESULTS:
+        raise SearchLimitExceeded(search.MAX_RESULTS)
+    rows, total = _stub().store.search_tickets(parsed, offset, min(per_page, search.MAX_RESULTS - offset))
+    base = _base_url()
+    kept = {k: request.args[k] for k in ("sort_by", "sort_order") if k in request.args}
+
+    def link(number: int) -> str:
+        return f"{base}/api/v2/search.json?" + urlencode({"query": query, "page": number, "per_page": per_page,
+                                                          **kept})
+
+    return jsonify(results=[{**render_ticket(row, base), "result_type": "ticket"} for row in rows],
+                   facets=None,
+                   next_page=link(page + 1) if page * per_page < total else None,
+                   previous_page=link(page - 1) if page > 1 else None,
+                   count=total)
+
+
+@bp.get("/search/count")
+@bp.get("/search/count.json")
+def count_search() -> Response:
+    """Counts the tickets a query matches: ``{"count": n}``."""
+    query, _, _ = _search_request()
+    parsed = search.parse(query, request.args.get("sort_by"), request.args.get("sort_order"))
+    return jsonify(count=_stub().store.search_tickets(parsed, 0, 0)[1])
 
 
 @bp.get("/openapi.json")
@@ -138,6 +191,41 @@ def _stub() -> Any:
 
 def _base_url() -> str:
     return _stub().settings.public_url.rstrip("/") or request.host_url.rstrip("/")
+
+
+def _agent() -> str:
+    return agent_email(request.headers.get("Authorization"))
+
+
+def _written(write: Write) -> Response:
+    body = {"ticket": render_ticket(write.ticket, _base_url())}
+    if write.audit is not None:
+        body["audit"] = write.audit
+    return jsonify(body)
+
+
+def _render_comment(comment: dict[str, Any]) -> dict[str, Any]:
+    return {"id": comment["id"], "type": "Comment", "author_id": comment["author_id"], "body": comment["body"],
+            "plain_body": comment["body"], "public": comment["public"], "created_at": comment["created_at"]}
+
+
+def _render_user(user: dict[str, Any]) -> dict[str, Any]:
+    return {"id": user["id"], "url": f"{_base_url()}/api/v2/users/{user['id']}.json", "name": user["name"],
+            "email": user["email"], "role": user["role"], "created_at": user["created_at"],
+            "updated_at": user["created_at"]}
+
+
+def _search_request() -> tuple[str, int, int]:
+    query = request.args.get("query")
+    if query is None or not query.strip():
+        raise BadRequest('Invalid query: "". The query parameter is required, e.g. query=type:ticket status:open.',
+                         error="InvalidSearchQuery")
+    refused = [name for name in ("include", *CURSOR_PARAMS) if name in request.args]
+    if refused:
+        raise UnsupportedQuery(f'Unsupported parameter: "{refused[0]}". The helpdesk stub\'s search pages by '
+                               "page and per_page and side-loads nothing.")
+    page = _int_param("page", 1, MAX_PAGE)
+    return query, page, min(_int_param("per_page", MAX_PER_PAGE, 10**6), MAX_PER_PAGE)
 
 
 def _unwrap(body: Any, key: str) -> Any:

@@ -14,7 +14,7 @@ from helpdesk import api, control, pages
 from helpdesk.faults import FaultSwitches
 from helpdesk.jsonhttp import MAX_BODY_BYTES, register_error_handlers
 from helpdesk.settings import Settings, load_settings
-from helpdesk.store import Store
+from helpdesk.store import Store, Write
 from helpdesk.webhooks import Dispatcher
 
 _SETTINGS_PREFIX = "HELPDESK_"
@@ -31,19 +31,19 @@ class Stub:
     dispatcher: Dispatcher
     faults: FaultSwitches = field(default_factory=FaultSwitches)
 
-    def create_ticket(self, fields: dict[str, Any],
-                      idempotency: tuple[str, str] | None) -> tuple[dict[str, Any], int, bool]:
+    def create_ticket(self, fields: dict[str, Any], idempotency: tuple[str, str] | None,
+                      author_email: str | None = None) -> Write:
         """Creates a ticket (or replays an Idempotency-Key) and queues any webhook it triggers; see ``Store.create_ticket``."""
-        ticket, status, replayed, deliveries = self.store.create_ticket(
-            fields, self.settings.webhook_url, idempotency)
-        self.dispatcher.notify(deliveries)
-        return ticket, status, replayed
+        write = self.store.create_ticket(fields, self.settings.webhook_url, idempotency, author_email)
+        self.dispatcher.notify(write.deliveries)
+        return write
 
-    def update_ticket(self, ticket_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    def update_ticket(self, ticket_id: int, changes: dict[str, Any], author_email: str | None = None,
+                      channel: str = "api") -> Write:
         """Updates a ticket and queues the webhook if it became solved or closed; see ``Store.update_ticket``."""
-        ticket, deliveries = self.store.update_ticket(ticket_id, changes, self.settings.webhook_url)
-        self.dispatcher.notify(deliveries)
-        return ticket
+        write = self.store.update_ticket(ticket_id, changes, self.settings.webhook_url, author_email, channel)
+        self.dispatcher.notify(write.deliveries)
+        return write
 
     def reset(self) -> None:
         """Wipes all data and turns every fault off."""

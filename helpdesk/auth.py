@@ -1,6 +1,7 @@
 """Zendesk API authentication: Basic ``<email>/token:<api_token>`` or ``Bearer <api_token>``.
 
-The stub knows one token (``HELPDESK_API_TOKEN``); any e-mail is accepted with it.
+The stub knows one token (``HELPDESK_API_TOKEN``); any e-mail is accepted with it, and names the agent who acts
+(``/users/me``, an audit's ``author_id``). A Bearer token names no one, so it acts as ``BEARER_AGENT_EMAIL``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import binascii
 import hmac
 
 _TOKEN_SUFFIX = "/token"
+BEARER_AGENT_EMAIL = "api-token-owner@helpdesk.invalid"
 
 
 def is_authorized(header: str | None, api_token: str) -> bool:
@@ -38,6 +40,22 @@ def is_authorized(header: str | None, api_token: str) -> bool:
     user, colon, secret = decoded.partition(":")
     email = user[: -len(_TOKEN_SUFFIX)]
     return bool(colon) and user.endswith(_TOKEN_SUFFIX) and "@" in email and _same(secret, api_token)
+
+
+def agent_email(header: str | None) -> str:
+    """The e-mail address of the agent an authorized ``Authorization`` header acts as.
+
+    Args:
+        header: a header ``is_authorized`` accepted.
+
+    Returns:
+        The lower-cased ``<email>`` of ``Basic base64("<email>/token:...")``, else ``BEARER_AGENT_EMAIL``.
+    """
+    scheme, _, credentials = (header or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return BEARER_AGENT_EMAIL
+    user = base64.b64decode(credentials.strip(), validate=True).decode("utf-8").partition(":")[0]
+    return user[: -len(_TOKEN_SUFFIX)].strip().lower()
 
 
 def basic_header(email: str, api_token: str) -> str:

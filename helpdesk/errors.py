@@ -19,7 +19,10 @@ class BadRequest(HelpdeskError):
 
     Attributes:
         error: Zendesk's short error code for the body's ``error`` field.
+        status: the HTTP status (400 unless a subclass says otherwise).
     """
+
+    status = 400
 
     def __init__(self, description: str, error: str = "BadRequest") -> None:
         super().__init__(description)
@@ -36,6 +39,24 @@ class IdempotencyConflict(BadRequest):
             "parameters; send the original body or use a new key.",
             error="IdempotentRequestError",
         )
+
+
+class UnsupportedQuery(BadRequest):
+    """Valid for Zendesk, but a search feature the stub does not implement: HTTP 400 naming it."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description, error="UnsupportedSearchQuery")
+
+
+class SearchLimitExceeded(BadRequest):
+    """A search page past Zendesk's 1,000-result limit: HTTP 422, as Zendesk answers it."""
+
+    status = 422
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Invalid search: Requested response size was greater than Search Response Limits "
+                         f"(at most {limit} results per query; narrow the query, e.g. by created date).",
+                         error="invalid")
 
 
 class NotFound(HelpdeskError):

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 _SNIPPET_CHARS = 60
+_PATH_CHARS = 200
 _JSON_PREFIXES = ("/api/", "/_stub/", "/healthz")
 
 
@@ -55,7 +56,7 @@ def error_body(exc: HelpdeskError) -> tuple[dict[str, Any], int]:
         exc: the error raised by validation, the store or a handler.
 
     Returns:
-        ``(body, status)``: 400 ``{error, description}``, 404 ``RecordNotFound``, or 422
+        ``(body, status)``: 400 (422 past the search limit) ``{error, description}``, 404 ``RecordNotFound``, or 422
         ``RecordInvalid`` with ``details`` ``{field: [{"description": ..., "error": "InvalidValue"}]}``.
     """
     if isinstance(exc, RecordInvalid):
@@ -65,7 +66,7 @@ def error_body(exc: HelpdeskError) -> tuple[dict[str, Any], int]:
     if isinstance(exc, NotFound):
         return {"error": "RecordNotFound", "description": "Not found"}, 404
     if isinstance(exc, BadRequest):
-        return {"error": exc.error, "description": exc.description}, 400
+        return {"error": exc.error, "description": exc.description}, exc.status
     return {"error": "InternalError", "description": str(exc)}, 500
 
 
@@ -83,8 +84,12 @@ def register_error_handlers(app: Flask) -> None:
             return exc
         if isinstance(exc, InternalServerError):
             log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc.original_exception)
-        if exc.code == 404:
-            body = {"error": "RecordNotFound", "description": "Not found"}
+        if exc.code == 404:  # no route matched (a missing record is a stub NotFound, answered above)
+            body = {"error": "InvalidEndpoint", "description": f"Not found: the helpdesk stub does not serve "
+                    f"{request.method} {request.path[:_PATH_CHARS]} (its endpoints: /api/v2/openapi.json)."}
+        elif exc.code == 405:
+            body = {"error": "MethodNotAllowed", "description": f"Invalid method: \"{request.method}\". "
+                    f"{request.path[:_PATH_CHARS]} allows {exc.get_response().headers.get('Allow', 'none')}."}
         else:
             body = {"error": (exc.name or "Error").replace(" ", ""), "description": exc.description}
         response = jsonify(body)

@@ -43,7 +43,7 @@ def change_status(ticket_id: str, action: str) -> Response:
         abort(404, f'Invalid action: "{action}". Must be solve or close.')
     number = _id_or_404(ticket_id)
     try:
-        _stub().update_ticket(number, {"status": _ACTIONS[action]})
+        _stub().update_ticket(number, {"status": _ACTIONS[action]}, channel="web")
     except RecordInvalid:
         pass  # Already closed: Zendesk refuses the change, the page simply shows the current state.
     return redirect(_safe_next(request.form.get("next")), code=303)

@@ -1,4 +1,4 @@
-"""SQLite persistence of the stub: tickets, users, comments, idempotency keys, webhook outbox.
+"""SQLite persistence of the stub: tickets, users, comments, audits, idempotency keys, webhook outbox.
 
 One connection in WAL mode behind a lock, so every request thread and the webhook worker share it safely.
 """
@@ -11,11 +11,14 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
+from helpdesk.audits import SYSTEM_AUTHOR_ID, change_events, create_events, render_audit
 from helpdesk.errors import IdempotencyConflict, NotFound, RecordInvalid
-from helpdesk.schema import SCHEMA
+from helpdesk.schema import MIGRATIONS, SCHEMA
+from helpdesk.search import TicketSearch, text_matches
 from helpdesk.tickets import FINAL_STATUSES, webhook_body
 
 IDEMPOTENCY_TTL_SECONDS = 2 * 60 * 60  # Zendesk keeps an Idempotency-Key for two hours.
@@ -24,6 +27,26 @@ _BUSY_TIMEOUT_MS = 5_000
 _JSON_COLUMNS = ("tags", "custom_fields", "satisfaction_rating", "history")
 _TICKET_COLUMNS = ("external_id", "subject", "raw_subject", "status", "priority", "type", "tags",
                    "custom_fields", "requester_id", "satisfaction_rating")
+
+
+@dataclass(frozen=True)
+class Write:
+    """The outcome of a create or update.
+
+    Attributes:
+        ticket: the ticket after the write.
+        audit: the write's audit, rendered (a replayed create returns the first create's; None for a
+            ticket created before the stub kept audits).
+        status: the HTTP status to answer (201 for a create, also when replayed).
+        replayed: True when an Idempotency-Key named an earlier create.
+        deliveries: webhook outbox rows written, for the dispatcher.
+    """
+
+    ticket: dict[str, Any]
+    audit: dict[str, Any] | None
+    status: int = 200
+    replayed: bool = False
+    deliveries: list[int] = field(default_factory=list)
 
 
 def utc_now() -> str:
@@ -48,6 +71,8 @@ class Store:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.executescript(SCHEMA)
+        self._migrate()
+        self._db.create_function("text_matches", 2, text_matches, deterministic=True)
 
     def close(self) -> None:
         """Closes the connection; the store is unusable afterwards."""
@@ -57,12 +82,14 @@ class Store:
     def wipe(self) -> None:
         """Deletes every row of every table (ids keep increasing, so old links never alias)."""
         with self._tx() as db:
-            for table in ("comments", "idempotency_keys", "webhook_deliveries", "tickets", "users"):
+            for table in ("comments", "audit_events", "audits", "idempotency_keys", "webhook_deliveries", "tickets",
+                          "users"):
                 db.execute(f"DELETE FROM {table}")
 
     def create_ticket(self, fields: dict[str, Any], webhook_url: str = "",
-                      idempotency: tuple[str, str] | None = None) -> tuple[dict[str, Any], int, bool, list[int]]:
-        """Creates a ticket unless the idempotency key already names one.
+                      idempotency: tuple[str, str] | None = None, author_email: str | None = None,
+                      channel: str = "api") -> Write:
+        """Creates a ticket, with its audit, unless the idempotency key already names one.
 
         As in Zendesk, `external_id` is not unique: creating twice with one makes two tickets, so a
         client that must not duplicate looks it up first (or sends an Idempotency-Key).
@@ -71,10 +98,11 @@ class Store:
             fields: output of ``tickets.validate_create``.
             webhook_url: when set and the ticket starts solved/closed, an outbox row is written.
             idempotency: ``(Idempotency-Key, hash of the request body)``, or None.
+            author_email: the agent who creates it (made a user if new), or None for the system (-1).
+            channel: the audit's ``via.channel``.
 
         Returns:
-            ``(ticket, status_code, replayed, delivery_ids)``: status 201 (a replay repeats the
-            first answer's); ``replayed`` is True when the idempotency key was seen before.
+            The write: status 201 (a replay repeats the first answer's, with the first audit).
 
         Raises:
             IdempotencyConflict: the key was used before with a different body.
@@ -89,25 +117,32 @@ class Store:
                 if seen and seen["request_hash"] != digest:
                     raise IdempotencyConflict(key)
                 if seen and self._ticket(db, seen["ticket_id"]):
-                    return self._ticket(db, seen["ticket_id"]), seen["status_code"], True, []
+                    first = db.execute("SELECT id FROM audits WHERE ticket_id = ? ORDER BY id LIMIT 1",
+                                       (seen["ticket_id"],)).fetchone()
+                    audit = self._audit(db, first["id"]) if first else None
+                    return Write(self._ticket(db, seen["ticket_id"]), audit, seen["status_code"], replayed=True)
             ticket_id, status = self._insert_ticket(db, fields), 201
+            ticket = self._ticket(db, ticket_id)
+            audit_id = self._insert_audit(db, ticket_id, author_email, channel, create_events(ticket, fields["comment"]))
             deliveries = self._record_transition(db, ticket_id, None, webhook_url)
             if idempotency:
                 db.execute("INSERT OR REPLACE INTO idempotency_keys VALUES (?, ?, ?, ?, ?)",
                            (*idempotency, ticket_id, status, time.time()))
-            return self._ticket(db, ticket_id), status, False, deliveries
+            return Write(ticket, self._audit(db, audit_id), status, deliveries=deliveries)
 
-    def update_ticket(self, ticket_id: int, changes: dict[str, Any],
-                      webhook_url: str = "") -> tuple[dict[str, Any], list[int]]:
-        """Applies a partial update; a ``comment`` is appended, ``custom_fields`` merge by id.
+    def update_ticket(self, ticket_id: int, changes: dict[str, Any], webhook_url: str = "",
+                      author_email: str | None = None, channel: str = "api") -> Write:
+        """Applies a partial update, with its audit; a ``comment`` is appended, ``custom_fields`` merge by id.
 
         Args:
             ticket_id: the ticket to change.
             changes: output of ``tickets.validate_update``.
             webhook_url: when set and the status becomes solved/closed, an outbox row is written.
+            author_email: the agent who updates it (made a user if new), or None for the system (-1).
+            channel: the audit's ``via.channel``.
 
         Returns:
-            ``(ticket, delivery_ids)``: the ticket after the change and any outbox rows written.
+            The write: the ticket after the change, its audit (no events if nothing changed), outbox rows.
 
         Raises:
             NotFound: no such ticket.
@@ -117,9 +152,7 @@ class Store:
             before = self._ticket(db, ticket_id)
             if before is None:
                 raise NotFound(f"Ticket {ticket_id} not found.")
-            if not changes:
-                return before, []
-            if before["status"] == "closed":
+            if changes and before["status"] == "closed":
                 raise RecordInvalid({"status": ['Invalid status: "closed". A closed ticket cannot be updated.']})
             values = self._resolve_requester(db, dict(changes))
             comment = values.pop("comment", None)
@@ -135,7 +168,10 @@ class Store:
                 values.update(self._status_times(before, values.get("status"), now))
                 sets = ", ".join(f"{k} = ?" for k in values)
                 db.execute(f"UPDATE tickets SET {sets} WHERE id = ?", (*map(_encode, values.values()), ticket_id))
-            return self._ticket(db, ticket_id), self._record_transition(db, ticket_id, before["status"], webhook_url)
+            after = self._ticket(db, ticket_id)
+            audit_id = self._insert_audit(db, ticket_id, author_email, channel, change_events(before, after, comment))
+            deliveries = self._record_transition(db, ticket_id, before["status"], webhook_url)
+            return Write(after, self._audit(db, audit_id), deliveries=deliveries)
 
     def get_ticket(self, ticket_id: int) -> dict[str, Any]:
         """Returns one ticket.
@@ -160,11 +196,51 @@ class Store:
                                     (*args, limit, offset)).fetchall()
         return [_decode(row) for row in rows], total
 
+    def page_tickets(self, limit: int, after: int | None = None, before: int | None = None,
+                     descending: bool = False, external_id: str | None = None) -> tuple[list[dict[str, Any]], bool]:
+        """One page of tickets by id, for cursor pagination.
+
+        Args:
+            limit: at most this many tickets.
+            after: only ids after this one (in the page order), or None.
+            before: only ids before this one (in the page order), or None; the page ends next to it.
+            descending: order by id from newest to oldest.
+            external_id: only tickets with this external_id, or None for all.
+
+        Returns:
+            ``(tickets in page order, has_more)``: has_more is True when more tickets lie beyond the page
+            in the direction of travel (after the page, or before it when paging with ``before``).
+        """
+        where, args = (["external_id = ?"], [external_id]) if external_id is not None else ([], [])
+        rows, more = self._keyset("tickets", where, args, limit, after, before, descending)
+        return [_decode(row) for row in rows], more
+
+    def search_tickets(self, search: TicketSearch, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        """Returns one page of the tickets a search matches, and how many it matches in all.
+
+        Args:
+            search: a query parsed by ``search.parse``.
+            offset: tickets to skip.
+            limit: at most this many tickets.
+        """
+        source = f"FROM tickets t LEFT JOIN users u ON u.id = t.requester_id WHERE {search.where}"
+        with self._lock:
+            total = self._db.execute(f"SELECT COUNT(*) {source}", search.args).fetchone()[0]
+            rows = self._db.execute(f"SELECT t.* {source} ORDER BY {search.order} LIMIT ? OFFSET ?",
+                                    (*search.args, limit, offset)).fetchall() if limit > 0 else []
+        return [_decode(row) for row in rows], total
+
     def list_comments(self, ticket_id: int) -> list[dict[str, Any]]:
         """Returns a ticket's comments, oldest first (the first one is the description)."""
         with self._lock:
             rows = self._db.execute("SELECT * FROM comments WHERE ticket_id = ? ORDER BY id", (ticket_id,))
             return [dict(row, public=bool(row["public"])) for row in rows.fetchall()]
+
+    def page_comments(self, ticket_id: int, limit: int, after: int | None = None, before: int | None = None,
+                      descending: bool = False) -> tuple[list[dict[str, Any]], bool]:
+        """One page of a ticket's comments by id, for cursor pagination; see ``page_tickets``."""
+        rows, more = self._keyset("comments", ["ticket_id = ?"], [ticket_id], limit, after, before, descending)
+        return [dict(row, public=bool(row["public"])) for row in rows], more
 
     def get_user(self, user_id: int) -> dict[str, Any]:
         """Returns one user.
@@ -177,6 +253,11 @@ class Store:
         if row is None:
             raise NotFound(f"User {user_id} not found.")
         return dict(row)
+
+    def agent(self, email: str) -> dict[str, Any]:
+        """Returns the agent with this e-mail address, made one (a new user, or a requester promoted) if needed."""
+        with self._tx() as db:
+            return dict(db.execute("SELECT * FROM users WHERE id = ?", (self._agent_id(db, email),)).fetchone())
 
     def pending_deliveries(self) -> list[int]:
         """Returns the ids of webhook deliveries not yet delivered nor given up, oldest first."""
@@ -224,6 +305,49 @@ class Store:
     def _ticket(self, db: sqlite3.Connection, ticket_id: int) -> dict[str, Any] | None:
         row = db.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
         return _decode(row) if row else None
+
+    def _keyset(self, table: str, where: list[str], args: list, limit: int, after: int | None,
+                before: int | None, descending: bool) -> tuple[list[sqlite3.Row], bool]:
+        # Paging backwards (before) reads the other way and turns the page round, so it ends next to the cursor.
+        backwards = before is not None
+        read_ascending = descending == backwards
+        conditions = list(where)
+        for bound, going_up in ((after, not descending), (before, descending)):
+            if bound is not None:
+                conditions.append(f"id {'>' if going_up else '<'} ?")
+                args = [*args, bound]
+        sql = (f"SELECT * FROM {table} {'WHERE ' + ' AND '.join(conditions) if conditions else ''} "
+               f"ORDER BY id {'ASC' if read_ascending else 'DESC'} LIMIT ?")
+        with self._lock:
+            rows = self._db.execute(sql, (*args, limit + 1)).fetchall()
+        more, rows = len(rows) > limit, rows[:limit]
+        return (rows[::-1] if backwards else rows), more
+
+    def _migrate(self) -> None:
+        for table, column, definition in MIGRATIONS:
+            columns = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+    def _agent_id(self, db: sqlite3.Connection, email: str) -> int:
+        email = email.strip().lower()
+        db.execute("INSERT INTO users (name, email, created_at, role) VALUES (?, ?, ?, 'agent') "
+                   "ON CONFLICT (email) DO UPDATE SET role = 'agent'", (email.split("@")[0] or email, email, utc_now()))
+        return db.execute("SELECT id FROM users WHERE email = ?", (email,)).fetchone()["id"]
+
+    def _insert_audit(self, db: sqlite3.Connection, ticket_id: int, author_email: str | None, channel: str,
+                      events: list[dict[str, Any]]) -> int:
+        author_id = self._agent_id(db, author_email) if author_email else SYSTEM_AUTHOR_ID
+        audit_id = db.execute("INSERT INTO audits (ticket_id, author_id, channel, created_at) VALUES (?, ?, ?, ?)",
+                              (ticket_id, author_id, channel, utc_now())).lastrowid
+        db.executemany("INSERT INTO audit_events (audit_id, event) VALUES (?, ?)",
+                       [(audit_id, json.dumps(event)) for event in events])
+        return audit_id
+
+    def _audit(self, db: sqlite3.Connection, audit_id: int) -> dict[str, Any]:
+        row = db.execute("SELECT * FROM audits WHERE id = ?", (audit_id,)).fetchone()
+        events = db.execute("SELECT id, event FROM audit_events WHERE audit_id = ? ORDER BY id", (audit_id,))
+        return render_audit(dict(row), [(event["id"], json.loads(event["event"])) for event in events.fetchall()])
 
     def _insert_ticket(self, db: sqlite3.Connection, fields: dict[str, Any]) -> int:
         values = self._resolve_requester(db, dict(fields))

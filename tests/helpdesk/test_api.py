@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from helpdesk.auth import basic_header
+from helpdesk.auth import BEARER_AGENT_EMAIL, basic_header
 from tests.helpdesk.conftest import AUTH, TOKEN, new_ticket
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -32,6 +32,62 @@ def test_create_returns_201_and_zendesk_ticket_shape(client):
     assert ISO_Z.match(ticket["created_at"]) and ISO_Z.match(ticket["updated_at"])
     user = client.get(f"/api/v2/users/{ticket['requester_id']}.json", headers=AUTH).get_json()["user"]
     assert (user["name"], user["email"]) == ("Ada", "ada@example.com")
+
+
+def test_create_answers_the_audit_of_the_creation_beside_the_ticket(client):
+    body = {"ticket": {"subject": "Login broken", "comment": {"body": "Help."}, "priority": "high",
+                       "external_id": "-Nabc", "custom_fields": [{"id": 7, "value": "P2"}]}}
+    response = client.post("/api/v2/tickets.json", json=body, headers=AUTH)
+    assert set(response.get_json()) == {"ticket", "audit"}
+    ticket, audit = response.get_json()["ticket"], response.get_json()["audit"]
+    me = client.get("/api/v2/users/me.json", headers=AUTH).get_json()["user"]
+    assert (audit["ticket_id"], audit["author_id"], audit["via"]["channel"]) == (ticket["id"], me["id"], "api")
+    assert isinstance(audit["id"], int) and ISO_Z.match(audit["created_at"])
+    events = audit["events"]
+    assert len({e["id"] for e in events}) == len(events)
+    assert events[0] == {"id": events[0]["id"], "type": "Comment", "author_id": None, "body": "Help.",
+                         "plain_body": "Help.", "public": True, "attachments": []}
+    assert [(e["type"], e["field_name"], e["value"]) for e in events[1:]] == [
+        ("Create", "subject", "Login broken"), ("Create", "status", "new"), ("Create", "priority", "high"),
+        ("Create", "external_id", "-Nabc"), ("Create", "7", "P2")]
+
+
+def test_update_answers_its_audit_with_each_change(client):
+    ticket = new_ticket(client, priority="low", tags=["a"], custom_fields=[{"id": 1, "value": "x"}])
+    body = {"ticket": {"status": "open", "priority": "low", "tags": ["a", "b"], "comment": {"body": "On it"},
+                       "custom_fields": [{"id": 1, "value": "y"}, {"id": 2, "value": True}]}}
+    audit = client.put(f"/api/v2/tickets/{ticket['id']}.json", json=body, headers=AUTH).get_json()["audit"]
+    assert [(e["type"], e.get("field_name"), e.get("previous_value"), e.get("value")) for e in audit["events"]] == [
+        ("Comment", None, None, None), ("Change", "status", "new", "open"), ("Change", "tags", ["a"], ["a", "b"]),
+        ("Change", "1", "x", "y"), ("Change", "2", None, True)]
+    unchanged = client.put(f"/api/v2/tickets/{ticket['id']}.json", json={"ticket": {"status": "open"}},
+                           headers=AUTH).get_json()["audit"]
+    assert unchanged["events"] == [] and unchanged["id"] > audit["id"]
+
+
+def test_an_idempotent_replay_answers_the_first_audit(client):
+    headers = {**AUTH, "Idempotency-Key": "key-audit"}
+    body = {"ticket": {"comment": {"body": "once"}}}
+    first = client.post("/api/v2/tickets", json=body, headers=headers).get_json()
+    again = client.post("/api/v2/tickets", json=body, headers=headers).get_json()
+    assert again == first
+
+
+def test_the_agent_is_who_the_credentials_name(client):
+    me = client.get("/api/v2/users/me", headers=AUTH).get_json()["user"]
+    assert (me["email"], me["role"]) == ("agent@example.com", "agent")
+    assert client.get(f"/api/v2/users/{me['id']}.json", headers=AUTH).get_json()["user"] == me
+    other = client.get("/api/v2/users/me.json", headers={"Authorization": basic_header("Lead@Example.com", TOKEN)})
+    assert other.get_json()["user"]["email"] == "lead@example.com"
+    bearer = client.get("/api/v2/users/me.json", headers={"Authorization": f"Bearer {TOKEN}"}).get_json()["user"]
+    assert bearer["email"] == BEARER_AGENT_EMAIL
+    assert len({me["id"], other.get_json()["user"]["id"], bearer["id"]}) == 3
+
+
+def test_a_requester_who_authenticates_becomes_an_agent(client):
+    ticket = new_ticket(client, requester={"name": "Ada", "email": "ada@example.com"})
+    me = client.get("/api/v2/users/me.json", headers={"Authorization": basic_header("ada@example.com", TOKEN)})
+    assert (me.get_json()["user"]["id"], me.get_json()["user"]["role"]) == (ticket["requester_id"], "agent")
 
 
 def test_same_requester_email_maps_to_the_same_user(client):
@@ -93,6 +149,63 @@ def test_list_paginates_with_zendesk_offset_links(client):
     assert last["previous_page"] == "http://localhost/api/v2/tickets.json?page=2&per_page=2"
     desc = client.get("/api/v2/tickets?sort_by=id&sort_order=desc", headers=AUTH).get_json()
     assert [t["id"] for t in desc["tickets"]] == ids[::-1]
+
+
+def test_list_pages_by_cursor_with_page_size(client):
+    ids = [new_ticket(client)["id"] for _ in range(5)]
+    first = client.get("/api/v2/tickets.json?page[size]=2", headers=AUTH).get_json()
+    assert set(first) == {"tickets", "meta", "links"}
+    assert [t["id"] for t in first["tickets"]] == ids[:2] and first["meta"]["has_more"] is True
+    seen, page = [], first
+    while True:
+        seen += [t["id"] for t in page["tickets"]]
+        if not page["meta"]["has_more"]:
+            break
+        assert "page%5Bsize%5D=2" in page["links"]["next"]
+        page = client.get(page["links"]["next"], headers=AUTH).get_json()
+    assert seen == ids
+    back = client.get(page["links"]["prev"], headers=AUTH).get_json()
+    assert [t["id"] for t in back["tickets"]] == ids[2:4] and back["meta"]["has_more"] is True
+    newest = client.get("/api/v2/tickets.json?page[size]=3&sort=-id", headers=AUTH).get_json()
+    assert [t["id"] for t in newest["tickets"]] == ids[:1:-1]
+    older = client.get(newest["links"]["next"], headers=AUTH).get_json()
+    assert [t["id"] for t in older["tickets"]] == ids[1::-1] and older["meta"]["has_more"] is False
+
+
+def test_cursor_pages_keep_the_external_id_filter_and_end_empty(client):
+    wanted = [new_ticket(client, external_id="k")["id"] for _ in range(3)]
+    new_ticket(client, external_id="other")
+    first = client.get("/api/v2/tickets.json?page[size]=2&external_id=k", headers=AUTH).get_json()
+    second = client.get(first["links"]["next"], headers=AUTH).get_json()
+    assert [t["id"] for t in first["tickets"] + second["tickets"]] == wanted
+    assert second["meta"]["has_more"] is False
+    empty = client.get("/api/v2/tickets.json?page[size]=2&external_id=none-such", headers=AUTH).get_json()
+    assert empty == {"tickets": [], "meta": {"has_more": False, "after_cursor": None, "before_cursor": None},
+                     "links": {"next": None, "prev": None}}
+
+
+def test_comments_page_by_cursor(client):
+    ticket = new_ticket(client)
+    for n in range(3):
+        client.put(f"/api/v2/tickets/{ticket['id']}", json={"ticket": {"comment": {"body": f"c{n}"}}}, headers=AUTH)
+    first = client.get(f"/api/v2/tickets/{ticket['id']}/comments.json?page[size]=3", headers=AUTH).get_json()
+    rest = client.get(first["links"]["next"], headers=AUTH).get_json()
+    assert [c["body"] for c in first["comments"] + rest["comments"]] == ["It is really on fire.", "c0", "c1", "c2"]
+    assert (first["meta"]["has_more"], rest["meta"]["has_more"]) == (True, False)
+
+
+@pytest.mark.parametrize("query, named", [
+    ("page[size]=0", "page[size]"), ("page[size]=101", "page[size]"), ("page[size]=x", "page[size]"),
+    ("page[after]=bm9wZQ", "page[after]"), ("page[before]=!!", "page[before]"),
+    ("page[size]=2&page=2", '"page"'), ("page[size]=2&sort_by=id", '"sort_by"'), ("page[size]=2&sort=status", "sort"),
+    ("page[after]=aWQ6Mg&page[before]=aWQ6Mg", "together"),
+])
+def test_bad_cursor_parameters_are_400_naming_them(client, query, named):
+    for path in ("/api/v2/tickets.json", f"/api/v2/tickets/{new_ticket(client)['id']}/comments.json"):
+        response = client.get(f"{path}?{query}", headers=AUTH)
+        assert response.status_code == 400
+        body = response.get_json()
+        assert body["error"] == "InvalidPaginationParameter" and named in body["description"]
 
 
 def test_per_page_is_capped_at_100(client):
@@ -159,12 +272,21 @@ def test_bearer_token_is_accepted(client):
 
 
 @pytest.mark.parametrize("path", ["/api/v2/tickets/999", "/api/v2/tickets/abc", "/api/v2/tickets/0.json",
-                                  "/api/v2/tickets/99999999999999999999999", "/api/v2/nothing-here",
-                                  "/api/v2/users/5"])
+                                  "/api/v2/tickets/99999999999999999999999", "/api/v2/users/5"])
 def test_missing_records_are_zendesk_404(client, path):
     response = client.get(path, headers=AUTH)
     assert response.status_code == 404
     assert response.get_json() == {"error": "RecordNotFound", "description": "Not found"}
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/api/v2/nothing-here"), ("GET", "/api/v2/search/export.json"),
+                                          ("GET", "/api/v2/tickets/1/audits.json")])
+def test_endpoints_the_stub_lacks_are_404_naming_them(client, method, path):
+    response = client.open(path, method=method, headers=AUTH)
+    assert response.status_code == 404
+    body = response.get_json()
+    assert body["error"] == "InvalidEndpoint"
+    assert f"does not serve {method} {path} " in body["description"]
 
 
 @pytest.mark.parametrize("ticket, field, message", [
@@ -215,7 +337,7 @@ def test_public_url_setting_is_used_for_urls(make_app):
     assert ticket["url"] == f"https://acme.zendesk.example/api/v2/tickets/{ticket['id']}.json"
 
 
-def test_wrong_method_is_json_405(client):
+def test_wrong_method_is_json_405_naming_it(client):
     response = client.delete("/api/v2/tickets", headers=AUTH)
     assert response.status_code == 405
-    assert "error" in response.get_json()
+    assert response.get_json()["description"].startswith('Invalid method: "DELETE". /api/v2/tickets allows ')

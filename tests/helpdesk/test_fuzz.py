@@ -58,3 +58,30 @@ def test_list_never_500(client, params):
     assert response.status_code in (200, 400)
     if response.status_code == 200:
         json.dumps(response.get_json())
+
+
+QUERY_PIECES = st.sampled_from(["type:ticket", "status", "priority", "created", "solved", "tags", "requester",
+                                "external_id", "subject", "order_by", "sort", ":", "<", ">", "<=", ">=", "-", '"',
+                                "*", " ", "none", "open", "urgent", "2024-05-01", "T12:00:00Z", "+02:00", ".5",
+                                "9999-12-31", "0001-01-01", "99999999999999999999", "é", "\x00", "ß"])
+
+
+@FUZZ
+@given(query=st.lists(QUERY_PIECES | st.text(max_size=6), max_size=12).map("".join),
+       params=st.dictionaries(st.sampled_from(["page", "per_page", "sort_by", "sort_order"]), st.text(max_size=12),
+                              max_size=3))
+def test_search_never_500(client, query, params):
+    client.post("/api/v2/tickets", json={"ticket": {"comment": {"body": "seed"}, "tags": ["a"]}}, headers=AUTH)
+    for path in ("/api/v2/search.json", "/api/v2/search/count.json"):
+        response = client.get(path, query_string={"query": query, **params}, headers=AUTH)
+        assert response.status_code in (200, 400, 422), response.get_data(as_text=True)
+
+
+@FUZZ
+@given(params=st.dictionaries(st.sampled_from(["page[size]", "page[after]", "page[before]", "sort", "external_id"]),
+                              st.text(max_size=16), max_size=4))
+def test_cursor_pages_never_500(client, params):
+    client.post("/api/v2/tickets", json={"ticket": {"comment": {"body": "seed"}}}, headers=AUTH)
+    for path in ("/api/v2/tickets.json", "/api/v2/tickets/1/comments.json"):
+        response = client.get(path, query_string=params, headers=AUTH)
+        assert response.status_code in (200, 400), response.get_data(as_text=True)

@@ -49,3 +49,17 @@ def test_ticket_schema_matches_a_real_ticket(client):
 def test_list_schema_matches_a_real_list(client):
     body = client.get("/api/v2/tickets", headers=AUTH).get_json()
     assert set(body) == set(_schema("TicketList")["properties"])
+
+
+def test_audit_and_search_schemas_match_real_answers(client):
+    created = client.post("/api/v2/tickets", json={"ticket": {"comment": {"body": "x"}, "external_id": "e"}},
+                          headers=AUTH).get_json()
+    assert set(created) == set(_schema("TicketAuditResponse")["required"])
+    assert set(created["audit"]) == set(_schema("Audit")["properties"])
+    for event in created["audit"]["events"]:
+        assert set(event) <= set(_schema("AuditEvent")["properties"])
+    found = client.get("/api/v2/search.json?query=external_id:e", headers=AUTH).get_json()
+    assert set(found) == set(_schema("SearchResults")["properties"])
+    cursor = client.get("/api/v2/tickets.json?page[size]=1", headers=AUTH).get_json()
+    assert set(cursor) == set(_schema("TicketCursorPage")["properties"])
+    assert set(cursor["meta"]) == set(_schema("CursorMeta")["properties"])
