@@ -271,7 +271,7 @@ function updateCounts() {
     emptyState(els["done-empty"], doneRows, "Solved and closed tickets move here.");
   }
   els["done-more-bar"].hidden = !done.more || !(done.loaded || done.error);
-  // Not disabled while loading: the button keeps the keyboard focus, and a second click waits for the first.
+  // Not disabled while loading, so it keeps the keyboard focus; a click while a page loads is ignored.
   els["done-more"].setAttribute("aria-disabled", String(done.loading));
   els["done-more"].textContent = done.loading ? "Loading…" : done.error ? "Try again" : "Show more";
   let needsReview = 0;
