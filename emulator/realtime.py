@@ -261,7 +261,7 @@ class Connection:
             node = self.db.get(self.ns, path)
             self.push(wire.push_text("d", path, wire.dumps(node)))
         else:
-            listen.last_query_json, listen.window = listen.render_query()
+            listen.last_query_json, listen.window = wire.query_result(self.api.indexes, self.ns, path, query)
             self.push(wire.push_text("d", path, listen.last_query_json, listen.tag))
         self.listens[key] = listen  # no await between reading and registering
         self.api.registry.add(listen)

@@ -156,7 +156,8 @@ class RestApi:
         if query is None:  # no await between reading and registering
             initial, _ = render(ns, path)
         else:
-            initial, listener.window = self.render_query_listener(listener)
+            picked, listener.window = self.indexes.select(ns, path, query)
+            initial = listener.encode_result(picked)
         listener.last_query_json = initial
         self.registry.add(listener)
         try:
@@ -172,12 +173,6 @@ class RestApi:
         finally:
             self.registry.remove(listener)
         return resp
-
-    def render_query_listener(self, listener: Listener):
-        """Current result of a query stream, as JSON, and its index.Window (the Registry's query hook)."""
-        picked, window = self.indexes.select(listener.ns, listener.path, listener.query)
-        rendered = {k: values.render(v) for k, v in picked.items()} if picked is not None else None
-        return values.dumps(rendered), window
 
     # ---- writes ------------------------------------------------------------------------
 

@@ -90,7 +90,7 @@ class EmulatorServer:
             _log.info("replayed %d journal entries from %s", replayed, s.data_dir)
         self.registry = Registry()
         self.api = RestApi(self.db, self.registry, s.namespace, keep_alive_s=s.keep_alive_s)
-        self.registry._render_query = self.api.render_query_listener
+        self.registry.select_query = lambda l: self.api.indexes.select(l.ns, l.path, l.query)
         self.registry.node_at = self.db.get
         self.db.commit_hooks.append(self.registry.on_commit)
         self.triggers = list(s.triggers)

@@ -89,29 +89,44 @@ class Listener:
     def deliver(self, payload) -> None:
         self.send(*payload)
 
+    @staticmethod
+    def encode_result(picked) -> str:
+        """JSON of a query result (children as `index.Indexes.select` picks them) as this kind of listener sends it."""
+        return values.dumps({k: values.render(v) for k, v in picked.items()} if picked is not None else None)
+
+    @staticmethod
+    def encode_child(node) -> str:
+        return values.dumps(values.render(node))
+
     def send_query_result(self, data_json: str) -> None:
-        """Send the new result of this listener's query (JSON from `render_query`)."""
+        """Send the whole new result of this listener's query."""
         self.send(frame("put", (), data_json))
+
+    def send_query_child(self, name: str, data_json: str) -> None:
+        """Send one child of the result that changed, entered it, or left it (data `null`)."""
+        self.send(frame("put", (name,), data_json))
+
+    def send_query_children(self, changes: dict) -> None:
+        """Send several children of the result at once ({name: JSON, "null" for one that left}) as one patch."""
+        self.send(frame("patch", (), _json_object(changes)))
 
     def revoke(self) -> None:
         """The rules no longer let this listener read its location."""
         self.send(CANCEL)
         self.close()
 
-    render_query = None  # fn(listener) -> JSON of its query result; None: the Registry's renderer
-
 
 class Registry:
     """Listeners by namespace and path; `on_commit` is the store's commit hook.
 
     Args:
-      render_query: fn(listener) -> (JSON text of the listener's current query result, its index.Window).
+      select_query: fn(listener) -> (the children its query picks, or None; their index.Window).
       can_read: fn(listener) -> bool, re-checked after changes near a listener; False sends `cancel`.
     """
 
-    def __init__(self, render_query=None, can_read=None, node_at=None):
+    def __init__(self, select_query=None, can_read=None, node_at=None):
         self._by_ns: dict[str, dict[tuple, set[Listener]]] = {}
-        self._render_query = render_query
+        self.select_query = select_query
         # fn(ns, path) -> stored node: lets a query listener's window be compared with what a change wrote.
         self.node_at = node_at
         # fn(listener) -> bool: may it still read its location? None: everyone may (no rules).
@@ -150,7 +165,7 @@ class Registry:
         for lpath, group in list(paths.items()):
             if lpath[: len(top)] == top or top[: len(lpath)] == lpath:
                 payloads: dict = {}  # built once per listener class (SSE, WebSocket) at this path
-                results: dict = {}  # one query result per (renderer, query) at this path
+                results: dict = {}  # one query result per query at this path
                 verdicts: dict = {}  # one read-rule evaluation per distinct reader at this path
                 touched = None  # the children of lpath the change wrote: [(name, new stored child)]
                 for listener in list(group):
@@ -200,21 +215,33 @@ class Registry:
             return False
         return [(name, self.node_at(change.ns, lpath + (name,))) for name in names]
 
-    def _refresh_query(self, listener: Listener, results: dict | None = None, touched=False) -> None:
-        """Send a query listener its new result, unless the change cannot have touched its window."""
-        window = listener.window
-        if touched and window is not None and not any(
-                index.touches(listener.query, window, name, child) for name, child in touched):
+    def _refresh_query(self, listener: Listener, results: dict, touched=False) -> None:
+        """Send a query listener what changed in its result, unless the change cannot have touched its window.
+
+        When the change wrote below the listened location and the last window is known, only the children
+        that left the result (as `null`), entered it, or were written are sent, each at its own path, as
+        for a plain stream; otherwise the whole result, if it differs from the last one sent.
+        """
+        old = listener.window
+        if touched and old is not None and not any(
+                index.touches(listener.query, old, name, child) for name, child in touched):
             return
-        render = listener.render_query or self._render_query
-        key = (type(listener), listener.query)
-        if results is not None and key in results:
-            data, window = results[key]
-        else:
-            data, window = render(listener)
-            if results is not None:
-                results[key] = (data, window)
+        if listener.query not in results:
+            results[listener.query] = self.select_query(listener)
+        picked, window = results[listener.query]
         listener.window = window
+        if touched and old is not None and window is not None:
+            written = {name for name, _ in touched}
+            changes = {name: "null" for name in old.names - window.names}
+            for name in window.names - old.names | (written & old.names & window.names):
+                changes[name] = listener.encode_child(picked[name])
+            if len(changes) == 1:
+                listener.send_query_child(*changes.popitem())
+            elif changes:  # one change moved several children: one event, as a multi-path update makes one
+                listener.send_query_children(changes)
+            listener.last_query_json = None  # not kept up to date child by child: the next full result is sent
+            return
+        data = listener.encode_result(picked)
         if data != listener.last_query_json:
             listener.last_query_json = data
             listener.send_query_result(data)
@@ -242,6 +269,11 @@ class Registry:
         if below:
             out.append(frame("patch", (), "{" + ",".join(below) + "}"))
         return b"".join(out)
+
+
+def _json_object(items: dict) -> str:
+    """A JSON object from keys and values that are already JSON text."""
+    return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{v}" for k, v in items.items()) + "}"
 
 
 def _reader_key(auth, query):

@@ -155,7 +155,7 @@ def query_result(indexes, ns: str, path: tuple, query):
     """JSON (stored form) of the children of the node at `path` that `query` selects ("null" for none),
     and the index.Window they make."""
     picked, window = indexes.select(ns, path, query)
-    return (dumps(picked) if picked else "null"), window
+    return WireListen.encode_result(picked), window
 
 
 class WireListen(Listener):
@@ -183,12 +183,26 @@ class WireListen(Listener):
     def send(self, data, chunked=None) -> None:  # the Registry's raw-bytes path is SSE only
         raise TypeError("WireListen takes messages through deliver() and send_query_result()")
 
-    def render_query(self, listener=None):
-        return query_result(self.conn.api.indexes, self.ns, self.path, self.query)
+    @staticmethod
+    def encode_result(picked) -> str:
+        return dumps(picked) if picked else "null"
+
+    @staticmethod
+    def encode_child(node) -> str:
+        return dumps(node)
 
     def send_query_result(self, data_json: str) -> None:
         if not self.closed:
             self.conn.push(push_text("d", self.path, data_json, self.tag))
+
+    def send_query_child(self, name: str, data_json: str) -> None:
+        if not self.closed:  # a tagged put at the child's path: the SDK applies it to that query's view
+            self.conn.push(push_text("d", self.path + (name,), data_json, self.tag))
+
+    def send_query_children(self, changes: dict) -> None:
+        if not self.closed:  # a tagged merge: the SDK applies it to that query's view
+            items = ",".join(f"{dumps(name)}:{data}" for name, data in changes.items())
+            self.conn.push(push_text("m", self.path, "{" + items + "}", self.tag))
 
     def revoke(self) -> None:
         if self.closed:

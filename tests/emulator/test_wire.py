@@ -173,6 +173,25 @@ def test_stream_framing_and_events(http, base):
     ]
 
 
+def test_a_query_stream_sends_only_the_children_that_change_enter_or_leave_its_window(http, base):
+    """After its first result, a query stream is sent child by child, as a plain stream is (not the whole window)."""
+    http.put(f"{base}.json", json={"a": {"n": 1}, "b": {"n": 2}, "c": {"n": 3}, "d": {"n": 4}})
+    query = {"orderBy": '"n"', "limitToFirst": "2"}
+    with requests.get(f"{base}.json", params=query, headers={"Accept": "text/event-stream"}, stream=True) as stream:
+        events = _Events(stream)
+        assert events.read(1) == [("put", {"path": "/", "data": {"a": {"n": 1}, "b": {"n": 2}}})]
+        http.put(f"{base}/d/n.json", json=40)  # outside the window: nothing
+        http.put(f"{base}/b/x.json", json="changed")  # inside: that child alone
+        http.put(f"{base}/z.json", json={"n": 0})  # enters first: b leaves
+        http.delete(f"{base}/a.json")  # a leaves: b comes back
+        got = events.read(3)
+    assert got == [  # one write that moves several children of the window is one patch
+        ("put", {"path": "/b", "data": {"n": 2, "x": "changed"}}),
+        ("patch", {"path": "/", "data": {"b": None, "z": {"n": 0}}}),
+        ("patch", {"path": "/", "data": {"a": None, "b": {"n": 2, "x": "changed"}}}),
+    ]
+
+
 def test_stream_sends_keep_alive(base):
     # The session emulator runs with --keep-alive 1.
     with requests.get(f"{base}.json", headers={"Accept": "text/event-stream"}, stream=True) as stream:
