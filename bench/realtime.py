@@ -264,7 +264,7 @@ class Cpu:
 
     def read(self) -> tuple[float, float, float, float]:
         t, machine_t = self.proc.cpu_times(), psutil.cpu_times()
-        busy = sum(machine_t) - machine_t.idle - getattr(machine_t, "iowait", 0.0)
+        busy = sum(getattr(machine_t, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq", "steal"))
         return t.user + t.system, time.process_time(), busy, time.perf_counter()
 
     def per(self, before: tuple, n: int) -> dict:
