@@ -183,7 +183,17 @@ class Stack:
         """Start a stopped process on its former port (the database re-registers the trigger)."""
         if name == "database":
             self.procs[name].env["ENRICH_FUNCTION_URL"] = self.urls["enrich"]
-        self.procs[name].start()
+        # The former port came from the ephemeral range, so for a moment an outgoing connection of
+        # another process (a client retrying while this one was down) may hold it as its local port.
+        deadline = time.monotonic() + 15.0
+        while True:
+            try:
+                self.procs[name].start()
+                break
+            except RuntimeError as exc:
+                if "address already in use" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.25)
         if name == "database":
             self.register_trigger()  # as a functions emulator re-registers with a restarted database
 
