@@ -6,5 +6,7 @@ scikit-learn, scipy or skops. Modules: ``mask`` (PII placeholders),
 ``features`` (ticket fields -> model inputs, ``input_hash``), ``arraymodels`` (the fitted
 models as plain arrays and JSON, and the numpy arithmetic that runs them), ``predictor`` (the
 three heads), ``bundle`` (safe loading, checksums, hot reload), ``lexicon`` (VADER: the
-sentiment fallback and features), ``errors`` (the exception tree).
+sentiment fallback and features), ``language`` (the text's language), ``confidence`` (high /
+medium / low per head), ``explain`` (the words and fields behind each prediction),
+``errors`` (the exception tree).
 """

@@ -65,6 +65,12 @@ def features(texts: list[str]) -> np.ndarray:
     return out
 
 
+def valences(words: list[str]) -> dict[str, float]:
+    """VADER's valence (-4 to 4) of each of ``words`` (lower-case) that its lexicon holds."""
+    lexicon_ = _get_analyzer().lexicon
+    return {w: float(lexicon_[w]) for w in words if w in lexicon_}
+
+
 def _scores(text: str) -> dict:
     if not text:
         return {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}

@@ -19,6 +19,12 @@ Models (keys of the dict; a head's model is None when its data had no labels):
     resolution_p50, resolution_p90 (optional): TreeEnsemble over the categorical codes and
         numbers of the fields plus the linear centre and spread; when present they give p50
         and p90 (``params.resolution.kind == "gbm"``).
+
+After the heads, business rules in readable params: the text's language (``ticketml.language``)
+against the languages the bundle was trained on (``params.languages``, ["en"] when absent),
+a confidence level per head (``ticketml.confidence``, thresholds in ``params.confidence``),
+the words and fields behind each prediction (``ticketml.explain``), and the reasons a ticket
+needs review.
 """
 
 import math
@@ -26,11 +32,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ticketml import lexicon
+from ticketml import language, lexicon
 from ticketml.arraymodels import (
     FieldVectorizer, LinearModel, LogisticModel, Rows, TextVectorizer, TreeEnsemble, hstack,
 )
+from ticketml.confidence import Levels, resolution_score
 from ticketml.errors import BundleError
+from ticketml.explain import Explainer
 from ticketml.features import PRIORITIES, SENTIMENTS, model_inputs
 
 _NONE = type(None)
@@ -99,16 +107,29 @@ class Predictor:
             self._centre_offset = float(resolution.get("centre_offset", 0.0))
             self._codes = {g: dict(c) for g, c in resolution.get("codes", {}).items()}
             self._numeric = list(resolution.get("numeric", []))
+            languages = params.get("languages", language.DEFAULT_LANGUAGES)
+            if not isinstance(languages, (list, tuple)) or not all(
+                    isinstance(code, str) for code in languages):
+                raise ValueError(f"languages {languages!r} is not a list of codes")
+            self._languages = frozenset(languages)
+            self._levels = Levels(params.get("confidence"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BundleError(f"Invalid bundle params: {exc!r}. See ticketml.predictor.") from exc
         self._est = dict(models)
         self._gbm = self._est.get("resolution_p50") is not None
+        self._explainer = Explainer(self._est, self._temperature, self._lexicon_features,
+                                    self._codes, self._numeric)
         self.version = version
 
     @property
     def review_threshold(self) -> float:
         """Top priority probability below which a prediction is flagged ``needs_review``."""
         return self._review_threshold
+
+    @property
+    def languages(self) -> frozenset[str]:
+        """The languages the bundle was trained on (empty: no language check)."""
+        return self._languages
 
     @property
     def heads(self) -> dict[str, str]:
@@ -124,34 +145,70 @@ class Predictor:
         """Return the enrichment for one ticket (see ``predict_many``)."""
         return self.predict_many([ticket])[0]
 
-    def predict_many(self, tickets: Sequence[Mapping]) -> list[dict]:
+    def predict_many(self, tickets: Sequence[Mapping], explain: bool = True) -> list[dict]:
         """Return the enrichment contract for each ticket.
 
         Args:
             tickets: Ticket mappings; missing, mistyped or unseen field values are tolerated.
+            explain: Compute ``explanations`` (evaluation code that does not read them may
+                skip their cost).
 
         Returns:
             One dict per ticket: ``priority``, ``priority_scores`` (P1-P4, rounded, sum 1),
             ``sentiment`` ({label, score in [-1, 1]}), ``resolution_hours`` ({p50, p90},
-            p90 >= p50 > 0), ``needs_review`` and ``model_version``.
+            p90 >= p50 > 0), ``language`` (ISO 639-1 code or "und"), ``confidence`` ({head:
+            high | medium | low}), ``explanations`` ({head: [{feature, kind, weight}]}, at
+            most 5 each), ``needs_review``, ``review_reasons`` (why, e.g. ["language:fr",
+            "low_confidence:priority", "empty_text"]; empty when not needed) and
+            ``model_version``.
         """
         texts, fields, x_text, x_all = self._features(tickets)
         priority = self._priority_probabilities(x_all)
-        sentiment = self._sentiment(x_text, texts)
-        p50, p90 = self._resolution_hours(x_all, fields)
+        sentiment_probs, lexicon_scores = self._sentiment_probabilities(x_text, texts)
+        centre, upper, dense = self._quantiles(x_all, fields)
+        p50, p90 = self._hours(centre, upper)
+        languages = language.detect_many(texts)
         results = []
         for i, text in enumerate(texts):
             scores = _rounded_distribution(priority[i], PRIORITIES)
             top = max(PRIORITIES, key=lambda p: (scores[p], -PRIORITIES.index(p)))
-            results.append({
+            sentiment = (_sentiment_result(sentiment_probs[i]) if self._est["sentiment"]
+                         is not None else _lexicon_result(text))
+            reasons = self._review_reasons(text, languages[i], float(priority[i].max()))
+            result = {
                 "priority": top,
                 "priority_scores": scores,
-                "sentiment": sentiment[i],
+                "sentiment": sentiment,
                 "resolution_hours": {"p50": p50[i], "p90": p90[i]},
-                "needs_review": bool(not text or priority[i].max() < self._review_threshold),
+                "language": languages[i],
+                "confidence": {
+                    "priority": self._levels.level("priority", float(priority[i].max())),
+                    "sentiment": self._levels.level("sentiment", float(sentiment_probs[i].max())),
+                    "resolution": self._levels.level("resolution",
+                                                     resolution_score(p50[i], p90[i])),
+                },
+                "needs_review": bool(reasons),
+                "review_reasons": reasons,
                 "model_version": self.version,
-            })
+            }
+            if explain:
+                result["explanations"] = self._explainer.explain(
+                    tickets[i] if isinstance(tickets[i], Mapping) else {}, text, fields[i],
+                    _OneRow(x_text, i), _OneRow(x_all, i), top, sentiment["label"],
+                    None if dense is None else dense[i],
+                    None if lexicon_scores is None else lexicon_scores[i])
+            results.append(result)
         return results
+
+    def _review_reasons(self, text: str, code: str, top_priority: float) -> list[str]:
+        reasons = []
+        if not text:
+            reasons.append("empty_text")
+        if self._languages and code != language.UNDETERMINED and code not in self._languages:
+            reasons.append(f"language:{code}")
+        if top_priority < self._review_threshold:
+            reasons.append("low_confidence:priority")
+        return reasons
 
     def priority_probabilities(self, tickets: Sequence[Mapping]) -> np.ndarray:
         """Calibrated P1-P4 probabilities, shape (n, 4), unrounded (for evaluation)."""
@@ -182,9 +239,17 @@ class Predictor:
         return out
 
     def _sentiment(self, x_text: Rows, texts: list[str]) -> list[dict]:
+        if self._est["sentiment"] is None:
+            return [_lexicon_result(t) for t in texts]
+        return [_sentiment_result(p) for p in self._sentiment_probabilities(x_text, texts)[0]]
+
+    def _sentiment_probabilities(self, x_text: Rows, texts: list[str]):
+        """(n, 3) probabilities, and VADER's (n, 4) scores when the model read them (else None).
+
+        A lexicon-only head gives VADER's pseudo-probabilities."""
         model = self._est["sentiment"]
         if model is None:
-            return [_lexicon_result(t) for t in texts]
+            return np.array([lexicon.probabilities(t) for t in texts]).reshape(-1, 3), None
         scores = lexicon.features(texts) if self._lexicon_features or self._lexicon_veto else None
         if self._lexicon_features:
             x_text = hstack([x_text, Rows.from_dense(scores)])
@@ -202,14 +267,19 @@ class Predictor:
                      | ((top == _NEGATIVE) & (compound >= self._lexicon_veto)))
             for i in np.nonzero(clash)[0]:
                 out[i] = (out[i] + np.array(lexicon.probabilities_of(float(compound[i])))) / 2
-        return [_sentiment_result(p) for p in out]
+        return out, (scores if self._lexicon_features else None)
 
     def _log_quantiles(self, x: Rows, fields: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+        return self._quantiles(x, fields)[:2]
+
+    def _quantiles(self, x: Rows, fields: list[dict]):
+        """log1p of p50 and p90, and the trees' dense inputs (None without trees)."""
         low, high = self._log_hours_range
         n = x.shape[0]
+        dense = None
         if self._est["resolution_mu"] is None:
             median, p90 = self._constant_hours
-            return np.full(n, math.log1p(median)), np.full(n, math.log1p(p90))
+            return np.full(n, math.log1p(median)), np.full(n, math.log1p(p90)), dense
         mu = self._est["resolution_mu"].predict(x)
         sigma = np.maximum(self._est["resolution_sigma"].predict(x), self._sigma_floor)
         if self._gbm:
@@ -220,7 +290,7 @@ class Predictor:
             centre = mu + self._centre_offset
             upper = centre + self._z90 * sigma
         centre = np.clip(centre, low, high)
-        return centre, np.clip(upper, centre, high)
+        return centre, np.clip(upper, centre, high), dense
 
     def gbm_inputs(self, fields: list[dict], mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
         """Dense inputs of the gradient-boosted resolution head: one column per categorical
@@ -242,7 +312,9 @@ class Predictor:
         return out
 
     def _resolution_hours(self, x, fields) -> tuple[list[float], list[float]]:
-        centre, upper = self._log_quantiles(x, fields)
+        return self._hours(*self._log_quantiles(x, fields))
+
+    def _hours(self, centre, upper) -> tuple[list[float], list[float]]:
         floor = round(math.expm1(self._log_hours_range[0]), _HOURS_DECIMALS)
         p50 = [max(round(math.expm1(m), _HOURS_DECIMALS), floor) for m in centre]
         p90 = [max(round(math.expm1(u), _HOURS_DECIMALS), lo) for u, lo in zip(upper, p50)]
@@ -295,6 +367,17 @@ def check_dimensions(models: Mapping, params: Mapping) -> None:
             raise BundleError(f'Invalid models: "{first}" and "{second}" come together.')
     if models.get("resolution_p50") is not None and models.get("resolution_mu") is None:
         raise BundleError('Invalid models: the trees read "resolution_mu", which is missing.')
+
+
+class _OneRow:
+    """Row ``i`` of CSR rows, as the explainer reads it (``indptr`` of two offsets)."""
+
+    __slots__ = ("indptr", "indices", "data")
+
+    def __init__(self, rows: Rows, i: int):
+        self.indptr = rows.indptr[i:i + 2]
+        self.indices = rows.indices
+        self.data = rows.data
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

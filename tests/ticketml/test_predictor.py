@@ -33,7 +33,17 @@ MALFORMED = [
 
 def assert_contract(result, version):
     assert set(result) == {"priority", "priority_scores", "sentiment", "resolution_hours",
-                           "needs_review", "model_version"}
+                           "language", "confidence", "explanations", "needs_review",
+                           "review_reasons", "model_version"}
+    assert isinstance(result["language"], str) and result["language"]
+    assert set(result["confidence"]) == set(result["explanations"]) == {
+        "priority", "sentiment", "resolution"}
+    assert set(result["confidence"].values()) <= {"high", "medium", "low"}
+    for items in result["explanations"].values():
+        assert len(items) <= 5
+        assert all(set(i) == {"feature", "kind", "weight"} and i["kind"] in ("word", "field")
+                   and isinstance(i["weight"], float) for i in items)
+    assert result["needs_review"] == bool(result["review_reasons"])
     assert result["priority"] in PRIORITIES
     scores = result["priority_scores"]
     assert list(scores) == list(PRIORITIES)
