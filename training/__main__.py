@@ -27,12 +27,15 @@ from training import database, database_url, demo_data
 from training.data import DataError
 from training.benchmark import headline, run_benchmark
 from training.mapping import MappingError, load_mapping
+from training.minimum import Minimum
 from training.pipeline import run
 from training.publish import card_regressions, current_version, list_versions, prune, publish
 from training.train import TrainingError, TrainParams
 
 ENV_MODEL_DIR = "MODEL_DIR"
 ENV_SEED = "TRAINING_SEED"
+ENV_MIN_CLOSED = "TRAINING_MIN_CLOSED"
+ENV_MIN_PER_CLASS = "TRAINING_MIN_PER_CLASS"
 DEFAULT_MODEL_DIR = "model"
 DEFAULT_SEED = 7
 
@@ -84,7 +87,7 @@ def _train(args) -> int:
 def _train_on(data: Path, mapping, args) -> int:
     result = run(data, mapping, args.out, _params(args),
                  publish_bundle=not args.no_publish, show_progress=not args.quiet,
-                 force=args.force)
+                 force=args.force, minimum=Minimum(args.min_closed, args.min_per_class))
     print(_summary(result.card))
     state = "published" if result.published else "written, not published"
     print(f"bundle {result.version} {state} in {result.version_dir}")
@@ -211,6 +214,14 @@ def _parser(environ) -> argparse.ArgumentParser:
     train.add_argument("--split", choices=("auto", "time", "random"), default="auto",
                        help="holdout: time-ordered, seeded random, or auto (time if timestamps)")
     _training_options(train)
+    train.add_argument("--min-closed", type=int,
+                       default=int(environ.get(ENV_MIN_CLOSED, Minimum.closed)),
+                       help="refuse to train on fewer closed tickets (env "
+                            f"{ENV_MIN_CLOSED}, default {Minimum.closed})")
+    train.add_argument("--min-per-class", type=int,
+                       default=int(environ.get(ENV_MIN_PER_CLASS, Minimum.per_class)),
+                       help="refuse to train when a priority or sentiment has fewer closed "
+                            f"tickets (env {ENV_MIN_PER_CLASS}, default {Minimum.per_class})")
     train.add_argument("--no-publish", action="store_true", help="write the bundle only")
     train.add_argument("--force", action="store_true",
                        help="publish even if the published bundle scores better")

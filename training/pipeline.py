@@ -1,4 +1,5 @@
-"""One training run end to end: read, prepare, split, fit, evaluate, write, gate, publish.
+"""One training run end to end: read, prepare, check the minimum, split, fit, evaluate, write,
+gate, publish.
 
 Before publishing, the published bundle (if any) is evaluated on the same test set; the new
 one is published only if it is not worse on a primary metric (``training.publish.compare``)
@@ -19,10 +20,12 @@ from ticketml.bundle import VERSIONS_DIR, load_bundle, sha256_file
 from ticketml.errors import BundleError
 from ticketml.predictor import Predictor
 from training.card import build_card
+from training.confidence import serving_params
 from training.data import DataError, prepare, read_records, split
 from training.evaluate import evaluate
 from training.export import export_models
 from training.mapping import FieldMapping
+from training.minimum import Minimum, check as check_minimum
 from training.plots import write_plots
 from training.publish import (
     compare, current_version, find_version, make_version, publish, write_bundle,
@@ -51,7 +54,8 @@ class RunResult:
 
 def run(data_path: str | Path, mapping: FieldMapping, model_dir: str | Path,
         params: TrainParams, publish_bundle: bool = True, show_progress: bool = True,
-        now: datetime | None = None, force: bool = False) -> RunResult:
+        now: datetime | None = None, force: bool = False,
+        minimum: Minimum | None = None) -> RunResult:
     """Train on one export file and write (and by default publish) a bundle.
 
     Args:
@@ -64,9 +68,11 @@ def run(data_path: str | Path, mapping: FieldMapping, model_dir: str | Path,
         now: Training time recorded in the card; defaults to the current UTC time. It does
             not enter the version.
         force: Publish even if the published bundle scores better on this test set.
+        minimum: The fewest closed tickets, in all and per class (default ``Minimum()``).
 
     Raises:
         DataError: The file holds no usable rows or cannot be read.
+        NotEnoughData: Fewer closed tickets than ``minimum`` (a TrainingError).
         TrainingError: A head cannot be trained from the data.
     """
     now = now or datetime.now(timezone.utc)
@@ -77,6 +83,7 @@ def run(data_path: str | Path, mapping: FieldMapping, model_dir: str | Path,
         dataset = prepare(read_records(data_path), mapping, progress=_wrap(reading))
     if not dataset.examples:
         raise DataError(f'Invalid data file "{data_path}": no usable rows ({dataset.report}).')
+    check_minimum(dataset.examples, minimum or Minimum())
     train, val, test, method = split(
         dataset.examples, params.seed, params.test_share, params.val_share, params.split)
 
@@ -88,6 +95,8 @@ def run(data_path: str | Path, mapping: FieldMapping, model_dir: str | Path,
         estimators, predictor_params = fit_heads(train, val, params, step)
         step("evaluate")
         models = export_models(estimators)  # What the bundle stores and serving runs.
+        predictor_params = {**predictor_params,
+                            **serving_params(models, predictor_params, train, val)}
         version = make_version(data_sha, {**params.as_dict(), "mapping": mapping.name})
         predictor = Predictor(models, predictor_params, version)
         metrics = evaluate(predictor, train, test)

@@ -214,6 +214,11 @@ class Predictor:
         """Calibrated P1-P4 probabilities, shape (n, 4), unrounded (for evaluation)."""
         return self._priority_probabilities(self._features(tickets)[3])
 
+    def sentiment_probabilities(self, tickets: Sequence[Mapping]) -> np.ndarray:
+        """Negative, neutral, positive probabilities, shape (n, 3), unrounded (for evaluation)."""
+        texts, _, x_text, _ = self._features(tickets)
+        return self._sentiment_probabilities(x_text, texts)[0]
+
     def resolution_log_hours(self, tickets: Sequence[Mapping]) -> tuple[np.ndarray, np.ndarray]:
         """Unrounded log1p(p50) and log1p(p90) hours (for evaluation)."""
         _, fields, _, x_all = self._features(tickets)
