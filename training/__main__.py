@@ -7,6 +7,7 @@ Commands:
   versions   list the versions in a model directory
   prune      delete old versions, keeping the published one and the newest others
   evaluate   the benchmark: train on one file, evaluate on another (nothing is published)
+  monitor    stored predictions against the outcomes of closed tickets, and the input mix
 
 Every option that has an environment variable falls back to it (shown in ``--help``).
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ticketml.errors import TicketMLError
-from training import database, database_url, demo_data
+from training import database, database_url, demo_data, monitor
 from training.data import DataError
 from training.benchmark import headline, run_benchmark
 from training.mapping import MappingError, load_mapping
@@ -119,6 +120,30 @@ def _params(args) -> TrainParams:
                        review_target_accuracy=args.review_target_accuracy,
                        recency_half_life_days=args.recency_half_life_days,
                        resolution_model=args.resolution_model)
+
+
+def _monitor(args) -> int:
+    if args.database is None:
+        tickets = monitor.read_export(args.data)
+        source = args.data
+    else:
+        target = database_url.resolve(args.database, args.environ)
+        tickets = monitor.read_database(target, args.path, args.page_size)
+        source = f"{target} ({args.path})"
+    report = monitor.monitor(tickets)
+    written = monitor.write_report(report, args.out, publish_to=args.publish)
+    priority, resolution = report["priority"], report["resolution"]
+    print(f"read {report['tickets']} tickets from {source}: {report['enriched']} enriched, "
+          f"{report['closed']} closed")
+    if priority["n"]:
+        print(f"priority on {priority['n']} closed: accuracy {priority['accuracy']}, macro-F1 "
+              f"{priority['macro_f1']}, calibration error {priority['calibration']['ece']}")
+    if resolution["n"]:
+        print(f"resolution on {resolution['n']} solved: p90 coverage "
+              f"{resolution['p90_coverage']}, within 2x {resolution['within_2x']}")
+    print(f"{', '.join(written)} in {args.out}"
+          + (f"; {monitor.MONITOR_FILE} published in {args.publish}" if args.publish else ""))
+    return 0
 
 
 def _publish(args) -> int:
@@ -242,6 +267,23 @@ def _parser(environ) -> argparse.ArgumentParser:
     _training_options(bench)
     bench.add_argument("--quiet", action="store_true", help="no progress bars")
     bench.set_defaults(handler=_evaluate)
+
+    mon = commands.add_parser(
+        "monitor", help="compare stored predictions with closed tickets' outcomes; input drift")
+    mon_source = mon.add_mutually_exclusive_group(required=True)
+    mon_source.add_argument("--data", help="JSON export of /tickets ({id: ticket}, or the "
+                                           "database's {\"tickets\": ...}), or JSONL of tickets")
+    mon_source.add_argument("--database", nargs="?", const="", metavar="URL",
+                            help="read the tickets from a Realtime Database (URL as for train)")
+    mon.add_argument("--path", default=database.DEFAULT_PATH,
+                     help="with --database: location of the tickets (default %(default)s)")
+    mon.add_argument("--page-size", type=int, default=database.DEFAULT_PAGE_SIZE,
+                     help="with --database: tickets per request (default %(default)s)")
+    mon.add_argument("--out", required=True, help="directory for monitor.json, monitor.md, PNGs")
+    mon.add_argument("--publish", metavar="MODEL_DIR",
+                     help="also copy monitor.json into this model directory, where the "
+                          "function serves its figures on /metrics")
+    mon.set_defaults(handler=_monitor)
 
     pub = commands.add_parser("publish", help="point current.json at an existing version")
     pub.add_argument("--model-dir", default=model_dir,

@@ -114,6 +114,8 @@ def ticket_fields(ticket_id: str, ticket: dict, enrichment: dict) -> dict:
     tags = [f"category_{ticket['category']}", f"sentiment_{sentiment}", "enriched"]
     if enrichment.get("needs_review"):
         tags.append("needs_review")
+    if isinstance(enrichment.get("language"), str):
+        tags.append(f"language_{enrichment['language']}")
     return {
         "external_id": ticket_id,
         "subject": mask_pii(ticket["subject"]),
@@ -129,7 +131,14 @@ def _summary(enrichment: dict) -> str:
     hours = enrichment["resolution_hours"]
     return (f"Predicted priority {enrichment['priority']} "
             f"({enrichment['priority_scores'][enrichment['priority']]:.0%} sure"
-            f"{', needs review' if enrichment.get('needs_review') else ''}); "
+            f"{_review(enrichment)}); "
             f"sentiment {enrichment['sentiment']['label']} ({enrichment['sentiment']['score']:+.2f}); "
             f"expected resolution {hours['p50']:.1f} h, at most {hours['p90']:.1f} h. "
             f"Model {enrichment['model_version']}.")
+
+
+def _review(enrichment: dict) -> str:
+    if not enrichment.get("needs_review"):
+        return ""
+    reasons = [r for r in enrichment.get("review_reasons") or [] if isinstance(r, str)]
+    return f", needs review: {', '.join(reasons)}" if reasons else ", needs review"

@@ -1,12 +1,21 @@
-"""Prometheus metrics of a function instance: events by outcome, predictions, helpdesk calls.
+"""Prometheus metrics of a function instance: events by outcome, predictions, helpdesk calls, and
+the latest monitoring figures.
 
 Served on `METRICS_PORT` when that is set (the local stack sets it); in Google Cloud, Cloud
 Monitoring's own function metrics and the structured logs take this role and nothing is served.
+
+The monitoring gauges (`enrich_monitor_*`) are the figures of the last `python -m training monitor
+--publish MODEL_DIR`, read from `monitor.json` beside the bundle when /metrics is scraped (again only
+when the file changed); without that file there are none.
 """
 
+import json
+import os
 import threading
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 REGISTRY = CollectorRegistry()
@@ -20,6 +29,78 @@ PREDICTION_SECONDS = Histogram("enrich_prediction_seconds", "Time of one predict
 HELPDESK_CALLS = Counter("enrich_helpdesk_calls", "Helpdesk upserts, by result", ["result"], registry=REGISTRY)
 HELPDESK_SECONDS = Histogram("enrich_helpdesk_seconds", "Time of one helpdesk upsert", buckets=_BUCKETS, registry=REGISTRY)
 WEBHOOKS = Counter("helpdesk_webhooks", "Helpdesk webhooks, by HTTP status", ["status"], registry=REGISTRY)
+MONITOR_FILE = "monitor.json"
+
+
+class MonitorGauges:
+    """A collector of the figures in a `monitor.json` (see `training.monitor`), re-read when it changes."""
+
+    def __init__(self):
+        self.path: Path | None = None
+        self._lock = threading.Lock()
+        self._signature = None
+        self._report: dict = {}
+
+    def watch(self, model_dir) -> None:
+        """Serve the figures of `monitor.json` in `model_dir` from now on."""
+        self.path = Path(model_dir) / MONITOR_FILE
+
+    def collect(self):
+        report = self._read()
+        if not report:
+            return
+        priority, resolution = report.get("priority") or {}, report.get("resolution") or {}
+        for name, help_, value in (
+                ("enrich_monitor_closed_tickets", "Closed tickets in the last monitoring report", report.get("closed")),
+                ("enrich_monitor_priority_accuracy", "Enriched priority = final priority, on closed tickets",
+                 priority.get("accuracy")),
+                ("enrich_monitor_priority_macro_f1", "Macro-F1 of the enriched priority on closed tickets",
+                 priority.get("macro_f1")),
+                ("enrich_monitor_priority_calibration_error", "Expected calibration error of the top priority "
+                 "probability", (priority.get("calibration") or {}).get("ece")),
+                ("enrich_monitor_resolution_p90_coverage", "Share of solved tickets solved within the predicted p90",
+                 resolution.get("p90_coverage")),
+                ("enrich_monitor_resolution_within_2x", "Share of solved tickets solved within 2x of p50",
+                 resolution.get("within_2x"))):
+            if isinstance(value, (int, float)):
+                yield GaugeMetricFamily(name, help_, value=value)
+        for measure in ("precision", "recall"):
+            family = GaugeMetricFamily(f"enrich_monitor_priority_{measure}",
+                                       f"Per-class {measure} of the enriched priority on closed tickets",
+                                       labels=["priority"])
+            for label, row in (priority.get("per_class") or {}).items():
+                if isinstance(row.get(measure), (int, float)):
+                    family.add_metric([label], row[measure])
+            yield family
+        drift = GaugeMetricFamily("enrich_monitor_drift", "Total variation distance of the input mix, last month "
+                                  "against the one before", labels=["field"])
+        for field, value in ((report.get("drift") or {}).get("last_vs_previous") or {}).items():
+            if isinstance(value, (int, float)):
+                drift.add_metric([field], value)
+        yield drift
+
+    def _read(self) -> dict:
+        if self.path is None:
+            return {}
+        with self._lock:
+            try:
+                st = os.stat(self.path)
+            except OSError:
+                self._signature, self._report = None, {}
+                return {}
+            signature = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if signature != self._signature:
+                try:
+                    report = json.loads(self.path.read_text())
+                except (OSError, ValueError):
+                    report = {}  # Being replaced, or not a report: no gauges until it is one.
+                self._signature = signature
+                self._report = report if isinstance(report, dict) else {}
+            return self._report
+
+
+MONITOR = MonitorGauges()
+REGISTRY.register(MONITOR)
 _started = threading.Lock()
 _server = []
 

@@ -14,6 +14,7 @@ import requests
 from firebase_admin import db, exceptions
 from ticketml.bundle import BundleWatcher
 
+from enrichment import metrics
 from enrichment import settings as settings_module
 from enrichment.errors import TransientError
 from enrichment.helpdesk import HelpdeskClient
@@ -84,6 +85,7 @@ def state() -> dict:
                 helpdesk = HelpdeskClient(s.helpdesk_url, s.helpdesk_token, s.helpdesk_email, s.helpdesk_timeout_s)
                 skip_environment_lookups(helpdesk.session, s.helpdesk_url)
                 model = BundleWatcher(s.model_dir)
+                metrics.MONITOR.watch(s.model_dir)
                 model.current()  # load now: a broken bundle fails the first event loudly, not a later one
                 _state.update(settings=s, tickets=tickets, enricher=Enricher(tickets, model, helpdesk, get_logger()))
     return _state

@@ -1,0 +1,89 @@
+"""The Enricher writes the whole enrichment contract of the real bundle: language, confidence,
+explanations and review reasons, besides the predictions and input_hash."""
+
+import copy
+import logging
+from pathlib import Path
+
+import pytest
+
+from enrichment.helpdesk import ticket_fields
+from enrichment.pipeline import Enricher
+from ticketml.bundle import load_bundle
+from ticketml.features import input_hash
+
+MODEL_DIR = Path(__file__).resolve().parents[2] / "model"
+NOW = 1_800_000_000.0
+TICKET = {"subject": "Cannot log in since this morning",
+          "description": "Every login fails. Production is down for our whole team!",
+          "contact": {"name": "Ada", "email": "ada@example.com"}, "category": "authentication",
+          "type": "issue", "impact": 4, "experience": "experienced", "seniority": 3,
+          "created_at": 1_799_999_000_000, "status": "new"}
+FRENCH = {**TICKET, "subject": "Impossible de se connecter",
+          "description": "Bonjour, je ne peux plus me connecter à mon compte depuis ce matin. "
+                         "Toute l'équipe est bloquée, merci de nous aider rapidement."}
+
+
+class Tickets:
+    def __init__(self, data):
+        self.data = copy.deepcopy(data)
+        self.updates = []
+
+    def get(self, ticket_id):
+        return copy.deepcopy(self.data.get(ticket_id))
+
+    def update(self, ticket_id, fields):
+        self.updates.append((ticket_id, copy.deepcopy(fields)))
+        for key, value in fields.items():
+            if value is None:
+                self.data[ticket_id].pop(key, None)
+            else:
+                self.data[ticket_id][key] = value
+
+
+class Model:
+    def __init__(self):
+        self.bundle = load_bundle(MODEL_DIR)
+
+    def current(self):
+        return self.bundle
+
+
+class Helpdesk:
+    def __init__(self):
+        self.sent = []
+
+    def upsert(self, ticket_id, ticket, enrichment, idempotency_key, known_id=None, may_exist=True):
+        self.sent.append(ticket_fields(ticket_id, ticket, enrichment))
+        return {"id": 7, "url": "http://desk.invalid/agent/tickets/7", "created": True}
+
+
+@pytest.fixture(scope="module")
+def model():
+    return Model()
+
+
+def _enrich(model, ticket):
+    tickets, helpdesk = Tickets({"t1": ticket}), Helpdesk()
+    enricher = Enricher(tickets, model, helpdesk, logging.getLogger("test-pipeline"),
+                        clock=lambda: NOW)
+    assert enricher._enrich("t1", {"ticket_id": "t1"}, 0.0) == "forwarded"
+    return tickets.data["t1"]["enrichment"], helpdesk.sent[0]
+
+
+def test_the_enrichment_carries_language_confidence_and_explanations(model):
+    enrichment, sent = _enrich(model, TICKET)
+    assert enrichment["input_hash"] == input_hash(TICKET)
+    assert enrichment["language"] == "en"
+    assert set(enrichment["confidence"]) == {"priority", "sentiment", "resolution"}
+    assert set(enrichment["explanations"]) == {"priority", "sentiment", "resolution"}
+    assert enrichment["needs_review"] is False and enrichment["review_reasons"] == []
+    assert "language_en" in sent["tags"]
+
+
+def test_a_french_ticket_is_flagged_with_its_reason_in_the_helpdesk_too(model):
+    enrichment, sent = _enrich(model, FRENCH)
+    assert enrichment["language"] == "fr"
+    assert enrichment["needs_review"] is True and "language:fr" in enrichment["review_reasons"]
+    assert "needs_review" in sent["tags"] and "language_fr" in sent["tags"]
+    assert "needs review: language:fr" in sent["comment"]["body"]
