@@ -42,6 +42,14 @@ _PHONE_PATTERNS = (
     # National numbers with a trunk zero: 030 12345678, 0171-1234567, 020 7946 0018.
     re.compile(r"(?<![\w.-])0\d{1,4}[ /-]\d{3,8}(?:[ -]\d{2,4})?(?![\w.-]?\d)"),
 )
+# Every card and phone pattern (the cued one included) needs seven or more digits, each at most 24 of these
+# separators from the next; most texts with digits (versions, order numbers, dates) have no such run.
+_DIGIT_RUN = re.compile(r"\d(?:[ ().\/-]{0,24}\d){6}")
+# The non-ASCII letters that (?i) matches to ASCII ones (İ ı to i, the Kelvin sign to k, ſ to s): mapped so
+# that a lower-cased substring test finds every word a case-insensitive pattern could match.
+_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u212a": "k", "\u017f": "s"})
+_BEARER_WORDS = ("bearer", "basic")
+_CUE_WORDS = ("phone", "tel", "mobile", "cell", "fax", "whatsapp", "call", "reach", "text")
 # Any digit run after an explicit cue ("call me at 5551234567", "tel: 12 34 56 78").
 _PHONE_CUED = re.compile(
     r"(?i)\b((?:phone|tel|telephone|mobile|cell|fax|whatsapp|(?:call|reach|text) me (?:at|on))"
@@ -70,14 +78,17 @@ def mask_pii(text: str) -> str:
         text = _URL_USERINFO.sub(lambda m: f"{m[1]}{m[2]}:{SECRET}@", text)
     if "=" in text:
         text = _PARAM.sub(_mask_param, text)
-    text = _BEARER.sub(lambda m: f"{m[1]} {SECRET}", text)  # no guard: (?i) also matches "ſ", "ı", "K" (Kelvin)
+    folded = (text if text.isascii() else text.translate(_FOLD)).lower()
+    if any(word in folded for word in _BEARER_WORDS):
+        text = _BEARER.sub(lambda m: f"{m[1]} {SECRET}", text)
     if "@" in text:
         text = _EMAIL.sub(EMAIL, text)
-    if _DIGIT.search(text):
+    if _DIGIT.search(text) and _DIGIT_RUN.search(text):
         text = _CARD.sub(_mask_card, text)
         for pattern in _PHONE_PATTERNS:
             text = pattern.sub(_mask_phone, text)
-        text = _PHONE_CUED.sub(lambda m: m[1] + _mask_phone(m, group=2), text)
+        if any(word in folded for word in _CUE_WORDS):
+            text = _PHONE_CUED.sub(lambda m: m[1] + _mask_phone(m, group=2), text)
     return text
 
 
