@@ -140,14 +140,14 @@ class QueuePage:
         return self.page.locator(f'.ticket-row[data-id="{ticket_id}"]')
 
     def open_row(self, ticket_id: str) -> Locator:
-        return self.page.locator(f'#open-list > .ticket-row[data-id="{ticket_id}"]')
+        return self.page.locator(f'#open-list .ticket-row[data-id="{ticket_id}"]')
 
     def done_row(self, ticket_id: str) -> Locator:
-        return self.page.locator(f'#done-list > .ticket-row[data-id="{ticket_id}"]')
+        return self.page.locator(f'#done-list .ticket-row[data-id="{ticket_id}"]')
 
     def open_order(self, among: list[str]) -> list[str]:
         """The ids of the open list, in display order, restricted to `among`."""
-        ids = self.page.locator("#open-list > .ticket-row").evaluate_all("rows => rows.map(r => r.dataset.id)")
+        ids = self.page.locator("#open-list .ticket-row").evaluate_all("rows => rows.map(r => r.dataset.id)")
         return [i for i in ids if i in among]
 
     @property

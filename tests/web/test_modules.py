@@ -317,3 +317,126 @@ def test_a_row_list_keeps_its_rows_sorted_and_filtered_and_rebuilds_only_what_ch
     assert result["moved"] is True
     assert result["kept"] == ["k5"]
     assert result["builtAfter"] == 301
+
+
+def test_a_row_list_in_groups_keeps_order_counts_and_sizes_through_random_changes(run):
+    """Rows in groups (as the queue keeps them): after any mix of adds, moves, deletes, later builds and filters,
+    the rows in the document are exactly the shown items in order, each group says how many rows it shows and
+    hides itself when none, no group is empty or over full, and only set() ever builds a row."""
+    result = run("""
+        const {RowList} = await import("/js/rowlist.js");
+        const list = document.createElement("div");
+        document.body.append(list);
+        let built = 0;
+        const compare = (a, b) => a.value.n - b.value.n || (a.id < b.id ? -1 : 1);
+        const rows = new RowList(list, {
+          compare, groupRows: 3,
+          build: (id, value) => { built += 1; const el = document.createElement("p"); el.dataset.id = id; return el; },
+          group: () => { const el = document.createElement("section"); el.className = "g"; return el; },
+        });
+        let seed = 7;
+        const random = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+        const model = new Map();
+        let accepts = () => true;
+        const problems = [];
+        let sets = 0;
+        const check = (step) => {
+          const expected = [...model.entries()].map(([id, value]) => ({id, value})).filter((i) => accepts(i.value))
+            .sort(compare).map((i) => i.id);
+          const shown = [...list.querySelectorAll("p")].map((el) => el.dataset.id);
+          const building = rows.unbuilt > 0;
+          // While rows wait to be built, the document holds the built ones, in order.
+          const order = building ? expected.filter((id) => shown.includes(id)) : expected;
+          if (JSON.stringify(shown) !== JSON.stringify(order)) problems.push([step, "order", shown.length, order.length]);
+          if (rows.shown !== expected.length || rows.size !== model.size) problems.push([step, "counts"]);
+          for (const g of list.children) {
+            const n = g.querySelectorAll("p").length;
+            if (!building && Number(g.style.getPropertyValue("--rows")) !== n) problems.push([step, "--rows", n]);
+            if (!building && g.hidden !== (n === 0)) problems.push([step, "hidden", n]);
+            if (g.children.length > 6) problems.push([step, "over full", g.children.length]);
+          }
+          const groups = new Set([...rows.items.values()].map((item) => item.group));
+          if (groups.size !== list.children.length) problems.push([step, "groups", groups.size, list.children.length]);
+          for (const group of groups) if (group.size === 0) problems.push([step, "empty group"]);
+        };
+        for (let step = 0; step < 600; step += 1) {
+          const r = random();
+          const id = `k${Math.floor(random() * 80)}`;
+          if (r < 0.55) {
+            model.set(id, {n: Math.floor(random() * 40), odd: random() < 0.5});
+            rows.set(id, model.get(id), {later: random() < 0.3});
+            sets += 1;
+          } else if (r < 0.8) {
+            model.delete(id);
+            rows.delete(id);
+          } else if (r < 0.9) {
+            const kind = Math.floor(random() * 3);
+            accepts = [() => true, (v) => v.odd, (v) => v.n < 20][kind];
+            rows.filter(accepts);
+          } else if (r < 0.95) {
+            rows.buildNow(5);
+          } else {
+            await new Promise((resolve) => { const wait = () => (rows.unbuilt ? setTimeout(wait, 1) : resolve()); wait(); });
+          }
+          check(step);
+        }
+        await new Promise((resolve) => { const wait = () => (rows.unbuilt ? setTimeout(wait, 1) : resolve()); wait(); });
+        check("end");
+        rows.clear();
+        return {problems: problems.slice(0, 10), builtAtMostSets: built <= sets, groupsLeft: list.children.length,
+                size: model.size};
+    """)
+    assert result["problems"] == []
+    assert result["builtAtMostSets"] is True
+    assert result["groupsLeft"] == 0
+
+
+def test_confidence_levels_languages_and_review_reasons_in_words(run):
+    result = run("""
+        const f = m.format;
+        const e = {confidence: {priority: "high", sentiment: "low", resolution: "medium"}};
+        return {
+          levels: [f.level(e, "priority"), f.level(e, "sentiment"), f.level({confidence: {priority: "sure"}}, "priority"),
+                   f.level({}, "priority"), f.level(undefined, "priority"), f.level({confidence: "high"}, "priority")],
+          lowest: [f.lowestLevel(e), f.lowestLevel({confidence: {priority: "high", resolution: "medium"}}),
+                   f.lowestLevel({priority: "P1"}), f.lowestLevel(null), f.lowestLevel({confidence: {constructor: "low"}})],
+          languages: [f.languageWords("fr"), f.languageWords("en"), f.languageWords("und"), f.languageWords("zz"),
+                      f.languageWords("not a code!"), f.languageWords(""), f.languageWords(null)],
+          reasons: ["language:fr", "low_confidence:priority", "low_confidence:resolution", "empty_text", "new_rule:x", 42]
+            .map(f.reviewReasonWords),
+        };
+    """)
+    assert result["levels"] == ["high", "low", None, None, None, None]
+    assert result["lowest"] == ["low", "medium", None, None, None]
+    assert result["languages"][:3] == ["French (fr)", "English (en)", "Undetermined"]
+    assert result["languages"][3:5] == ["zz", "not a code!"] and result["languages"][5:] == [None, None]
+    assert result["reasons"] == ["Written in French (fr), a language the model was not trained on",
+                                 "Low confidence in the priority", "Low confidence in the resolution time",
+                                 "No subject or description to read", "new_rule:x", None]
+
+
+def test_the_card_shows_a_confidence_level_per_prediction_and_none_for_tickets_scored_before_levels(run):
+    result = run("""
+        const {analysis} = await import("/js/card.js");
+        const base = {priority: "P2", priority_scores: {P1: 0.1, P2: 0.7, P3: 0.1, P4: 0.1},
+                      sentiment: {label: "negative", score: -0.3}, resolution_hours: {p50: 6, p90: 48}};
+        const view = (enrichment, audience = "customer") => {
+          const el = analysis({enrichment}, {audience});
+          return {levels: Object.fromEntries([...el.querySelectorAll(".level")].map((n) => [n.dataset.head, n.textContent])),
+                  reasons: [...el.querySelectorAll("[data-testid=review-reasons] li")].map((n) => n.textContent),
+                  text: el.textContent};
+        };
+        const rated = {...base, language: "fr", confidence: {priority: "low", sentiment: "high", resolution: "medium"},
+                       needs_review: true, review_reasons: ["language:fr", "low_confidence:priority"]};
+        return {customer: view(rated), agent: view(rated, "agent"), old: view({...base, needs_review: true}, "agent"),
+                junk: view({...base, confidence: {priority: "<b>x</b>", sentiment: 3}, review_reasons: "nope"}, "agent")};
+    """)
+    levels = {"priority": "Low confidence", "sentiment": "High confidence", "resolution": "Medium confidence"}
+    assert result["customer"]["levels"] == levels and result["agent"]["levels"] == levels
+    assert result["customer"]["reasons"] == []  # customers read that a person will check, not the model's reasons
+    assert "a person will check" in result["customer"]["text"]
+    assert result["agent"]["reasons"] == ["Written in French (fr), a language the model was not trained on",
+                                          "Low confidence in the priority"]
+    assert result["old"]["levels"] == {} and result["old"]["reasons"] == []
+    assert "70% confident" in result["old"]["text"] and "The model is unsure of this priority" in result["old"]["text"]
+    assert result["junk"]["levels"] == {} and "<b>" not in result["junk"]["text"]

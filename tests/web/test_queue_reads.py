@@ -80,20 +80,26 @@ def open_queue(new_page, bare) -> QueuePage:
 
 
 def ids_in(queue: QueuePage, list_id: str) -> list[str]:
-    return queue.page.locator(f"#{list_id} > .ticket-row").evaluate_all("rows => rows.map(r => r.dataset.id)")
+    return queue.page.locator(f"#{list_id} .ticket-row").evaluate_all("rows => rows.map(r => r.dataset.id)")
 
 
 def watch(queue: QueuePage, list_id: str) -> None:
-    """Mark every row of the list and record every mutation inside it from now on."""
+    """Mark every row of the list and record every mutation inside it from now on.
+
+    A mutation whose target is the list or one of its groups of rows (rowlist.js) is `onList`; a group's own
+    attributes (how many rows it shows) are bookkeeping of the list, not a redraw, and are not recorded.
+    """
     queue.page.evaluate("""(listId) => {
         const list = document.getElementById(listId);
-        for (const row of list.children) row.__mark = row.dataset.id;
+        for (const row of list.querySelectorAll(".ticket-row")) row.__mark = row.dataset.id;
         window.__mutations = [];
         window.__observer?.disconnect();
+        const isGroup = (node) => node.classList?.contains("queue__group");
         window.__record = (records) => {
           for (const r of records) {
+            if (r.type === "attributes" && isGroup(r.target)) continue;
             const row = (r.target.nodeType === 1 ? r.target : r.target.parentElement)?.closest?.(".ticket-row");
-            window.__mutations.push({type: r.type, onList: r.target === list, row: row?.dataset.id ?? null,
+            window.__mutations.push({type: r.type, onList: r.target === list || isGroup(r.target), row: row?.dataset.id ?? null,
                                      added: [...r.addedNodes].map((n) => n.dataset?.id ?? n.nodeName),
                                      removed: [...r.removedNodes].map((n) => n.dataset?.id ?? n.nodeName)});
           }
@@ -109,14 +115,14 @@ def mutations(queue: QueuePage) -> list[dict]:
 
 def unmarked(queue: QueuePage, list_id: str) -> list[str]:
     """Ids of the rows in the list that are not the very elements marked by watch()."""
-    return queue.page.evaluate("""(listId) => [...document.getElementById(listId).children]
+    return queue.page.evaluate("""(listId) => [...document.getElementById(listId).querySelectorAll(".ticket-row")]
         .filter((row) => row.__mark !== row.dataset.id).map((row) => row.dataset.id)""", list_id)
 
 
 def test_the_queue_shows_exactly_the_open_tickets_from_one_query_and_no_done_ones_until_asked(new_page, bare, seeded):
     open_ids, _ = seeded
     queue = open_queue(new_page, bare)
-    expect(queue.page.locator("#open-list > .ticket-row")).to_have_count(OPEN)
+    expect(queue.page.locator("#open-list .ticket-row")).to_have_count(OPEN)
     assert sorted(ids_in(queue, "open-list")) == sorted(open_ids)
     expect(queue.page.locator("#summary")).to_have_text(f"{OPEN} open · {OPEN // 5} need review")
     assert ids_in(queue, "done-list") == []
@@ -128,19 +134,19 @@ def test_done_tickets_come_newest_first_a_page_at_a_time_with_show_more(new_page
     open_ids, newest_first = seeded
     queue = open_queue(new_page, bare)
     page = queue.page
-    expect(page.locator("#open-list > .ticket-row")).to_have_count(OPEN)
+    expect(page.locator("#open-list .ticket-row")).to_have_count(OPEN)
     more = page.locator("#done-more")
     expect(more).to_be_hidden()
 
     page.locator("#done-details > summary").click()
-    expect(page.locator("#done-list > .ticket-row")).to_have_count(PAGE)
+    expect(page.locator("#done-list .ticket-row")).to_have_count(PAGE)
     assert ids_in(queue, "done-list") == newest_first[:PAGE]
     expect(page.locator("#done-count")).to_have_text(f"{PAGE}+")
     shown = PAGE
     while shown < DONE:
         more.click()
         shown = min(shown + PAGE, DONE)
-        expect(page.locator("#done-list > .ticket-row")).to_have_count(shown)
+        expect(page.locator("#done-list .ticket-row")).to_have_count(shown)
         assert ids_in(queue, "done-list") == newest_first[:shown]
     expect(more).to_be_hidden()
     expect(page.locator("#done-count")).to_have_text(str(DONE))
@@ -154,8 +160,8 @@ def test_a_ticket_closed_by_another_process_leaves_the_open_list_live_and_tops_t
     queue = open_queue(new_page, bare)
     page = queue.page
     page.locator("#done-details > summary").click()
-    expect(page.locator("#done-list > .ticket-row")).to_have_count(PAGE)
-    expect(page.locator("#open-list > .ticket-row")).to_have_count(OPEN)
+    expect(page.locator("#done-list .ticket-row")).to_have_count(PAGE)
+    expect(page.locator("#open-list .ticket-row")).to_have_count(OPEN)
     watch(queue, "open-list")
 
     closing = open_ids[7]
@@ -174,7 +180,7 @@ def test_a_ticket_closed_by_another_process_leaves_the_open_list_live_and_tops_t
 def test_a_new_ticket_appears_live_and_a_changed_one_is_redrawn_alone(new_page, bare, seeded):
     open_ids, _ = seeded
     queue = open_queue(new_page, bare)
-    expect(queue.page.locator("#open-list > .ticket-row")).to_have_count(OPEN)
+    expect(queue.page.locator("#open-list .ticket-row")).to_have_count(OPEN)
     watch(queue, "open-list")
 
     new_id = "-Oseed_new_ticket_01"
@@ -200,16 +206,16 @@ def test_a_new_ticket_appears_live_and_a_changed_one_is_redrawn_alone(new_page, 
 def test_filters_and_the_detail_show_and_hide_rows_without_redrawing_any(new_page, bare, seeded):
     queue = open_queue(new_page, bare)
     page = queue.page
-    expect(page.locator("#open-list > .ticket-row")).to_have_count(OPEN)
+    expect(page.locator("#open-list .ticket-row")).to_have_count(OPEN)
     order = ids_in(queue, "open-list")
     watch(queue, "open-list")
 
     page.select_option("#filter-category", "billing")
-    expect(page.locator("#open-list > .ticket-row")).to_have_count(sum(1 for i in range(OPEN) if i % 4 == 1))
+    expect(page.locator("#open-list .ticket-row")).to_have_count(sum(1 for i in range(OPEN) if i % 4 == 1))
     expect(page.locator("#open-count")).to_contain_text(f" of {OPEN}")
     assert unmarked(queue, "open-list") == []
     page.click("#filter-clear")
-    expect(page.locator("#open-list > .ticket-row")).to_have_count(OPEN)
+    expect(page.locator("#open-list .ticket-row")).to_have_count(OPEN)
     assert ids_in(queue, "open-list") == order and unmarked(queue, "open-list") == []
     assert all(m["onList"] and m["type"] == "childList" for m in mutations(queue))  # rows moved, none changed
 
@@ -225,8 +231,8 @@ def test_ages_tick_in_place(new_page, bare, seeded):
     page = new_page()
     page.clock.install(time=NOW_MS / 1000 + 30)  # the seeded tickets were sent 0 to 170 s before
     queue = QueuePage(page, bare.site).open()
-    expect(page.locator("#open-list > .ticket-row")).to_have_count(OPEN)
-    first = page.locator("#open-list > .ticket-row time").first
+    expect(page.locator("#open-list .ticket-row")).to_have_count(OPEN)
+    first = page.locator("#open-list .ticket-row time").first
     watch(queue, "open-list")
     before = first.text_content()
     page.clock.run_for(10 * 60 * 1000)  # ten minutes: the queue renews ages every 30 s
@@ -241,7 +247,7 @@ def test_hundreds_of_open_tickets_are_built_a_chunk_at_a_time_in_priority_order(
     many = 400  # more than one answer's worth of rows built at once: the first ones show, the rest follow
     put(bare, "tickets", {f"-Omany{i:015d}": enriched(i) for i in range(many)})
     queue = open_queue(new_page, bare)
-    expect(queue.page.locator("#open-list > .ticket-row")).to_have_count(many)
+    expect(queue.page.locator("#open-list .ticket-row")).to_have_count(many)
     # P1..P4, then the older first (enriched(i) was sent i seconds before NOW_MS).
     expected = [f"-Omany{i:015d}" for i in sorted(range(many), key=lambda i: (i % 4, -i))]
     assert ids_in(queue, "open-list") == expected
@@ -255,15 +261,15 @@ def test_many_tickets_closed_at_once_leave_the_open_list_and_the_done_list_is_re
     queue = open_queue(new_page, bare)
     page = queue.page
     page.locator("#done-details > summary").click()
-    expect(page.locator("#done-list > .ticket-row")).to_have_count(PAGE)
+    expect(page.locator("#done-list .ticket-row")).to_have_count(PAGE)
     closing = open_ids[:25]
     # One multi-path update, as a bulk tool would send: more tickets leave than the queue reads one by one.
     patch(bare, "tickets", {f"{ticket_id}/{field}": value for n, ticket_id in enumerate(closing)
                             for field, value in (("status", "closed"), ("done_at", NOW_MS + 1000 * (n + 1)))})
-    expect(page.locator("#open-list > .ticket-row")).to_have_count(OPEN - 25)
+    expect(page.locator("#open-list .ticket-row")).to_have_count(OPEN - 25)
     expected = list(reversed(closing)) + newest_first[:PAGE - 25]
-    expect(page.locator("#done-list > .ticket-row").first).to_have_attribute("data-id", closing[-1])
-    expect(page.locator("#done-list > .ticket-row")).to_have_count(PAGE)
+    expect(page.locator("#done-list .ticket-row").first).to_have_attribute("data-id", closing[-1])
+    expect(page.locator("#done-list .ticket-row")).to_have_count(PAGE)
     assert ids_in(queue, "done-list") == expected
     assert len([u for u in page.requests_seen if "/tickets/-Oseed" in u]) == 0  # no read per ticket
 
@@ -277,7 +283,7 @@ def test_a_done_page_that_cannot_be_loaded_says_so_and_can_be_tried_again(new_pa
     expect(page.locator("#done-empty")).to_contain_text("Could not load the done tickets: Could not reach the ticket database")
     page.unroute("**/tickets.json?*done_at*")
     page.get_by_role("button", name="Try again").click()
-    expect(page.locator("#done-list > .ticket-row")).to_have_count(PAGE)
+    expect(page.locator("#done-list .ticket-row")).to_have_count(PAGE)
     assert ids_in(queue, "done-list") == newest_first[:PAGE]
     expect(page.get_by_role("button", name="Show more")).to_be_visible()
     expect(page.locator("#done-empty")).to_be_hidden()

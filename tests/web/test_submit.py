@@ -33,8 +33,13 @@ def test_sent_ticket_fills_the_card_with_enrichment_and_helpdesk_link_then_shows
     confidence = round(enrichment["priority_scores"][priority] * 100)
     expect(card.locator(".confidence")).to_have_text(f"{confidence}% confident")
     expect(card.locator(f".sentiment--{enrichment['sentiment']['label']}")).to_be_visible()
-    resolution = card.locator("[data-fact=resolution] dd").inner_text()
+    resolution = card.locator("[data-fact=resolution] .estimate").inner_text()
     assert RESOLUTION_WORDS.match(resolution), resolution
+    # The model's confidence in each prediction (issue 15), as the function stored it.
+    for head, fact in (("priority", "priority"), ("sentiment", "sentiment"), ("resolution", "resolution")):
+        level = enrichment["confidence"][head]
+        expect(card.locator(f"[data-fact={fact}] .level")).to_have_text(f"{level.capitalize()} confidence")
+        expect(card.locator(f"[data-fact={fact}] .level")).to_have_attribute("data-level", level)
     expect(card.get_by_test_id("needs-review")).to_have_count(1 if enrichment["needs_review"] else 0)
 
     form.wait_linked()

@@ -5,7 +5,8 @@
 
 import { h } from "./dom.js";
 import {
-  PRIORITY_NAMES, confidence, dateTime, isoTime, nameOf, resolutionText, sentimentKey, sentimentWords,
+  HEAD_NAMES, LEVEL_NAMES, PRIORITY_NAMES, confidence, dateTime, isoTime, level, nameOf, resolutionText,
+  reviewReasonWords, sentimentKey, sentimentWords,
 } from "./format.js";
 import { asList } from "./tree.js";
 
@@ -20,6 +21,19 @@ export function priorityBadge(ticket) {
   if (ticket?.enrichment) return h("span", { class: "badge badge--none", text: "Unknown priority" });
   if (ticket?.enrichment_error) return h("span", { class: "badge badge--none", text: "Not scored" });
   return h("span", { class: "badge badge--pending", text: "Scoring…" });
+}
+
+/**
+ * The model's confidence in one prediction ("priority", "sentiment" or "resolution") as a chip, "High
+ * confidence", or null when the enrichment has no level for it (tickets scored before levels existed).
+ */
+export function levelChip(enrichment, head) {
+  const value = level(enrichment, head);
+  if (!value) return null;
+  return h("span", {
+    class: `level level--${value}`, dataset: { head, level: value },
+    title: `How sure the model is of the ${HEAD_NAMES[head].toLowerCase()}`, text: `${LEVEL_NAMES[value]} confidence`,
+  });
 }
 
 /** The customer's sentiment as a coloured word, or null when unknown. */
@@ -60,17 +74,29 @@ function result(ticket, audience) {
   const resolutionWords = resolutionText(enrichment.resolution_hours);
   const rows = [
     row("Priority", "priority", [priorityBadge(ticket),
-      percent === null ? null : h("span", { class: "confidence", text: `${percent}% confident` })]),
-    row("Tone", "sentiment", sentimentChip(enrichment.sentiment) ?? h("span", { class: "muted", text: "Unknown" })),
-    row("Expected resolution", "resolution", resolutionWords ?? h("span", { class: "muted", text: "No estimate" })),
+      percent === null ? null : h("span", { class: "confidence", text: `${percent}% confident` }),
+      levelChip(enrichment, "priority")]),
+    row("Tone", "sentiment", [sentimentChip(enrichment.sentiment) ?? h("span", { class: "muted", text: "Unknown" }),
+      levelChip(enrichment, "sentiment")]),
+    row("Expected resolution", "resolution", [resolutionWords ? h("span", { class: "estimate", text: resolutionWords })
+      : h("span", { class: "muted", text: "No estimate" }),
+      levelChip(enrichment, "resolution")]),
   ];
-  const review = enrichment.needs_review === true
-    ? h("p", { class: "flag flag--review", "data-testid": "needs-review" },
+  // Why it needs review (enrichment.review_reasons), for agents; tickets scored before reasons existed have none.
+  const reasons = asList(enrichment.review_reasons).map(reviewReasonWords).filter(Boolean);
+  let review = null;
+  if (enrichment.needs_review === true && audience === "customer") {
+    review = h("p", { class: "flag flag--review", "data-testid": "needs-review" },
       h("strong", { text: "Needs review. " }),
-      audience === "customer"
-        ? "The estimate is uncertain, so a person will check the priority of your ticket."
-        : "The model is unsure of this priority; confirm or change it.")
-    : null;
+      "The estimate is uncertain, so a person will check the priority of your ticket.");
+  } else if (enrichment.needs_review === true && reasons.length === 0) {
+    review = h("p", { class: "flag flag--review", "data-testid": "needs-review" },
+      h("strong", { text: "Needs review. " }), "The model is unsure of this priority; confirm or change it.");
+  } else if (enrichment.needs_review === true) {
+    review = h("div", { class: "flag flag--review", "data-testid": "needs-review" },
+      h("p", { class: "flag__lead" }, h("strong", { text: "Needs review. " }), "Confirm or change the prediction:"),
+      h("ul", { class: "flag__reasons", "data-testid": "review-reasons" }, reasons.map((text) => h("li", { text }))));
+  }
   return h("div", { class: "result", "data-state": "enriched" }, h("dl", { class: "facts" }, rows), review);
 }
 

@@ -39,6 +39,63 @@ export function confidence(enrichment) {
   return typeof score === "number" && Number.isFinite(score) ? Math.round(score * 100) : null;
 }
 
+// The model's confidence levels (enrichment.confidence, one per head), least sure first.
+export const LEVELS = ["low", "medium", "high"];
+export const LEVEL_NAMES = { low: "Low", medium: "Medium", high: "High" };
+export const HEADS = ["priority", "sentiment", "resolution"];
+export const HEAD_NAMES = { priority: "Priority", sentiment: "Tone", resolution: "Resolution time" };
+
+/** The confidence level of one head ("high" | "medium" | "low"), or null (old tickets have none). */
+export function level(enrichment, head) {
+  const levels = enrichment?.confidence;
+  const value = levels && typeof levels === "object" ? nameOf(levels, head) : null;
+  return nameOf(LEVEL_NAMES, value) ? value : null;
+}
+
+/** The least sure of the heads' levels, or null when the enrichment has none. */
+export function lowestLevel(enrichment) {
+  let lowest = null;
+  for (const head of HEADS) {
+    const value = level(enrichment, head);
+    if (value !== null && (lowest === null || LEVELS.indexOf(value) < LEVELS.indexOf(lowest))) lowest = value;
+  }
+  return lowest;
+}
+
+const LANGUAGE_NAMES = (() => {
+  try {
+    return new Intl.DisplayNames(["en"], { type: "language", fallback: "none" });
+  } catch {
+    return null;
+  }
+})();
+
+/** "French (fr)", "Undetermined" for "und", the code itself when unknown; null when absent. */
+export function languageWords(code) {
+  if (typeof code !== "string" || !code) return null;
+  if (code === "und") return "Undetermined";
+  let name = null;
+  try {
+    name = LANGUAGE_NAMES?.of(code) ?? null;
+  } catch {
+    name = null; // not a well-formed code
+  }
+  return name && name !== code ? `${name} (${code})` : code;
+}
+
+/** Why a ticket needs review, in words: "language:fr" -> "Written in French (fr), ..."; unknown ones as they are. */
+export function reviewReasonWords(reason) {
+  if (typeof reason !== "string") return null;
+  if (reason === "empty_text") return "No subject or description to read";
+  const [kind, detail] = reason.split(/:(.*)/s);
+  if (kind === "language" && detail) return `Written in ${languageWords(detail)}, a language the model was not trained on`;
+  if (kind === "low_confidence" && detail) {
+    const head = nameOf(HEAD_NAMES, detail);
+    return `Low confidence in the ${head ? head.toLowerCase() : detail}`;
+  }
+  return reason;
+}
+
 /** "Negative", "Very negative", "Neutral"... from {label, score}; null when absent. */
 export function sentimentWords(sentiment) {
   const label = sentiment?.label;

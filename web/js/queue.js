@@ -20,7 +20,7 @@ import { age } from "./format.js";
 import { RowList } from "./rowlist.js";
 import { equal } from "./tree.js";
 import {
-  byMostRecentlyDone, byPriorityThenAge, detailView, matches, row, ROW_CONTROL,
+  byMostRecentlyDone, byPriorityThenAge, detailView, matches, row, rowGroup, ROW_CONTROL,
 } from "./queueviews.js";
 
 // The open tickets, live: a query the rules let agents run on /tickets, indexed there (.indexOn "status").
@@ -39,21 +39,25 @@ const FIRST_ROWS = 40;
 // Tickets that leave the open list are each read once, to file them under Done; when more leave at once (a
 // bulk close, a reconnect after a long gap), the Done list is read again from its first page instead.
 const MAX_READS_PER_CHANGE = 20;
+const RESIZE_SETTLE_MS = 200;
 
-const els = Object.fromEntries(["page-alert", "summary", "filters", "filter-category", "filter-priority", "filter-review",
+const els = Object.fromEntries(["page-alert", "summary", "filters", "filter-category", "filter-priority", "filter-confidence", "filter-review",
   "open-list", "open-empty", "open-count", "done-details", "done-list", "done-empty", "done-count", "done-more", "done-more-bar",
   "live-state", "detail", "detail-title", "detail-badges", "detail-body", "detail-close", "account", "account-email",
   "sign-out", "sign-in", "sign-in-form", "sign-in-email", "sign-in-password", "sign-in-error", "sign-in-submit",
   "not-agent", "not-agent-email", "not-agent-sign-out", "queue-view"].map((id) => [id, document.getElementById(id)]));
 
-const openRows = new RowList(els["open-list"], { compare: byPriorityThenAge, build: buildRow, focusable: ROW_CONTROL });
-const doneRows = new RowList(els["done-list"], { compare: byMostRecentlyDone, build: buildRow, focusable: ROW_CONTROL });
+const openRows = new RowList(els["open-list"],
+  { compare: byPriorityThenAge, build: buildRow, focusable: ROW_CONTROL, group: rowGroup });
+const doneRows = new RowList(els["done-list"],
+  { compare: byMostRecentlyDone, build: buildRow, focusable: ROW_CONTROL, group: rowGroup });
 let loaded = false;          // the open query's first answer arrived
 let stream = null;
 let session = 0;             // bumped at every sign-in and sign-out: answers for an older one are dropped
 let done = donePages();
 let detailId = null;
 let detailShown; // the ticket value the dialog shows, to redraw only when it changes
+let rowsMeasured = false;
 
 els.filters.addEventListener("input", applyFilters);
 els.filters.addEventListener("reset", () => setTimeout(applyFilters));
@@ -76,6 +80,11 @@ els.detail.addEventListener("click", (event) => {
   if (!inside) els.detail.close();
 });
 setInterval(tickAges, AGE_REFRESH_MS);
+let resizing = null;
+window.addEventListener("resize", () => {
+  clearTimeout(resizing);
+  resizing = setTimeout(measureRows, RESIZE_SETTLE_MS);
+});
 els["sign-in-form"].addEventListener("submit", onSignIn);
 els["sign-out"].addEventListener("click", () => signOut());
 els["not-agent-sign-out"].addEventListener("click", () => signOut());
@@ -155,6 +164,7 @@ function applyOpen(value) {
     if (openRows.set(id, ticket, { later })) doneRows.delete(id); // (re)opened
   }
   if (later) openRows.buildNow(FIRST_ROWS);
+  if (!rowsMeasured) rowsMeasured = measureRows();
   loaded = true;
   updateCounts();
   const shown = openRows.get(detailId);
@@ -246,13 +256,14 @@ function readFilters() {
   return {
     category: els["filter-category"].value,
     priority: els["filter-priority"].value,
+    confidence: els["filter-confidence"].value,
     review: els["filter-review"].checked,
   };
 }
 
 function updateCounts() {
-  const { category, priority, review } = readFilters();
-  const filtered = Boolean(category || priority || review);
+  const { category, priority, confidence, review } = readFilters();
+  const filtered = Boolean(category || priority || confidence || review);
   const count = (rows, more) => {
     const total = `${rows.size}${more ? "+" : ""}`;
     return filtered ? `${rows.shown} of ${total}` : total;
@@ -299,6 +310,15 @@ function tickAges() {
 }
 
 // ---- rows and the detail ---------------------------------------------------------------------
+
+/** Size the row groups off screen by a row as this browser draws it (fonts and widths vary); false if no row is. */
+function measureRows() {
+  const sample = document.querySelector("#open-list .ticket-row, #done-list .ticket-row");
+  const height = sample?.getBoundingClientRect().height;
+  if (!height) return false;
+  for (const list of [els["open-list"], els["done-list"]]) list.style.setProperty("--row-height", `${height}px`);
+  return true;
+}
 
 function buildRow(id, ticket) {
   return row(id, ticket, () => openDetail(id));

@@ -9,11 +9,18 @@
 import { fill, h } from "./dom.js";
 import { analysis, priorityBadge, sentimentChip } from "./card.js";
 import {
-  CATEGORY_NAMES, EXPERIENCE_NAMES, IMPACT_NAMES, TYPE_NAMES, age, confidence, dateTime, isoTime, nameOf, statusWords,
+  CATEGORY_NAMES, EXPERIENCE_NAMES, HEADS, HEAD_NAMES, IMPACT_NAMES, LEVEL_NAMES, TYPE_NAMES, age, confidence, dateTime,
+  isoTime, languageWords, level, lowestLevel, nameOf, resolutionText, sentimentWords, statusWords,
 } from "./format.js";
+import { asList } from "./tree.js";
 
 /** The control in a row that opens its detail (and keeps the focus when the row is redrawn). */
 export const ROW_CONTROL = ".ticket-row__open";
+
+/** An (empty) group of rows in a list: the browser draws only the groups near the screen (see rowlist.js). */
+export function rowGroup() {
+  return h("div", { class: "queue__group" });
+}
 
 // Tickets still being scored come first (they settle within a second, and an agent should see
 // them if scoring is down), then P1..P4, then tickets the function could not score.
@@ -28,7 +35,7 @@ const DONE_STATUSES = new Set(["solved", "closed"]);
  * @param {string} id
  * @param {object} ticket
  * @param {() => void} onOpen  called when the agent opens the ticket's detail.
- * @returns {HTMLLIElement}
+ * @returns {HTMLElement}
  */
 export function row(id, ticket, onOpen) {
   const e = ticket.enrichment;
@@ -41,8 +48,9 @@ export function row(id, ticket, onOpen) {
     typeof ticket.contact?.name === "string" ? ticket.contact.name : null,
   ].filter((part) => typeof part === "string" && part);
   const closed = ticket.status !== "new" || isDone(ticket);
-  return h("li", {
-    class: "ticket-row", dataset: { id, priority: e?.priority ?? (ticket.enrichment_error ? "none" : "pending") },
+  const lowest = lowestLevel(e);
+  return h("div", {
+    class: "ticket-row", role: "listitem", dataset: { id, priority: e?.priority ?? (ticket.enrichment_error ? "none" : "pending") },
   },
   h("div", { class: "ticket-row__priority" }, priorityBadge(ticket),
     percent === null ? null : h("span", { class: "confidence", title: "Model confidence", text: `${percent}%` })),
@@ -53,6 +61,8 @@ export function row(id, ticket, onOpen) {
       Number.isFinite(created) ? [" · ", ageTime(created, { title: dateTime(created) })] : null)),
   h("div", { class: "ticket-row__signals" },
     sentimentChip(e?.sentiment),
+    lowest ? h("span", { class: `level level--${lowest}`, dataset: { level: lowest }, title: levelsTitle(e),
+      text: `${LEVEL_NAMES[lowest]} confidence` }) : null,
     e?.needs_review === true ? h("span", { class: "flag-chip flag-chip--review", text: "Needs review" }) : null,
     ticket.enrichment_error && !e ? h("span", { class: "flag-chip flag-chip--error", text: "Invalid" }) : null,
     ticket.helpdesk_error ? h("span", { class: "flag-chip flag-chip--error", text: "Helpdesk error" }) : null,
@@ -93,18 +103,21 @@ export function detailView(ticket, id, { title, badges, body }) {
       fact("Received", Number.isFinite(created)
         ? h("time", { datetime: isoTime(created) }, `${dateTime(created)} (`, ageTime(created), ")") : ""),
       fact("Status", statusWords(doneStatus(ticket))),
+      languageWords(ticket.enrichment?.language) ? fact("Language", languageWords(ticket.enrichment.language)) : null,
       fact("Ticket id", h("code", { text: id }))),
     h("h3", { class: "detail__subhead", text: "Description" }),
     h("p", { class: "detail__description", text: typeof ticket.description === "string" ? ticket.description : "" }),
     h("h3", { class: "detail__subhead", text: "Assessment" }),
     analysis(ticket, { audience: "agent" }),
+    explanationsView(ticket.enrichment),
     ticket.enrichment?.model_version
       ? h("p", { class: "muted small", text: `Model ${ticket.enrichment.model_version}` }) : null);
 }
 
-/** Whether a ticket passes the queue's filters. */
-export function matches(ticket, { category, priority, review }) {
+/** Whether a ticket passes the queue's filters (confidence: the least sure prediction's level, or "none"). */
+export function matches(ticket, { category, priority, review, confidence: wanted = "" }) {
   if (category && ticket.category !== category) return false;
+  if (wanted && (lowestLevel(ticket.enrichment) ?? "none") !== wanted) return false;
   if (priority === "none" && ticket.enrichment?.priority) return false;
   if (priority && priority !== "none" && ticket.enrichment?.priority !== priority) return false;
   if (review && ticket.enrichment?.needs_review !== true) return false;
@@ -119,6 +132,52 @@ export function byPriorityThenAge({ id: idA, value: a }, { id: idB, value: b }) 
 /** The Done list's order: the most recently done first, as the database orders done_at (then by id). */
 export function byMostRecentlyDone({ id: idA, value: a }, { id: idB, value: b }) {
   return doneAt(b) - doneAt(a) || compareIds(idB, idA);
+}
+
+/** "Confidence: priority high, tone low, resolution time medium" for a row's level chip. */
+function levelsTitle(enrichment) {
+  const parts = HEADS.map((head) => [head, level(enrichment, head)]).filter(([, value]) => value)
+    .map(([head, value]) => `${HEAD_NAMES[head].toLowerCase()} ${value}`);
+  return `Model confidence, the least sure shown: ${parts.join(", ")}`;
+}
+
+const MAX_EXPLANATIONS = 5;
+
+/**
+ * The words and fields that moved each prediction most (enrichment.explanations: {head: [{feature, kind,
+ * weight}]}), or null when there are none (tickets scored before explanations existed).
+ */
+function explanationsView(enrichment) {
+  const all = enrichment?.explanations;
+  if (!all || typeof all !== "object") return null;
+  const heads = HEADS.map((head) => [head, asList(nameOf(all, head)).filter((item) => item && typeof item === "object"
+    && typeof item.feature === "string" && item.feature && Number.isFinite(item.weight)).slice(0, MAX_EXPLANATIONS)])
+    .filter(([, items]) => items.length > 0);
+  if (heads.length === 0) return null;
+  const predicted = {
+    priority: typeof enrichment.priority === "string" ? enrichment.priority : null,
+    sentiment: sentimentWords(enrichment.sentiment),
+    resolution: resolutionText(enrichment.resolution_hours),
+  };
+  return h("section", { class: "why", "data-testid": "explanations", "aria-labelledby": "why-title" },
+    h("h3", { class: "detail__subhead", id: "why-title", text: "What moved the predictions" }),
+    h("p", { class: "muted small", text: "The words of the ticket and its fields that weighed most. For the resolution "
+      + "time, + made the estimate longer and − shorter." }),
+    h("div", { class: "why__heads" }, heads.map(([head, items]) => h("div", { class: "why__head", dataset: { head } },
+      h("h4", { class: "why__title" }, HEAD_NAMES[head], predicted[head] ? h("span", { class: "muted", text: ` · ${predicted[head]}` }) : null),
+      h("ol", { class: "why__list" }, items.map(({ feature, kind, weight }) => {
+        const word = kind === "word";
+        return h("li", { class: "why__item", dataset: { kind: word ? "word" : "field" } },
+          h(word ? "q" : "code", { class: "why__feature", text: feature }),
+          h("span", { class: "why__kind", text: word ? " word" : " field" }),
+          h("span", { class: `why__weight why__weight--${weight < 0 ? "minus" : "plus"}`, text: signed(weight) }));
+      }))))));
+}
+
+/** +0.42, −0.05 (a true minus sign). */
+function signed(weight) {
+  const text = Math.abs(weight).toFixed(2);
+  return weight < 0 ? `−${text}` : `+${text}`;
 }
 
 /** An age ("5 min ago") that the queue renews in place (it finds it by data-since). */

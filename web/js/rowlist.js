@@ -6,10 +6,17 @@
  * takes the rows it hides out of the list and puts them back where they belong; no other row is rebuilt or
  * moved. So a view can apply a stream's changes, a filter or a new page as they come, at the cost of the
  * rows they concern. Many items at once (a first load) can be built later, top first, a few dozen per task,
- * so the first rows show at once and the page stays responsive while the rest are built. Imports nothing.
+ * so the first rows show at once and the page stays responsive while the rest are built.
+ *
+ * With a `group` factory, rows are kept in groups of a few dozen (elements the list holds, in order), which a
+ * stylesheet can give `content-visibility: auto`: the browser then styles, lays out and paints only the groups
+ * near the screen, whatever the rows elsewhere do, and a group tells its size from `--rows` (its rows shown) and
+ * hides itself when none is. Every row stays in the document, so keyboard focus, find in page and screen readers
+ * reach all of them. Imports nothing.
  */
 
 const BUILD_CHUNK = 100; // rows built per task when building later: about 10 ms
+const GROUP_ROWS = 32; // a group holds up to twice this many rows; a fuller one is split in two
 
 export class RowList {
   /**
@@ -20,13 +27,19 @@ export class RowList {
    * @param {(id: string, value: *) => HTMLElement} options.build  the element of one item.
    * @param {string} [options.focusable]  a selector of the control inside a row that keeps the focus when
    *   its row is rebuilt.
+   * @param {() => HTMLElement} [options.group]  makes an (empty) group element; without it the rows are the
+   *   list's own children.
+   * @param {number} [options.groupRows]  rows per group after a split.
    */
-  constructor(list, { compare, build, focusable = null }) {
+  constructor(list, { compare, build, focusable = null, group = null, groupRows = GROUP_ROWS }) {
     this.list = list;
     this.compare = compare;
     this.build = build;
     this.focusable = focusable;
-    this.items = new Map(); // id -> {id, value, el, shown}; el is null until built
+    this.makeGroup = group;
+    this.groupRows = groupRows;
+    this.whole = { el: list, size: 0, shown: 0 }; // the one "group" when rows are the list's children
+    this.items = new Map(); // id -> {id, value, el, shown, group}; el is null until built
     this.order = []; // items, sorted
     this.accepts = () => true;
     this.shownCount = 0;
@@ -76,11 +89,12 @@ export class RowList {
     if (old && old.value === value) return false;
     const focused = old?.el ? this._focusedIn(old.el) : false;
     if (old) this._take(old);
-    const item = { id, value, el: null, shown: this.accepts(value) };
+    const item = { id, value, el: null, shown: this.accepts(value), group: null };
     this.items.set(id, item);
     const index = this._position(item);
     this.order.splice(index, 0, item);
     if (item.shown) this.shownCount += 1;
+    this._join(item, index);
     if (later) {
       this.unbuilt += 1;
       this._schedule();
@@ -112,6 +126,7 @@ export class RowList {
     this.unbuilt = 0;
     clearTimeout(this.timer);
     this.timer = null;
+    this.whole = { el: this.list, size: 0, shown: 0 };
     this.list.replaceChildren();
   }
 
@@ -122,16 +137,27 @@ export class RowList {
    */
   filter(accepts) {
     this.accepts = accepts;
-    let cursor = this.list.firstChild;
+    let group = null;
+    let cursor = null;
     this.shownCount = 0;
     for (const item of this.order) {
+      if (item.group !== group) {
+        if (group) this._drawGroup(group);
+        group = item.group;
+        group.shown = 0;
+        cursor = group.el.firstChild;
+      }
       item.shown = accepts(item.value);
-      if (item.shown) this.shownCount += 1;
+      if (item.shown) {
+        this.shownCount += 1;
+        group.shown += 1;
+      }
       if (!item.el) continue; // placed when it is built
       if (item.el === cursor) cursor = cursor.nextSibling;
       if (!item.shown) item.el.remove();
-      else if (item.el.parentNode !== this.list || item.el.nextSibling !== cursor) this.list.insertBefore(item.el, cursor);
+      else if (item.el.parentNode !== group.el || item.el.nextSibling !== cursor) group.el.insertBefore(item.el, cursor);
     }
+    if (group) this._drawGroup(group);
   }
 
   // ---- private -------------------------------------------------------------------------------
@@ -143,12 +169,66 @@ export class RowList {
     if (item.shown) this.shownCount -= 1;
     if (item.el) item.el.remove();
     else this.unbuilt -= 1;
+    const { group } = item;
+    group.size -= 1;
+    if (item.shown) group.shown -= 1;
+    if (group.size === 0 && group !== this.whole) group.el.remove();
+    else this._drawGroup(group);
+  }
+
+  /** Put the item just placed at `index` in the group of a neighbour (splitting that when full), or a new one. */
+  _join(item, index) {
+    if (!this.makeGroup) {
+      item.group = this.whole;
+    } else {
+      const neighbour = this.order[index - 1] ?? this.order[index + 1];
+      if (neighbour) {
+        item.group = neighbour.group;
+      } else {
+        item.group = { el: this.makeGroup(), size: 0, shown: 0, drawn: null };
+        this.list.append(item.group.el);
+      }
+    }
+    const { group } = item;
+    group.size += 1;
+    if (item.shown) group.shown += 1;
+    if (group !== this.whole && group.size > 2 * this.groupRows) this._split(group, index);
+    else this._drawGroup(group);
+  }
+
+  /** Move the second half of a full group's rows (`index` is one of its items) to a new group after it. */
+  _split(group, index) {
+    let start = index;
+    while (start > 0 && this.order[start - 1].group === group) start -= 1;
+    const half = { el: this.makeGroup(), size: 0, shown: 0, drawn: null };
+    group.el.after(half.el);
+    for (let i = start + this.groupRows; i < start + group.size; i += 1) {
+      const item = this.order[i];
+      item.group = half;
+      half.size += 1;
+      if (item.shown) {
+        half.shown += 1;
+        if (item.el) half.el.append(item.el);
+      }
+    }
+    group.size -= half.size;
+    group.shown -= half.shown;
+    this._drawGroup(group);
+    this._drawGroup(half);
+  }
+
+  /** Tell a group's element how many rows it shows (its size while off screen), and hide it when none. */
+  _drawGroup(group) {
+    if (group === this.whole || group.drawn === group.shown) return;
+    group.drawn = group.shown;
+    group.el.hidden = group.shown === 0;
+    group.el.style.setProperty("--rows", String(group.shown));
   }
 
   /** Build the row of the item at `index` and put it in its place if it is shown. */
   _build(item, index) {
     item.el = this.build(item.id, item.value);
-    if (item.shown) this.list.insertBefore(item.el, this._nextShownElement(index));
+    if (item.shown) item.group.el.insertBefore(item.el, this._nextShownElement(index));
   }
 
   /** Build up to `max` waiting rows, top first: only shown ones, or any. */
@@ -183,9 +263,10 @@ export class RowList {
     return low;
   }
 
-  /** The element of the first shown, built item after the one at `index`, or null (the end of the list). */
+  /** The element of the first shown, built item after the one at `index` in its group, or null (the group's end). */
   _nextShownElement(index) {
-    for (let i = index + 1; i < this.order.length; i += 1) {
+    const { group } = this.order[index];
+    for (let i = index + 1; i < this.order.length && this.order[i].group === group; i += 1) {
       if (this.order[i].shown && this.order[i].el) return this.order[i].el;
     }
     return null;
