@@ -17,7 +17,9 @@ import time
 from collections import deque
 
 import aiohttp
+import orjson
 
+from emulator import values
 from emulator.triggers import Trigger
 
 MAX_CONCURRENT_DELIVERIES = 64
@@ -138,7 +140,7 @@ class Delivery:
         try:
             if trigger is None:
                 raise _Failed(f'no trigger named "{item.trigger}" is registered')
-            await self._post(trigger, json.loads(item.event))
+            await self._post(trigger, values.loads(item.event))
         except _Failed as exc:
             self._failed(item, trigger, str(exc))
         else:
@@ -156,7 +158,7 @@ class Delivery:
         attrs = event["attributes"]
         headers = {"Content-Type": attrs.get("datacontenttype", "application/json")}
         headers.update({f"ce-{k}": str(v) for k, v in attrs.items() if k != "datacontenttype"})
-        body = json.dumps(event["data"]).encode()
+        body = orjson.dumps(event["data"])
         try:
             async with self._session.post(trigger.url, data=body, headers=headers,
                                           timeout=aiohttp.ClientTimeout(total=trigger.timeout_s)) as resp:

@@ -11,12 +11,12 @@ Layout: `log` holds committed writes since the last snapshot, `snapshot` one JSO
 namespace, `rules` the rules source per namespace, and `outbox` the events still to deliver.
 """
 
-import json
 import os
 import sqlite3
 import threading
 from pathlib import Path
 
+from emulator import values
 from emulator.errors import StorageUnavailable
 
 DB_FILENAME = "database.sqlite3"
@@ -85,12 +85,12 @@ class Journal:
           the highest sequence number seen.
         """
         with self._lock:
-            snaps = {ns: (seq, json.loads(tree)) for ns, seq, tree in self._conn.execute("SELECT ns, seq, tree FROM snapshot")}
+            snaps = {ns: (seq, values.loads(tree)) for ns, seq, tree in self._conn.execute("SELECT ns, seq, tree FROM snapshot")}
             rows = self._conn.execute("SELECT seq, ns, sets FROM log ORDER BY seq").fetchall()
             rules = dict(self._conn.execute("SELECT ns, source FROM rules"))
         last = max([seq for seq, _ in snaps.values()] + [row[0] for row in rows] + [0])
         trees = {ns: tree for ns, (_, tree) in snaps.items()}
-        log = [(seq, ns, json.loads(sets)) for seq, ns, sets in rows if seq > snaps.get(ns, (0,))[0]]
+        log = [(seq, ns, values.loads(sets)) for seq, ns, sets in rows if seq > snaps.get(ns, (0,))[0]]
         return trees, log, rules, last
 
     def commit(self, records: list[Record]) -> None:

@@ -11,7 +11,6 @@ the same transaction (the CloudEvents for functions).
 import asyncio
 import base64
 import hashlib
-import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -181,7 +180,7 @@ class Database:
             change.undo.append(undo)
         self.roots[ns] = root
         outbox = change.outbox = [row for finish in finishers for row in finish(root)]
-        payload = json.dumps([[list(p), v] for p, v in resolved], separators=(",", ":"))
+        payload = values.dumps([[list(p), v] for p, v in resolved])
         change.done = asyncio.get_running_loop().create_future()
         self._enqueue(change, Record("write", ns, change.seq, payload, outbox))
         self._since_snapshot += 1
@@ -207,7 +206,7 @@ class Database:
     def snapshot(self) -> None:
         """Queue a snapshot of every namespace; the log before it is dropped when it commits."""
         for ns, root in self.roots.items():
-            self._enqueue(None, Record("snapshot", ns, self._seq, json.dumps(root, separators=(",", ":"))))
+            self._enqueue(None, Record("snapshot", ns, self._seq, values.dumps(root)))
         self._since_snapshot = 0
 
     def _enqueue(self, change, record, fut=None):

@@ -150,7 +150,7 @@ class EventRecorder:
                 if before == after or not _fires(trig.event_type, before, after):
                     continue
                 event = self._event(trig, change, node, before, after)
-                rows.append((self._next_id(), trig.name, f"{trig.name}:{change.ns}:{'/'.join(node)}", json.dumps(event)))
+                rows.append((self._next_id(), trig.name, f"{trig.name}:{change.ns}:{'/'.join(node)}", values.dumps(event)))
             return rows
 
         return finish

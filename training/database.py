@@ -42,6 +42,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import firebase_admin
+import orjson
 import requests
 from firebase_admin import db, exceptions
 from google.auth.exceptions import GoogleAuthError
@@ -211,13 +212,22 @@ def write_snapshot(
                     else:
                         report.open_left_out += 1
                         continue
-                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    f.write(_json_line(record))
                 if progress is not None:
                     progress(len(page))
     finally:
         firebase_admin.delete_app(app)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _json_line(record: dict) -> str:
+    """One JSONL line; orjson writes it in a tenth of the standard library's time (a lone surrogate,
+    which the database refuses anyway, goes through the latter)."""
+    try:
+        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE).decode()
+    except TypeError:
+        return json.dumps(record, ensure_ascii=False) + "\n"
 
 
 def _read_ahead(items: Iterator) -> Iterator:

@@ -1,6 +1,7 @@
 """The emulator as a process: durability across kill -9, import/export, signals, bad configuration."""
 
 import json
+import os
 import subprocess
 import threading
 
@@ -97,6 +98,25 @@ def test_sigterm_and_sigint_exit_cleanly():
     emu = start_emulator()
     emu.proc.send_signal(2)
     assert emu.proc.wait(15) == 0
+
+
+def test_event_loop_is_uvloop_unless_asyncio_is_chosen():
+    for choice, named in (("uvloop", "uvloop"), ("asyncio", "asyncio loop")):
+        emu = start_emulator(env={**os.environ, "RTDB_EMULATOR_EVENT_LOOP": choice})
+        try:
+            ready = next(line for line in emu.lines if "Database emulator ready" in line)
+            assert ready.rstrip().endswith(f"(in memory, {named})"), ready
+            assert requests.put(f"{emu.url}/loop.json", json=choice, timeout=10).status_code == 200
+            assert requests.get(f"{emu.url}/loop.json", timeout=10).json() == choice
+        finally:
+            assert emu.stop() == 0
+
+    bad = subprocess.run([PYTHON, "-m", "emulator", "--in-memory", "--port", "0", "--hosting-port", "0"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=30,
+                         env={**os.environ, "RTDB_EMULATOR_EVENT_LOOP": "tokio"})
+    assert bad.returncode == 2
+    assert _assert_one_clean_line(bad.stderr) == (
+        'emulator: Invalid RTDB_EMULATOR_EVENT_LOOP: "tokio". It must be "uvloop" or "asyncio".')
 
 
 def _assert_one_clean_line(stderr: str) -> str:
