@@ -85,8 +85,11 @@ class Journal:
           the highest sequence number seen.
         """
         with self._lock:
-            snaps = {ns: (seq, values.loads(tree)) for ns, seq, tree in self._conn.execute("SELECT ns, seq, tree FROM snapshot")}
-            rows = self._conn.execute("SELECT seq, ns, sets FROM log ORDER BY seq").fetchall()
+            # As bytes (BLOB): orjson parses UTF-8 directly, where a str of a whole tree would be built first,
+            # at up to four bytes a character, and kept in memory as a high-water mark.
+            snaps = {ns: (seq, values.loads(tree))
+                     for ns, seq, tree in self._conn.execute("SELECT ns, seq, CAST(tree AS BLOB) FROM snapshot")}
+            rows = self._conn.execute("SELECT seq, ns, CAST(sets AS BLOB) FROM log ORDER BY seq").fetchall()
             rules = dict(self._conn.execute("SELECT ns, source FROM rules"))
         last = max([seq for seq, _ in snaps.values()] + [row[0] for row in rows] + [0])
         trees = {ns: tree for ns, (_, tree) in snaps.items()}
