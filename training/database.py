@@ -113,7 +113,7 @@ def iter_pages(ref: db.Reference, page_size: int = DEFAULT_PAGE_SIZE
         limit = page_size if last is None else page_size + 1
         if last is not None:
             query = query.start_at(last)
-        fetched = _items(query.limit_to_first(limit).get())
+        fetched = _items(fetch(query.limit_to_first(limit)))
         page = sorted(((k, v) for k, v in fetched if k != last),
                       key=lambda item: key_order(item[0]))
         if page:
@@ -121,6 +121,26 @@ def iter_pages(ref: db.Reference, page_size: int = DEFAULT_PAGE_SIZE
             last = page[-1][0]
         if len(fetched) < limit or not page:
             return
+
+
+def fetch(query: db.Query) -> object:
+    """``query.get()``'s JSON, through the same authorised firebase-admin client, parsed by orjson.
+
+    ``Query.get()`` parses with the standard library and then sorts every child with a Python
+    comparison function; ``iter_pages`` sorts each page itself (in Firebase's key order, which
+    firebase-admin's is not), so both were a third of the client's time at 100k tickets. Where
+    firebase-admin's query lacks the client, path or query string this reads (they are not public),
+    it calls ``query.get()``; the pages are the same either way (tested).
+    """
+    client = getattr(query, "_client", None)
+    url, params = getattr(query, "_pathurl", None), getattr(query, "_querystr", None)
+    if not (callable(getattr(client, "request", None)) and isinstance(url, str) and isinstance(params, str)):
+        return query.get()
+    content = client.request("get", url, params=params).content
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:  # e.g. an escaped lone surrogate, which the standard library reads
+        return json.loads(content)
 
 
 def key_order(key: str) -> tuple:
