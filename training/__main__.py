@@ -26,7 +26,7 @@ from tqdm import tqdm
 from ticketml.errors import TicketMLError
 from training import database, database_url, demo_data, monitor
 from training.data import DataError
-from training.benchmark import headline, run_benchmark
+from training.benchmark import render_table, run_benchmark
 from training.mapping import MappingError, load_mapping
 from training.minimum import Minimum
 from training.pipeline import run
@@ -103,14 +103,7 @@ def _train_on(data: Path, mapping, args) -> int:
 def _evaluate(args) -> int:
     doc = run_benchmark(load_mapping(args.mapping), args.train, args.test, args.out,
                         _params(args), group_by=args.group_by, show_progress=not args.quiet)
-    print(f"{'head':<12}{'metric':<10}{'n':>7}{'model':>9}{'naive':>9}{'plain':>9}")
-    for head, row in headline(doc).items():
-        plain = "-" if row["plain"] is None else f"{row['plain']:.4f}"
-        print(f"{head:<12}{row['metric']:<10}{row['n']:>7}{row['model']:>9.4f}"
-              f"{row['naive']:>9.4f}{plain:>9}")
-        if head == "resolution":
-            print(f"{'':<12}within_2x {row['within_2x']:.4f}  p90_coverage "
-                  f"{row['p90_coverage']:.4f}  concordance {row['concordance']}")
+    print(render_table(doc))
     print(f"metrics, report and plots in {args.out}")
     return 0
 

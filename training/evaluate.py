@@ -28,13 +28,15 @@ _BACKGROUND_ROWS = 5_000  # Test sets below this are evaluated in one process.
 _DECIMALS = 4
 
 
-def evaluate(predictor: Predictor, train: list[Example], test: list[Example]) -> dict:
+def evaluate(predictor: Predictor, train: list[Example], test: list[Example],
+             outputs: list[dict] | None = None) -> dict:
     """Return the metrics of every head and its baselines on ``test``.
 
     Args:
         predictor: The predictor to measure.
         train: Training examples (for the baselines only).
         test: Held-out examples.
+        outputs: ``predictor.predict_many`` of the test tickets, when already computed.
 
     Returns:
         ``{"priority": {...}, "sentiment": {...}, "resolution": {...}}``, each with
@@ -43,7 +45,8 @@ def evaluate(predictor: Predictor, train: list[Example], test: list[Example]) ->
     with Background(len(test) >= _BACKGROUND_ROWS) as background:
         # The lexicon baseline is scored in another process meanwhile.
         lexicon_labels = background.submit(_lexicon_labels, [e.ticket for e in test if e.sentiment])
-        outputs = predictor.predict_many([e.ticket for e in test]) if test else []
+        if outputs is None:
+            outputs = predictor.predict_many([e.ticket for e in test]) if test else []
         return {
             "priority": _priority(predictor, train, test, outputs),
             "sentiment": _sentiment(train, test, outputs, lexicon_labels),

@@ -33,8 +33,16 @@ def test_evaluate_writes_metrics_report_and_plots(demo_split, tmp_path, capsys):
     doc = json.loads((out / METRICS_FILE).read_text())
     assert doc["test"]["report"]["rows_read"] == 500
     for head in ("priority", "sentiment"):
-        assert doc["metrics"][head]["model"]["macro_f1"] > doc["plain"][head]["macro_f1"] - 0.05
+        assert [b["name"] for b in doc["plain"][head]][0] == "tfidf_logreg"
+        assert doc["plain"][head][0]["params"]["folds"] == "time"  # Every demo row is timed.
+        compared = doc["comparison"][head]
+        low, high = compared["model"]["interval"]
+        assert low <= compared["model"]["value"] <= high
+        plain = compared["baselines"]["tfidf_logreg"]
+        assert compared["model"]["value"] > plain["value"] - 0.05
+        assert plain["verdict"] in ("better", "tie", "worse")
         assert doc["metrics"][head]["model"]["macro_f1"] > doc["metrics"][head]["baseline"]["macro_f1"]
+    assert "[" in printed and "tfidf_logreg" in printed  # render_table: intervals, baselines
     res = doc["metrics"]["resolution"]
     assert res["model"]["log_mae"] < res["baseline"]["log_mae"]
     assert res["model"]["concordance"] > 0.6
