@@ -56,12 +56,17 @@ from ticketml.features import PRIORITIES, model_inputs
 from ticketml.predictor import Predictor
 from training.data import Example
 from training.export import export_models, placeholder_models
+from training.folds import cv_folds, macro_f1_codes, subsample
 
 _Z90_GAUSSIAN = float(norm.ppf(0.9))
 _MIN_ROWS = 20
 _MIN_GBM_ROWS = 200
 _CENSOR_HORIZON_QUANTILE = 0.9
-_ALPHA_FACTORS = (1.0, 5.0)
+_C_FACTORS = (0.25, 1.0, 4.0)  # Times priority_c or sentiment_c: the C grid searched.
+_ALPHA_FACTORS = (1.0 / 3.0, 1.0, 10.0 / 3.0)  # Times ridge_alpha: the alpha grid.
+_CLASS_WEIGHTS = ("balanced", None)  # Searched when a class weight is "auto".
+_CV_MAX_ROWS = 8_000  # Settings are chosen on at most this many rows: bounded cost.
+_CV_MAX_GBM_ROWS = 20_000
 _BACKGROUND_ROWS = 20_000  # Below this, starting another process costs more than it saves.
 _SIGMA_FLOOR = 0.05
 _MIN_HOURS = 0.1
@@ -101,12 +106,12 @@ class TrainParams:
     char_min_df: int = 3
     tol: float = 1e-3
     priority_c: float = 2.0
-    priority_class_weight: str | None = "balanced"
-    sentiment_c: float = 3.0
-    sentiment_class_weight: str | None = "balanced"
+    priority_class_weight: str | None = "auto"
+    sentiment_c: float = 2.0
+    sentiment_class_weight: str | None = "auto"
     lexicon_features: bool = True
     lexicon_veto: float = 0.3
-    ridge_alpha: float = 2.0
+    ridge_alpha: float = 3.0
     ridge_tol: float = 1e-3
     resolution_model: str = "auto"
     gbm_max_iter: int = 200
@@ -115,6 +120,7 @@ class TrainParams:
     recentre: bool = True
     review_target_accuracy: float = 0.85
     censored_rounds: int = 3
+    cv_settings: bool = True
     test_share: float = 0.2
     val_share: float = 0.1
     split: str = "auto"
@@ -183,7 +189,8 @@ def _featurise_and_fit(train, val, params, step, require, texts, fields, lexicon
     dict_vec = DictVectorizer(dtype=np.float32)
     x_all = sp.hstack([x_text, dict_vec.fit_transform(fields)], format="csr")
     featurise = _cached(_featuriser(word, char, dict_vec), val)
-    weights = recency_weights(train, params.recency_half_life_days)
+    half_life, recency_search = _choose_recency(train, x_all, params)
+    weights = recency_weights(train, half_life)
 
     step("priority")
     with ThreadPoolExecutor(2) as threads:
@@ -212,7 +219,9 @@ def _featurise_and_fit(train, val, params, step, require, texts, fields, lexicon
         "sentiment": sentiment, **resolution,
     }
     predictor_params = {
-        "priority": priority_params, "sentiment": sentiment_params, "resolution": resolution_params,
+        "priority": priority_params, "sentiment": sentiment_params,
+        "resolution": {**resolution_params, "recency_half_life_days": half_life,
+                       **({"recency_search": recency_search} if recency_search else {})},
     }
     return estimators, predictor_params
 
@@ -227,6 +236,43 @@ def recency_weights(examples: list[Example], half_life_days: float) -> np.ndarra
         return weights
     age_days = (np.nanmax(times) - np.nan_to_num(times, nan=np.nanmin(times))) / _MS_PER_DAY
     return 0.5 ** (age_days / half_life_days)
+
+
+def _time(example: Example, params: TrainParams) -> float | None:
+    """A row's time as cross-validation sees it: none under a random split, whose rows are
+    taken as exchangeable, so that folds are random too."""
+    return None if params.split == "random" else example.created_at
+
+
+def _choose_recency(train, x_all, params: TrainParams) -> tuple[float, dict | None]:
+    """Keep ``recency_half_life_days`` or drop it (0), by the time-aware cross-validated
+    log-MAE of a ridge of resolved tickets' log-hours (weights counted back from each fold's
+    newest fitted ticket). Under a random split, or without times, recency is dropped."""
+    half_life = params.recency_half_life_days
+    if half_life <= 0 or not params.cv_settings:
+        return half_life, None
+    rows = [i for i, e in enumerate(train) if e.hours is not None and not e.censored]
+    times = [_time(train[i], params) for i in rows]
+    if len(rows) < _MIN_ROWS or any(t is None for t in times):
+        return 0.0, {"recency_half_life_days": [half_life, 0.0], "chosen": 0.0,
+                     "why": "no time-aware folds (random split or untimed rows)"}
+    pick = subsample(len(rows), _CV_MAX_ROWS, params.seed)
+    folds, _ = cv_folds([times[i] for i in pick], None, params.seed)
+    x = _take(x_all, [rows[i] for i in pick])
+    y = np.log1p([train[rows[i]].hours for i in pick])
+    t = np.array([times[i] for i in pick], dtype=float)
+    scores = {half_life: 0.0, 0.0: 0.0}
+    for fit, val in folds:
+        age_days = (t[fit].max() - t[fit]) / _MS_PER_DAY
+        for candidate in scores:
+            w = 0.5 ** (age_days / candidate) if candidate else None
+            p = Ridge(alpha=params.ridge_alpha, tol=params.ridge_tol).fit(
+                x[fit], y[fit], sample_weight=w).predict(x[val])
+            scores[candidate] += float(np.mean(np.abs(p - y[val])))
+    chosen = min(scores, key=lambda k: (scores[k], k))
+    return chosen, {"recency_half_life_days": list(scores),
+                    "cv_ridge_log_mae": [round(v / len(folds), 4) for v in scores.values()],
+                    "chosen": chosen}
 
 
 def _fit_text(vectorizer: TfidfVectorizer, texts: list[str]) -> sp.csr_matrix:
@@ -322,9 +368,12 @@ def _fit_priority(train, val, x_all, weights, featurise, params: TrainParams, re
         prior = {p: round(counts[p] / len(rows), 6) if rows else 0.25 for p in PRIORITIES}
         return None, {"kind": "prior", "classes": list(PRIORITIES), "prior": prior,
                       "review_threshold": 1.0, "review_target_accuracy": 1.0}
-    model = LogisticRegression(C=params.priority_c, tol=params.tol, max_iter=3000,
-                               class_weight=params.priority_class_weight)
-    model.fit(_take(x_all, rows), labels, sample_weight=_w(weights, rows))
+    x = _take(x_all, rows)
+    c, class_weight, search = _choose_logistic(
+        x, labels, [_time(train[i], params) for i in rows], weights[rows], params.priority_c,
+        params.priority_class_weight, params)
+    model = LogisticRegression(C=c, tol=params.tol, max_iter=3000, class_weight=class_weight)
+    model.fit(x, labels, sample_weight=_w(weights, rows))
     classes = [str(c) for c in model.classes_]
     temperature, threshold = 1.0, 0.0
     val_rows = [e for e in val if e.priority in classes]
@@ -339,7 +388,7 @@ def _fit_priority(train, val, x_all, weights, featurise, params: TrainParams, re
     return model, {
         "kind": "model", "classes": classes, "temperature": round(temperature, 6),
         "review_threshold": round(threshold, 6),
-        "review_target_accuracy": params.review_target_accuracy,
+        "review_target_accuracy": params.review_target_accuracy, "search": search,
     }
 
 
@@ -356,15 +405,55 @@ def _fit_sentiment(train, val, texts, x_text, weights, featurise, params: TrainP
     x = _take(x_text, rows)
     if params.lexicon_features:
         x = sp.hstack([x, lexicon_scores()], format="csr")
-    model = LogisticRegression(C=params.sentiment_c, tol=params.tol, max_iter=3000,
-                               class_weight=params.sentiment_class_weight)
+    c, class_weight, search = _choose_logistic(
+        x, labels, [_time(train[i], params) for i in rows], weights[rows], params.sentiment_c,
+        params.sentiment_class_weight, params)
+    model = LogisticRegression(C=c, tol=params.tol, max_iter=3000, class_weight=class_weight)
     model.fit(x, labels, sample_weight=_w(weights, rows))
     result = {"kind": "model", "classes": [str(c) for c in model.classes_],
-              "lexicon_features": params.lexicon_features, "lexicon_veto": 0.0}
+              "lexicon_features": params.lexicon_features, "lexicon_veto": 0.0,
+              "search": search}
     val_rows = [e for e in val if e.sentiment]
     if params.lexicon_veto and val_rows:
         result["lexicon_veto"] = _choose_veto(model, result, val_rows, featurise, params)
     return model, result
+
+
+def _choose_logistic(x, labels: np.ndarray, times: list, weights: np.ndarray, c_base: float,
+                     class_weight: str | None, params: TrainParams):
+    """C and class weight of a logistic head, by cross-validated macro-F1 over (at most
+    ``_CV_MAX_ROWS`` of) the training rows, time-aware folds when they all have a time.
+
+    Returns:
+        (C, class weight, a record of the search for the predictor's params).
+    """
+    grid = [c_base * f for f in _C_FACTORS]
+    weightings = list(_CLASS_WEIGHTS) if class_weight == "auto" else [class_weight]
+    if not params.cv_settings:
+        return grid[len(grid) // 2], weightings[0], None
+    pick = subsample(len(labels), _CV_MAX_ROWS, params.seed)
+    folds, method = cv_folds([times[i] for i in pick], labels[pick], params.seed)
+    classes = sorted(set(labels))
+    codes = np.array([classes.index(label) for label in labels])
+    scores = np.zeros((len(weightings), len(grid)))
+    for fit_idx, val_idx in folds:
+        fit, val = pick[fit_idx], pick[val_idx]
+        if len(set(codes[fit])) < 2:
+            continue
+        for a, weighting in enumerate(weightings):
+            # Warm starts along the C path: each fit starts from the previous solution.
+            model = LogisticRegression(tol=params.tol, max_iter=3000, class_weight=weighting,
+                                       warm_start=True)
+            for b, c in enumerate(grid):
+                model.set_params(C=c).fit(x[fit], codes[fit], sample_weight=_w(weights, fit))
+                scores[a, b] += macro_f1_codes(codes[val], model.predict(x[val]), len(classes))
+    a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    search = {"folds": method, "n_folds": len(folds), "rows": len(pick),
+              "grid": {"C": [round(c, 6) for c in grid],
+                       "class_weight": [w or "none" for w in weightings]},
+              "cv_macro_f1": (scores / max(len(folds), 1)).round(4).tolist(),
+              "chosen": {"C": round(grid[b], 6), "class_weight": weightings[a] or "none"}}
+    return grid[b], weightings[a], search
 
 
 def _choose_veto(model, sentiment_params: dict, val_rows, featurise, params) -> float:
@@ -424,7 +513,10 @@ def _fit_resolution(train, val, x_all, fields, weights, featurise, params: Train
     folds = KFold(n_splits=3, shuffle=True, random_state=params.seed)
     x_closed = _take(x, np.flatnonzero(closed))
     val_rows = [e for e in val if e.hours is not None and not e.censored]
-    alpha = _choose_alpha(x_closed, y[closed], _w(w, closed), val_rows, featurise, params)
+    times = [_time(train[i], params) for i in rows]
+    alpha, alpha_search = _choose_alpha(
+        x_closed, y[closed], w[closed], [times[i] for i in np.flatnonzero(closed)], val_rows,
+        featurise, params)
     ridge = lambda: Ridge(alpha=alpha, tol=params.ridge_tol)  # noqa: E731
     # Out-of-fold residuals: in-sample ones understate the spread of a high-dimensional fit.
     oof = _oof(ridge, x_closed, y[closed], w[closed], folds)
@@ -441,7 +533,8 @@ def _fit_resolution(train, val, x_all, fields, weights, featurise, params: Train
     else:
         used = closed
     estimators = {"resolution_mu": mu_model, "resolution_sigma": sigma_model}
-    resolution_params = {**base, "kind": "ridge", "z90": _Z90_GAUSSIAN, "ridge_alpha": alpha}
+    resolution_params = {**base, "kind": "ridge", "z90": _Z90_GAUSSIAN, "ridge_alpha": alpha,
+                         "search": alpha_search}
     if not val_rows:
         return estimators, resolution_params
     _, xv, _, fields_v = featurise(val_rows)
@@ -491,31 +584,92 @@ def _fit_resolution(train, val, x_all, fields, weights, featurise, params: Train
     gbm_offset = float(np.median(yv - centre_v)) if params.recentre else 0.0
     gbm_mae = float(np.mean(np.abs(yv - centre_v - gbm_offset)))
     resolution_params["validation_log_mae"]["gbm"] = round(gbm_mae, 4)
-    if params.resolution_model == "auto" and median_mae <= min(ridge_mae, gbm_mae):
+    scores = {"median": median_mae, "ridge": ridge_mae, "gbm": gbm_mae}
+    if params.cv_settings:
+        scores = _cv_resolution_models(dense, x_used, y[used], closed[used], w[used],
+                                       [times[i] for i in np.flatnonzero(used)], ridge, params)
+        resolution_params["search"] = {**(alpha_search or {}), "cv_log_mae": scores}
+    if params.resolution_model == "auto" and scores["median"] <= min(scores["ridge"],
+                                                                     scores["gbm"]):
         return constant
-    if params.resolution_model == "auto" and gbm_mae >= ridge_mae:
+    if params.resolution_model == "auto" and scores["gbm"] >= scores["ridge"]:
         return estimators, resolution_params
     gbm_params["validation_log_mae"] = resolution_params["validation_log_mae"]
+    gbm_params["search"] = resolution_params["search"]
     gbm_params["centre_offset"] = round(gbm_offset, 6)
     gbm_params["p90_offset"] = round(_conformal(yv - p90_v), 6)
     return {**estimators, "resolution_p50": p50, "resolution_p90": p90}, gbm_params
 
 
-def _choose_alpha(x, y, w, val_rows, featurise, params: TrainParams) -> float:
-    """The ridge penalty, among ``params.ridge_alpha`` times ``_ALPHA_FACTORS``, with the
-    lowest recentred validation log-MAE of a ridge on the resolved tickets (the first
-    without a validation set)."""
+def _choose_alpha(x, y, w, times, val_rows, featurise, params: TrainParams):
+    """The ridge penalty, among ``params.ridge_alpha`` times ``_ALPHA_FACTORS``: by the
+    recentred log-MAE of ridges on the resolved training tickets, cross-validated (time-aware
+    folds when every ticket has a time) or, with ``cv_settings`` off, on the validation set.
+
+    Returns:
+        (alpha, a record of the cross-validated search or None).
+    """
     candidates = [params.ridge_alpha * f for f in _ALPHA_FACTORS]
+
+    def error(alpha, x_fit, y_fit, w_fit, x_val, y_val) -> float:
+        residual = y_val - Ridge(alpha=alpha, tol=params.ridge_tol).fit(
+            x_fit, y_fit, sample_weight=w_fit).predict(x_val)
+        return float(np.mean(np.abs(residual - np.median(residual))))
+    if params.cv_settings:
+        pick = subsample(len(y), _CV_MAX_ROWS, params.seed)
+        folds, method = cv_folds([times[i] for i in pick], None, params.seed)
+        scores = np.zeros(len(candidates))
+        for fit_idx, val_idx in folds:
+            fit, val = pick[fit_idx], pick[val_idx]
+            for j, alpha in enumerate(candidates):
+                scores[j] += error(alpha, x[fit], y[fit], _w(w, fit), x[val], y[val])
+        best = int(np.argmin(scores))
+        return candidates[best], {
+            "folds": method, "n_folds": len(folds), "rows": len(pick),
+            "grid": {"alpha": [round(a, 6) for a in candidates]},
+            "cv_ridge_log_mae": (scores / max(len(folds), 1)).round(4).tolist(),
+            "chosen": {"alpha": round(candidates[best], 6)}}
     if not val_rows:
-        return candidates[0]
+        return candidates[len(candidates) // 2], None
     _, xv, _, _ = featurise(val_rows)
     yv = np.log1p([e.hours for e in val_rows])
+    return min(candidates, key=lambda a: error(a, x, y, _w(w, slice(None)), xv, yv)), None
 
-    def score(alpha: float) -> float:
-        residual = yv - Ridge(alpha=alpha, tol=params.ridge_tol).fit(
-            x, y, sample_weight=w).predict(xv)
-        return float(np.mean(np.abs(residual - np.median(residual))))
-    return min(candidates, key=score)
+
+def _cv_resolution_models(dense, x, y, closed, w, times, ridge, params: TrainParams) -> dict:
+    """Log-MAE of the training median, the ridge and the median trees on the same folds over
+    the training rows (time-aware when all are timed), measured on the resolved ones (the
+    others' targets are imputed). In each fold the ridge is refitted on the fold's rows and
+    its outputs for the validated rows feed the trees, which learnt from out-of-fold
+    outputs, as at serving. As at serving, the ridge and the trees are recentred (the median
+    residual) on resolved validated rows, every other one, and scored on the rest; the
+    median is not recentred, as it is not at serving."""
+    pick = subsample(len(y), _CV_MAX_GBM_ROWS, params.seed)
+    folds, _ = cv_folds([times[i] for i in pick], None, params.seed)
+    totals = {"median": 0.0, "ridge": 0.0, "gbm": 0.0}
+    counted = 0
+    with threadpool_limits(1, "openmp"):
+        for fit_idx, val_idx in folds:
+            fit, val = pick[fit_idx], pick[val_idx]
+            val = val[closed[val]]
+            if len(val) < 2:
+                continue
+            counted += 1
+            calib = np.arange(len(val)) % 2 == 0
+            scored = val[~calib]
+
+            def recentred(predicted):
+                offset = float(np.median(y[val][calib] - predicted[calib]))
+                return float(np.mean(np.abs(y[scored] - predicted[~calib] - offset)))
+            totals["median"] += float(np.mean(np.abs(y[scored] - np.median(y[fit][closed[fit]]))))
+            mu_val = ridge().fit(x[fit], y[fit], sample_weight=_w(w, fit)).predict(x[val])
+            totals["ridge"] += recentred(mu_val)
+            dense_val = dense[val].copy()
+            dense_val[:, -2] = mu_val  # The second-last column is the ridge's centre.
+            trees = _gbm("absolute_error", None, params).fit(dense[fit], y[fit],
+                                                             sample_weight=_w(w, fit))
+            totals["gbm"] += recentred(trees.predict(dense_val))
+    return {k: round(v / max(counted, 1), 4) for k, v in totals.items()}
 
 
 def _gbm(loss: str, quantile: float | None, params: TrainParams):
