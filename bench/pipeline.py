@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -35,6 +36,11 @@ SUSTAINED_P99_MS = 250.0
 BENCH_UID = "bench-customer"
 ADMIN = {"Authorization": "Bearer owner"}
 SUBJECTS = ["Cannot log in", "Invoice is wrong", "Dashboard is slow", "API returns 500", "Password reset mail missing"]
+# `--writer jssdk`: tickets written by the Firebase JS SDK (web, modular) over the realtime protocol, spread
+# over this many client connections, as customers' browsers write them.
+JSSDK_WRITER = ROOT / "tests" / "jssdk" / "support" / "pipeline_writer.mjs"
+JSSDK_CLIENTS = 4
+WRITERS = ("rest", "jssdk")
 VARIANTS = {"model": ROOT / "functions" / "main.py", "noop": ROOT / "bench" / "noop_function.py"}
 STAGES = ("delivery", "read", "predict", "write_back", "helpdesk", "handler")
 
@@ -116,7 +122,7 @@ def cpu_seconds(stack: Stack) -> dict[str, float]:
     return out
 
 
-async def run_rate(db: str, rate: float, seconds: float, offset: int) -> dict:
+async def run_rate(db: str, rate: float, seconds: float, offset: int, writer: str = "rest", ns: str = "") -> dict:
     sent: dict[str, float] = {}
     seen: dict[str, dict[str, float]] = {}
     total = int(rate * seconds)
@@ -130,7 +136,7 @@ async def run_rate(db: str, rate: float, seconds: float, offset: int) -> dict:
                 async for line in _lines(r.content):  # the first event holds every ticket: no line limit
                     if not line.startswith(b"data: "):
                         continue
-                    now = time.perf_counter()
+                    now = time.time()  # epoch: a Node writer's send times are compared with it
                     event = json.loads(line[6:])
                     if not ready.is_set():
                         ready.set()
@@ -150,7 +156,7 @@ async def run_rate(db: str, rate: float, seconds: float, offset: int) -> dict:
         start = time.perf_counter()
 
         async def submit(i):
-            t0 = time.perf_counter()
+            t0 = time.time()
             async with session.post(f"{db}/tickets.json", params={"auth": token},
                                     json={**ticket(offset + i), "uid": BENCH_UID}) as r:
                 body = await r.json()
@@ -159,11 +165,14 @@ async def run_rate(db: str, rate: float, seconds: float, offset: int) -> dict:
                 name = body["name"]
             sent[name] = t0
 
-        tasks = []
-        for i in range(total):
-            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
-            tasks.append(asyncio.create_task(submit(i)))
-        await asyncio.gather(*tasks)
+        if writer == "jssdk":
+            await _jssdk_submit(f"{db}/?ns={ns}", rate, [ticket(offset + i) for i in range(total)], sent)
+        else:
+            tasks = []
+            for i in range(total):
+                await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+                tasks.append(asyncio.create_task(submit(i)))
+            await asyncio.gather(*tasks)
         deadline = time.perf_counter() + 30
         while time.perf_counter() < deadline and sum(1 for n in sent if "helpdesk" in seen.get(n, {})) < total:
             await asyncio.sleep(0.05)
@@ -181,6 +190,39 @@ async def run_rate(db: str, rate: float, seconds: float, offset: int) -> dict:
     return row
 
 
+def jssdk_missing() -> str | None:
+    """Why `--writer jssdk` cannot run here, or None."""
+    if shutil.which("node") is None:
+        return "--writer jssdk needs Node.js: apt-get install nodejs npm (Debian's packages)"
+    if not (JSSDK_WRITER.parents[1] / "node_modules" / "firebase").is_dir():
+        return "--writer jssdk needs the JS SDK packages: npm ci in tests/jssdk (make test does it)"
+    return None
+
+
+async def _jssdk_submit(url: str, rate: float, tickets: list[dict], sent: dict[str, float]) -> None:
+    """Write `tickets` at `rate` with the Firebase JS SDK (tests/jssdk/support/pipeline_writer.mjs), as the
+    customers' web clients do over the realtime protocol; each ticket's send time (epoch) goes into `sent`."""
+    problem = jssdk_missing()
+    if problem:
+        raise RuntimeError(problem)
+    proc = await asyncio.create_subprocess_exec(
+        "node", str(JSSDK_WRITER), url, BENCH_UID, str(rate), str(JSSDK_CLIENTS),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        cwd=JSSDK_WRITER.parent)
+    proc.stdin.write(json.dumps(tickets).encode())
+    proc.stdin.close()
+    done = None
+    async for line in proc.stdout:
+        record = json.loads(line)
+        if "key" in record:
+            sent[record["key"]] = record["sent_ms"] / 1000
+        else:
+            done = record
+    errors = (await proc.stderr.read()).decode(errors="replace")
+    if await proc.wait() != 0 or done is None:
+        raise RuntimeError(f"the JS SDK writer failed ({proc.returncode}): {done} {errors[-2000:]}")
+
+
 async def _lines(content):
     buf = b""
     async for chunk in content.iter_any():
@@ -190,7 +232,8 @@ async def _lines(content):
             yield line
 
 
-def run_variant(variant: str, rates: list[float], seconds: float, model_dir: Path) -> list[dict]:
+def run_variant(variant: str, rates: list[float], seconds: float, model_dir: Path,
+                writer: str = "rest") -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         stack = Stack(ports=Ports.free(), data_dir=Path(tmp), model_dir=model_dir,
@@ -205,9 +248,9 @@ def run_variant(variant: str, rates: list[float], seconds: float, model_dir: Pat
             for rate in rates:
                 log.take()
                 before = cpu_seconds(stack)
-                row = asyncio.run(run_rate(stack.urls["database"], rate, seconds, offset))
+                row = asyncio.run(run_rate(stack.urls["database"], rate, seconds, offset, writer, stack.namespace))
                 after = cpu_seconds(stack)
-                row = {"variant": variant, **row, **breakdown(log.take())}
+                row = {"variant": variant, "writer": writer, **row, **breakdown(log.take())}
                 tickets = max(row["forwarded"], 1)
                 row["cpu_ms_per_ticket"] = {n: round((after[n] - before[n]) / tickets * 1000, 2) for n in after}
                 row["cpu_ms_per_ticket_total"] = round(sum(row["cpu_ms_per_ticket"].values()), 1)
@@ -223,9 +266,14 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=10.0, help="duration of each rate")
     p.add_argument("--rates", default="20,50,75,100,150,200", help="tickets per second, comma-separated")
     p.add_argument("--variants", default="model,noop", help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    p.add_argument("--writer", default="rest", choices=WRITERS,
+                   help="who writes the tickets: REST POSTs (the form's fallback, default) or the Firebase JS SDK "
+                        "over the realtime protocol (needs Node and tests/jssdk's npm packages)")
     p.add_argument("--model-dir", default=str(ROOT / "model"))
     p.add_argument("--out", default="bench/results/pipeline.json")
     args = p.parse_args(argv)
+    if args.writer == "jssdk" and jssdk_missing():
+        p.error(jssdk_missing())
     rates = [int(float(r)) if float(r).is_integer() else float(r) for r in args.rates.split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -234,7 +282,7 @@ def main(argv=None):
     print(f"The data dir's disk: one fsync takes {disk['p50']} ms (p50), {disk['p99']} ms (p99); "
           f"the speed probe takes {host['speed_probe_ms']} ms")
     for variant in args.variants.split(","):
-        rows += run_variant(variant, rates, args.seconds, Path(args.model_dir))
+        rows += run_variant(variant, rates, args.seconds, Path(args.model_dir), args.writer)
     for r in rows:
         r["cpu_split"] = ", ".join(f"{n} {v:.1f}" for n, v in r["cpu_ms_per_ticket"].items() if v >= 0.05)
     table("End to end: write -> enrichment visible on a stream, write -> helpdesk link (ms)",
@@ -258,7 +306,7 @@ def main(argv=None):
               f"highest sustained rate tried: {summary[variant]:.0f}/s")
     for r in rows:
         del r["cpu_split"]
-    save(args.out, {"benchmark": "pipeline", "machine": host, "fsync_ms": disk, "rows": rows,
+    save(args.out, {"benchmark": "pipeline", "writer": args.writer, "machine": host, "fsync_ms": disk, "rows": rows,
                     "highest_sustained_rate": summary})
 
 

@@ -1,5 +1,8 @@
 """The end-to-end benchmark still runs: a tiny run of each variant, checked for complete figures."""
 
+import pytest
+
+from bench.pipeline import jssdk_missing
 from tests.bench.conftest import run_bench
 
 
@@ -22,3 +25,15 @@ def test_a_short_pipeline_benchmark_measures_every_stage(tmp_path):
     assert rows["noop"]["cpu_ms_per_ticket"]["helpdesk"] <= rows["model"]["cpu_ms_per_ticket"]["helpdesk"]
     assert "Inside the function" in run.stdout
     assert result["machine"]["speed_probe_ms"] > 0 and "the speed probe takes" in run.stdout
+
+
+def test_tickets_written_by_the_js_sdk_go_through_the_pipeline(tmp_path):
+    if jssdk_missing():
+        pytest.skip(jssdk_missing())
+    run, result = run_bench("bench.pipeline", "--seconds", "1", "--rates", "5", "--variants", "noop",
+                            "--writer", "jssdk", out=tmp_path / "pipeline.json", timeout=240)
+    assert result["writer"] == "jssdk"
+    [row] = result["rows"]
+    assert row["writer"] == "jssdk" and row["tickets"] == row["enriched"] == row["forwarded"] == 5, row
+    p50, p99 = row["enrich_p50_ms"], row["enrich_p99_ms"]
+    assert 0 < p50 <= p99 < 30_000, row  # send times from Node's clock and arrivals on Python's: one machine
