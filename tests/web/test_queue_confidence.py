@@ -8,7 +8,7 @@ seeded as the admin with enrichments of the shape `functions/ticketml/predictor.
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.pages import QueuePage, ticket
+from tests.web.pages import QueuePage, save_screenshot, ticket
 from tests.web.test_queue_reads import bare, put, unmarked, watch  # noqa: F401 (bare is a fixture)
 
 NOW_MS = 1_764_547_200_000
@@ -123,6 +123,8 @@ def test_the_detail_shows_language_review_reasons_and_what_moved_each_prediction
     expect(items["sentiment"]).to_have_count(1)
     expect(items["resolution"].nth(0)).to_have_attribute("data-kind", "field")
     expect(items["resolution"].nth(0).locator(".why__weight")).to_have_text("−0.25")
+    why.scroll_into_view_if_needed()
+    save_screenshot(page, "queue-detail-explanations-desktop", full_page=False)
     page.keyboard.press("Escape")
     expect(detail).to_be_hidden()
 
