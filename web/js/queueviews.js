@@ -134,7 +134,7 @@ export function byMostRecentlyDone({ id: idA, value: a }, { id: idB, value: b })
   return doneAt(b) - doneAt(a) || compareIds(idB, idA);
 }
 
-/** "Confidence: priority high, tone low, resolution time medium" for a row's level chip. */
+/** "Model confidence, the least sure shown: priority high, tone low, resolution time medium" (a row's level chip). */
 function levelsTitle(enrichment) {
   const parts = HEADS.map((head) => [head, level(enrichment, head)]).filter(([, value]) => value)
     .map(([head, value]) => `${HEAD_NAMES[head].toLowerCase()} ${value}`);
