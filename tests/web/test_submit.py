@@ -58,6 +58,24 @@ def test_sent_ticket_fills_the_card_with_enrichment_and_helpdesk_link_then_shows
     row = queue.open_row(ticket_id)
     expect(row).to_contain_text(VALID["subject"])
     expect(row).to_have_attribute("data-priority", priority)
+    # Issue 15 end to end: the row's least sure level, and the detail's language and explanations, as the
+    # function wrote them.
+    order = ["low", "medium", "high"]
+    lowest = min(enrichment["confidence"].values(), key=order.index)
+    expect(row.locator(".level")).to_have_attribute("data-level", lowest)
+    row.locator(".ticket-row__open").click()
+    detail = queue.detail
+    expect(detail).to_be_visible()
+    if enrichment["language"] == "en":
+        expect(detail.locator("[data-fact=language] dd")).to_have_text("English (en)")
+    else:
+        expect(detail.locator("[data-fact=language] dd")).to_contain_text(enrichment["language"])
+    explained = {head: items for head, items in enrichment["explanations"].items() if items}
+    assert explained, "the function explains its predictions"
+    for head, items in explained.items():
+        shown = detail.get_by_test_id("explanations").locator(f".why__head[data-head={head}] .why__item")
+        expect(shown).to_have_count(min(5, len(items)))
+        expect(shown.first.locator(".why__feature")).to_have_text(items[0]["feature"])
 
 
 def test_empty_form_puts_a_message_next_to_every_field_and_focuses_the_first(page, site):
