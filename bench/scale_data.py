@@ -5,13 +5,16 @@ form writes it (the ticket contract, with `uid`), plus what the rest of the syst
 function's `enrichment` (its shape, `input_hash` and `enriched_at`; the values follow the demo's own labels, since
 running the model would take about 5 ms a ticket), the helpdesk link, and for done tickets the outcome as
 `functions/enrichment/webhook.py` writes it (`resolution`, `status` solved or closed, `done_at`). Times are the
-demo's year moved to end a minute before now, so ages read as they would. About 1.1 KB of JSON each.
+demo's year moved to end a minute before now, so ages read as they would. The enrichment carries what the predictor
+writes since issue 15 (`language`, `confidence`, `explanations` of words of the ticket and its fields,
+`review_reasons`), made up the same way. About 2.1 KB of JSON each (1.2 KB without issue 15's fields).
 
 The open ones (`status` "new") are `open_share` of all, drawn from the most recent tickets, where open ones are.
 """
 
 import json
 import random
+import re
 from collections.abc import Iterator
 from functools import cached_property
 
@@ -35,10 +38,11 @@ class Tickets:
       open_share: the share with `status` "new".
       seed: the generator's seed.
       now_ms: the time the data ends at (its newest ticket is a minute older).
+      issue15: give the enrichment issue 15's fields, as the function writes them now.
     """
 
-    def __init__(self, n: int, open_share: float, seed: int, now_ms: int):
-        self.n, self.seed, self.now_ms = n, seed, now_ms
+    def __init__(self, n: int, open_share: float, seed: int, now_ms: int, issue15: bool = True):
+        self.n, self.seed, self.now_ms, self.issue15 = n, seed, now_ms, issue15
         self.open_count = min(n, max(1, round(n * open_share)))  # the queue needs a row to show
         self.model_version = _model_version()
 
@@ -49,8 +53,11 @@ class Tickets:
         pool = min(self.n, max(self.open_count, OPEN_POOL * self.open_count))
         opened = set(rng.sample(range(self.n - pool, self.n), self.open_count))
         shift = self.now_ms - 60_000 - _DEMO_END_MS
-        return [self._ticket(rng, i, record, shift, i in opened)
-                for i, record in enumerate(demo_data.generate(self.n, self.seed))]
+        items = [self._ticket(rng, i, record, shift, i in opened)
+                 for i, record in enumerate(demo_data.generate(self.n, self.seed))]
+        if self.issue15:
+            _with_issue15_fields(items, self.seed)  # a generator of its own: the rest is as without them
+        return items
 
     @property
     def keys_in_order(self) -> list[str]:
@@ -142,6 +149,31 @@ def _enrichment(rng, label: str, sentiment: str, hours_ms: int, version: str, di
             "resolution_hours": {"p50": p50, "p90": round(p50 * rng.uniform(1.8, 4.0), 2)},
             "needs_review": max(scores.values()) < 0.6, "model_version": version, "input_hash": digest,
             "enriched_at": created + rng.randint(150, 900)}
+
+
+def _with_issue15_fields(items, seed: int) -> None:
+    """Add to each ticket's enrichment what the predictor now writes (functions/ticketml/predictor.py): a language,
+    a level per head, up to five explanations per head (words of its text and fields) and the review reasons."""
+    rng = random.Random(seed)
+    levels = ("high", "high", "medium", "low")
+    for _, ticket in items:
+        e = ticket["enrichment"]
+        words = [w for w in re.findall(r"[a-z]{4,}", ticket["description"].lower())] or ["help"]
+        fields = [f"category={ticket['category']}", f"type={ticket['type']}", f"impact={ticket['impact']}",
+                  f"experience={ticket['experience']}", f"seniority={ticket['seniority']}"]
+
+        def head(n):
+            chosen = rng.sample(words, min(len(words), n - 1)) + [rng.choice(fields)]
+            return [{"feature": f, "kind": "field" if "=" in f else "word", "weight": round(rng.uniform(-0.6, 0.9), 4)}
+                    for f in chosen]
+        e["language"] = "en" if rng.random() < 0.97 else rng.choice(["fr", "de", "und"])
+        e["confidence"] = {h: rng.choice(levels) for h in ("priority", "sentiment", "resolution")}
+        e["explanations"] = {"priority": head(5), "sentiment": head(3), "resolution": head(5)}
+        reasons = ([f"language:{e['language']}"] if e["language"] not in ("en", "und") else []) + (
+            ["low_confidence:priority"] if e["needs_review"] else [])
+        if reasons:
+            e["review_reasons"] = reasons
+        e["needs_review"] = bool(reasons)
 
 
 def _push_id(rng: random.Random, ms: int) -> str:

@@ -312,9 +312,9 @@ def main(argv=None) -> None:
     p.add_argument("--watch", type=float, default=35.0, help="idle seconds watched (over 30 covers an age refresh)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--issue15", action="store_true",
-                   help="give every ticket the enrichment fields of issue 15 (language, confidence, explanations, "
-                        "review_reasons; about 0.8 KB more each), which bench.scale_data's tickets predate")
+    p.add_argument("--no-issue15", action="store_true",
+                   help="leave out the enrichment fields of issue 15 (language, confidence, explanations, "
+                        "review_reasons; about 0.9 KB of each ticket), as tickets enriched before them are")
     p.add_argument("--out", default=None, help="save the figures as JSON here")
     args = p.parse_args(argv)
     why = unavailable()
@@ -326,9 +326,8 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-queue-") as work, browser(True) as launch:
         work = Path(work)
         (work / "triggers.json").write_text('{"triggers": []}')
-        data = scale_data.Tickets(args.tickets, args.open_share, seed=args.seed, now_ms=int(time.time() * 1000))
-        if args.issue15:
-            with_issue15_fields(data.items, args.seed)
+        data = scale_data.Tickets(args.tickets, args.open_share, seed=args.seed, now_ms=int(time.time() * 1000),
+                                  issue15=not args.no_issue15)
         emu = scale.Emulator(work / "database", work / "triggers.json")
         emu.start()
         try:
@@ -358,34 +357,6 @@ def main(argv=None) -> None:
                   f"{'met' if max(values) < limit else 'MISSED' if min(values) >= limit else 'mixed'}")
     if args.out:
         save(args.out, {"benchmark": "scale_queue", "machine": host, "settings": vars(args), "runs": runs})
-
-
-def with_issue15_fields(items, seed: int) -> None:
-    """Add to each ticket's enrichment what the predictor now writes (functions/ticketml/predictor.py): a language,
-    a level per head, up to five explanations per head (words of its text and fields) and the review reasons."""
-    import random
-    import re
-
-    rng = random.Random(seed)
-    levels = ("high", "high", "medium", "low")
-    for _, ticket in items:
-        e = ticket["enrichment"]
-        words = [w for w in re.findall(r"[a-z]{4,}", ticket["description"].lower())] or ["help"]
-        fields = [f"category={ticket['category']}", f"type={ticket['type']}", f"impact={ticket['impact']}",
-                  f"experience={ticket['experience']}", f"seniority={ticket['seniority']}"]
-
-        def head(n):
-            chosen = rng.sample(words, min(len(words), n - 1)) + [rng.choice(fields)]
-            return [{"feature": f, "kind": "field" if "=" in f else "word", "weight": round(rng.uniform(-0.6, 0.9), 4)}
-                    for f in chosen]
-        e["language"] = "en" if rng.random() < 0.97 else rng.choice(["fr", "de", "und"])
-        e["confidence"] = {h: rng.choice(levels) for h in ("priority", "sentiment", "resolution")}
-        e["explanations"] = {"priority": head(5), "sentiment": head(3), "resolution": head(5)}
-        reasons = ([f"language:{e['language']}"] if e["language"] not in ("en", "und") else []) + (
-            ["low_confidence:priority"] if e["needs_review"] else [])
-        if reasons:
-            e["review_reasons"] = reasons
-        e["needs_review"] = bool(reasons)
 
 
 def _restore(db_url: str, data, figures: dict) -> None:
