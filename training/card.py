@@ -48,10 +48,10 @@ def build_card(*, version: str, created_at: str, data: dict, params: dict,
         "intended_use": INTENDED_USE,
         "heads": {
             "priority": "TF-IDF (word 1-2, char 2-5) on masked subject+description, one-hot "
-                        "categoricals, scaled numbers -> class-balanced logistic regression, "
-                        "temperature-scaled",
-            "sentiment": "class-balanced logistic regression on the text TF-IDF and VADER's "
-                         "scores" if sentiment_kind == "model"
+                        "categoricals, scaled numbers -> logistic regression (C and class weight "
+                        "by cross-validation), temperature-scaled",
+            "sentiment": "logistic regression (C and class weight by cross-validation) on "
+                         "the text TF-IDF and VADER's scores" if sentiment_kind == "model"
                          else "VADER (ticketml.lexicon), the fallback without labels",
             "resolution": ("ridge on log1p(hours) for the centre and on out-of-fold |residual| "
                            "for the spread; censored tickets imputed (Tobit EM); "

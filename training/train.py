@@ -3,8 +3,8 @@
 Featurisation is ``ticketml.features.model_input`` (the serving code) followed by word and
 character TF-IDF over the masked text and a DictVectorizer over the structured fields.
 
-  * priority: multinomial logistic regression (class-balanced by default: the classes are
-    imbalanced and what matters is finding the rare urgent ones); a softmax temperature
+  * priority: multinomial logistic regression, its C and class weight (balanced or none)
+    chosen by cross-validated macro-F1 over the training period; a softmax temperature
     fitted on the validation set calibrates it, and ``review_threshold`` is the lowest
     top-class probability at which validation accuracy reaches ``review_target_accuracy``;
   * sentiment: logistic regression on the text plus VADER's four scores when the data has
@@ -15,9 +15,14 @@ character TF-IDF over the masked text and a DictVectorizer over the structured f
     out-of-fold absolute residual for the spread, with censored (open) tickets imputed by
     their expected value above the observed lower bound (a few EM rounds of a Tobit model).
     On top, gradient-boosted trees (median and 90% quantile losses) over the categorical
-    codes, numbers and the out-of-fold ridge outputs; they are kept only when they beat the
-    ridge on the validation set. The p90 is shifted on the validation set so that 90% of
+    codes, numbers and the out-of-fold ridge outputs. The training median, the ridge or the
+    trees: whichever has the lowest cross-validated log-MAE over the training period
+    (``_cv_resolution_models``). The p90 is shifted on the validation set so that 90% of
     resolved tickets fall below it (split-conformal).
+
+Settings are chosen by cross-validation over the whole training period (``training.folds``:
+time-aware folds when every row has a time and the split is not random), not on the newest
+slice alone; each search is recorded in the head's params (``search``).
 
 A head whose labels are missing is trained only if ``require`` asks for it (then it is an
 error); otherwise it is None and the predictor falls back to the prior, VADER, or the median.
