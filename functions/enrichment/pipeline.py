@@ -9,6 +9,7 @@ between steps redelivers the event, which resumes at the first step not yet done
 
 import time
 
+from ticketml import explain
 from ticketml.features import input_hash
 
 from enrichment import events, metrics, validate
@@ -108,6 +109,8 @@ class Enricher:
             bundle = self.model.current()
             t0 = time.perf_counter()
             enrichment = {**bundle.predict(ticket), "input_hash": digest, "enriched_at": self._now_ms()}
+            if "explanations" in enrichment:
+                enrichment["explanations"] = explain.stored(enrichment["explanations"])
             timings["predict"] = _ms(t0)
             metrics.PREDICTIONS.inc()
             metrics.PREDICTION_SECONDS.observe(time.perf_counter() - t0)

@@ -9,6 +9,7 @@ import pytest
 
 from enrichment.helpdesk import ticket_fields
 from enrichment.pipeline import Enricher
+from ticketml import explain
 from ticketml.bundle import load_bundle
 from ticketml.features import input_hash
 
@@ -77,6 +78,11 @@ def test_the_enrichment_carries_language_confidence_and_explanations(model):
     assert enrichment["language"] == "en"
     assert set(enrichment["confidence"]) == {"priority", "sentiment", "resolution"}
     assert set(enrichment["explanations"]) == {"priority", "sentiment", "resolution"}
+    # Stored as one JSON text per head (a node per item tripled a ticket's memory), read back whole.
+    assert all(isinstance(text, str) for text in enrichment["explanations"].values())
+    items = explain.loaded(enrichment["explanations"])
+    assert items == model.current().predict(TICKET)["explanations"]
+    assert any(items.values()) and all(set(i) == {"feature", "kind", "weight"} for v in items.values() for i in v)
     assert enrichment["needs_review"] is False and enrichment["review_reasons"] == []
     assert "language_en" in sent["tags"]
 

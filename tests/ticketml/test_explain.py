@@ -85,3 +85,18 @@ def test_tree_contributions_add_up_to_the_prediction():
         assert 0.5 + 2.0 + 0.0 + contributions.sum() == pytest.approx(trees.predict(row[None])[0])
     assert paths.contributions(np.array([1.0, 5.0])).tolist() == [1.0, 1.0]
     assert paths.contributions(np.array([0.0, 1.0])).tolist() == [-1.0, -1.0]
+
+
+@pytest.mark.parametrize("ticket", TICKETS)
+def test_stored_explanations_are_one_json_text_per_head_and_read_back(shipped_bundle, ticket):
+    from ticketml import explain
+
+    explanations = shipped_bundle.predict(ticket)["explanations"]
+    stored = explain.stored(explanations)
+    assert set(stored) == set(explanations) and all(isinstance(v, str) for v in stored.values())
+    assert explain.loaded(stored) == explanations
+    # The list of objects written before the stored form, and what nobody should have written, read safely.
+    assert explain.loaded(explanations) == explanations
+    assert explain.loaded({"priority": "not json", "sentiment": "[1, [\"a\"], [\"w\", \"word\", 0.5]]",
+                           "resolution": 7}) == {"sentiment": [{"feature": "w", "kind": "word", "weight": 0.5}]}
+    assert explain.loaded(None) == {} and explain.loaded("[]") == {}

@@ -7,6 +7,7 @@ seeded as the admin with enrichments of the shape `functions/ticketml/predictor.
 
 import pytest
 from playwright.sync_api import expect
+from ticketml import explain
 
 from tests.web.pages import QueuePage, save_screenshot, ticket
 from tests.web.test_queue_reads import bare, put, unmarked, watch  # noqa: F401 (bare is a fixture)
@@ -54,7 +55,7 @@ def seeded(bare):  # noqa: F811
         uid="cf", category="billing", enrichment=enrichment(
             priority="P1", language="fr", confidence={"priority": "low", "sentiment": "high", "resolution": "medium"},
             needs_review=True, review_reasons=["language:fr", "low_confidence:priority", "something_new"],
-            explanations=EXPLANATIONS))
+            explanations=explain.stored(EXPLANATIONS)))  # as the function stores them; the rated ones: the older list
     tickets[OLD] = ticket(subject="Scored before levels", created_at=NOW_MS - 700, uid="co",
                           enrichment=enrichment(needs_review=True))
     put(bare, "tickets", tickets)

@@ -5,6 +5,7 @@ import re
 
 import requests
 from playwright.sync_api import expect
+from ticketml import explain
 
 from tests.web.pages import VALID, QueuePage, SubmitPage
 
@@ -70,7 +71,7 @@ def test_sent_ticket_fills_the_card_with_enrichment_and_helpdesk_link_then_shows
         expect(detail.locator("[data-fact=language] dd")).to_have_text("English (en)")
     else:
         expect(detail.locator("[data-fact=language] dd")).to_contain_text(enrichment["language"])
-    explained = {head: items for head, items in enrichment["explanations"].items() if items}
+    explained = {head: items for head, items in explain.loaded(enrichment["explanations"]).items() if items}
     assert explained, "the function explains its predictions"
     for head, items in explained.items():
         shown = detail.get_by_test_id("explanations").locator(f".why__head[data-head={head}] .why__item")

@@ -144,14 +144,29 @@ function levelsTitle(enrichment) {
 const MAX_EXPLANATIONS = 5;
 
 /**
- * The words and fields that moved each prediction most (enrichment.explanations: {head: [{feature, kind,
- * weight}]}), or null when there are none (tickets scored before explanations existed).
+ * One head's explanations as objects: the database keeps them as a JSON text of [feature, kind, weight] triples
+ * (ticketml.explain.stored); tickets enriched before that hold a list of {feature, kind, weight}.
+ */
+function explanationItems(value) {
+  if (typeof value !== "string") return asList(value);
+  try {
+    return asList(JSON.parse(value)).filter(Array.isArray)
+      .map(([feature, kind, weight]) => ({ feature, kind, weight }));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The words and fields that moved each prediction most (enrichment.explanations: {head: text of [feature, kind,
+ * weight] triples}), or null when there are none (tickets scored before explanations existed).
  */
 function explanationsView(enrichment) {
   const all = enrichment?.explanations;
   if (!all || typeof all !== "object") return null;
-  const heads = HEADS.map((head) => [head, asList(nameOf(all, head)).filter((item) => item && typeof item === "object"
-    && typeof item.feature === "string" && item.feature && Number.isFinite(item.weight)).slice(0, MAX_EXPLANATIONS)])
+  const heads = HEADS.map((head) => [head, explanationItems(nameOf(all, head)).filter((item) => item
+    && typeof item === "object" && typeof item.feature === "string" && item.feature && Number.isFinite(item.weight))
+    .slice(0, MAX_EXPLANATIONS)])
     .filter(([, items]) => items.length > 0);
   if (heads.length === 0) return null;
   const predicted = {
