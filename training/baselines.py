@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from ticketml.features import PRIORITIES, SENTIMENTS, model_inputs
 from training.data import Example
 from training.evaluate import classification, resolution_metrics
-from training.folds import cv_folds, macro_f1_codes, subsample
+from training.folds import cv_folds, logreg_search, subsample
 
 C_GRID = (0.25, 1.0, 4.0, 16.0)
 CLASS_WEIGHTS = (None, "balanced")
@@ -159,19 +159,10 @@ def _logreg(text, rows, test_rows, y, times, labels, seed) -> Baseline:
     x, x_test = text[0][rows], text[1][test_rows]
     pick = subsample(len(rows), _CV_MAX_ROWS, seed)
     folds, method = cv_folds([times[i] for i in pick], y[pick], seed)
-    scores = np.zeros((len(CLASS_WEIGHTS), len(C_GRID)))
-    for fit_idx, val_idx in folds:
-        fit, val = pick[fit_idx], pick[val_idx]
-        if len(set(y[fit])) < 2:
-            continue
-        for a, weighting in enumerate(CLASS_WEIGHTS):
-            for b, c in enumerate(C_GRID):
-                # No warm start: from the previous C's solution, lbfgs at this tolerance
-                # stops at once, and every C scored the same.
-                model = LogisticRegression(C=c, max_iter=_MAX_ITER, tol=1e-3,
-                                           class_weight=weighting).fit(x[fit], y[fit])
-                scores[a, b] += macro_f1_codes(y[val], model.predict(x[val]), len(labels))
-    a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    scores, a, b = logreg_search(
+        x, y, len(labels), pick, folds, CLASS_WEIGHTS, C_GRID,
+        lambda c, weighting, fit: LogisticRegression(C=c, max_iter=_MAX_ITER, tol=1e-3,
+                                                     class_weight=weighting).fit(x[fit], y[fit]))
     best, weighting = C_GRID[b], CLASS_WEIGHTS[a]
     model = LogisticRegression(C=best, class_weight=weighting, max_iter=_MAX_ITER,
                                tol=1e-3).fit(x, y)

@@ -78,3 +78,32 @@ def macro_f1_codes(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> 
     denominator = support + predicted_n
     f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
     return float(f1[present].mean()) if present.any() else 0.0
+
+
+def logreg_search(x, codes: np.ndarray, n_classes: int, pick: np.ndarray, folds, weightings, grid,
+                  make) -> tuple[np.ndarray, int, int]:
+    """Macro-F1 of logistic regressions over folds, for every (class weight, C).
+
+    Args:
+        x: Feature rows; ``codes``: their class codes (0..n_classes-1).
+        pick: The rows searched (``subsample``); ``folds`` index into ``pick`` (``cv_folds``).
+        weightings, grid: Class weights and Cs tried.
+        make: ``make(c, weighting, fit_rows) -> fitted model`` (fit rows index ``x``); each C is fitted
+            from scratch: warm-started from the previous C's solution, lbfgs stops at once and every C
+            scores the same.
+
+    Returns:
+        (scores summed over the folds, shape (weightings, Cs); best weighting index; best C index).
+        A fold whose fitting rows hold one class is skipped.
+    """
+    scores = np.zeros((len(weightings), len(grid)))
+    for fit_idx, val_idx in folds:
+        fit, val = pick[fit_idx], pick[val_idx]
+        if len(set(codes[fit])) < 2:
+            continue
+        for a, weighting in enumerate(weightings):
+            for b, c in enumerate(grid):
+                model = make(c, weighting, fit)
+                scores[a, b] += macro_f1_codes(codes[val], model.predict(x[val]), n_classes)
+    a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    return scores, int(a), int(b)

@@ -61,7 +61,7 @@ from ticketml.features import PRIORITIES, model_inputs
 from ticketml.predictor import Predictor
 from training.data import Example
 from training.export import export_models, placeholder_models
-from training.folds import cv_folds, macro_f1_codes, subsample
+from training.folds import cv_folds, logreg_search, subsample
 
 _Z90_GAUSSIAN = float(norm.ppf(0.9))
 _MIN_ROWS = 20
@@ -440,20 +440,11 @@ def _choose_logistic(x, labels: np.ndarray, times: list, weights: np.ndarray, c_
     folds, method = cv_folds([times[i] for i in pick], labels[pick], params.seed)
     classes = sorted(set(labels))
     codes = np.array([classes.index(label) for label in labels])
-    scores = np.zeros((len(weightings), len(grid)))
-    for fit_idx, val_idx in folds:
-        fit, val = pick[fit_idx], pick[val_idx]
-        if len(set(codes[fit])) < 2:
-            continue
-        for a, weighting in enumerate(weightings):
-            for b, c in enumerate(grid):
-                # No warm start: from the previous C's solution, lbfgs at this tolerance
-                # stops at once, and every C scored the same.
-                model = LogisticRegression(C=c, tol=params.tol, max_iter=3000,
-                                           class_weight=weighting)
-                model.fit(x[fit], codes[fit], sample_weight=_w(weights, fit))
-                scores[a, b] += macro_f1_codes(codes[val], model.predict(x[val]), len(classes))
-    a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    scores, a, b = logreg_search(
+        x, codes, len(classes), pick, folds, weightings, grid,
+        lambda c, weighting, fit: LogisticRegression(
+            C=c, tol=params.tol, max_iter=3000, class_weight=weighting,
+        ).fit(x[fit], codes[fit], sample_weight=_w(weights, fit)))
     search = {"folds": method, "n_folds": len(folds), "rows": len(pick),
               "grid": {"C": [round(c, 6) for c in grid],
                        "class_weight": [w or "none" for w in weightings]},
