@@ -1,6 +1,7 @@
 """End-to-end benchmark: write -> enrichment visible, and write -> helpdesk link, on the real stack.
 
-Run: `python -m bench.pipeline [--seconds 10] [--rates 20,50,75,100,150,200] [--variants model,noop]`.
+Run: `python -m bench.pipeline [--seconds 10] [--rates 20,50,75,100,150,200] [--variants model,noop]
+[--writer rest|jssdk]`.
 Starts the whole stack (emulator with durable storage, both functions, helpdesk stub) on free ports,
 submits tickets at a steady rate, watches `/tickets` over one SSE stream (what the web page does),
 prints tables and saves JSON. A rate is "sustained" when every ticket is forwarded and p99
@@ -209,27 +210,17 @@ async def _jssdk_submit(url: str, rate: float, tickets: list[dict], sent: dict[s
         "node", str(JSSDK_WRITER), url, BENCH_UID, str(rate), str(JSSDK_CLIENTS),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         cwd=JSSDK_WRITER.parent)
-    proc.stdin.write(json.dumps(tickets).encode())
-    proc.stdin.close()
+    # The send times are Node's own clock readings, so its output can be read once it has finished.
+    out, err = await proc.communicate(json.dumps(tickets).encode())
     done = None
-    async for line in proc.stdout:
+    for line in out.splitlines():
         record = json.loads(line)
         if "key" in record:
             sent[record["key"]] = record["sent_ms"] / 1000
         else:
             done = record
-    errors = (await proc.stderr.read()).decode(errors="replace")
-    if await proc.wait() != 0 or done is None:
-        raise RuntimeError(f"the JS SDK writer failed ({proc.returncode}): {done} {errors[-2000:]}")
-
-
-async def _lines(content):
-    buf = b""
-    async for chunk in content.iter_any():
-        buf += chunk
-        *lines, buf = buf.split(b"\n")
-        for line in lines:
-            yield line
+    if proc.returncode != 0 or done is None:
+        raise RuntimeError(f"the JS SDK writer failed ({proc.returncode}): {done} {err.decode(errors='replace')[-2000:]}")
 
 
 def run_variant(variant: str, rates: list[float], seconds: float, model_dir: Path,

@@ -7,7 +7,7 @@ running the model would take about 5 ms a ticket), the helpdesk link, and for do
 `functions/enrichment/webhook.py` writes it (`resolution`, `status` solved or closed, `done_at`). Times are the
 demo's year moved to end a minute before now, so ages read as they would. The enrichment carries what the predictor
 writes since issue 15 (`language`, `confidence`, `explanations` of words of the ticket and its fields,
-`review_reasons`), made up the same way. About 1.6 KB of JSON each (1.2 KB without issue 15's fields).
+`review_reasons`), made up the same way. About 1.8 KB of JSON each (1.3 KB without issue 15's fields).
 
 The open ones (`status` "new") are `open_share` of all, drawn from the most recent tickets, where open ones are.
 """
