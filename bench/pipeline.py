@@ -223,6 +223,15 @@ async def _jssdk_submit(url: str, rate: float, tickets: list[dict], sent: dict[s
         raise RuntimeError(f"the JS SDK writer failed ({proc.returncode}): {done} {err.decode(errors='replace')[-2000:]}")
 
 
+async def _lines(content):
+    buf = b""
+    async for chunk in content.iter_any():
+        buf += chunk
+        *lines, buf = buf.split(b"\n")
+        for line in lines:
+            yield line
+
+
 def run_variant(variant: str, rates: list[float], seconds: float, model_dir: Path,
                 writer: str = "rest") -> list[dict]:
     rows = []
