@@ -30,14 +30,15 @@ def test_a_ca_bundle_does_not_matter_to_plain_http(bare_environment):
     assert session.trust_env is False
 
 
-def test_the_database_session_of_firebase_admin_is_the_one_changed(bare_environment):
+def test_on_the_reference_api_the_database_session_of_firebase_admin_is_the_one_changed(bare_environment):
     import firebase_admin
 
     from enrichment.runtime import FirebaseTickets
 
     app = firebase_admin.initialize_app(options={"databaseURL": "http://127.0.0.1:9?ns=demo-x"}, name="runtime-test")
     try:
-        tickets = FirebaseTickets(app)
+        tickets = FirebaseTickets(app, fast=False)
+        assert tickets.transport == "firebase-admin"
         assert tickets._root._client.session.trust_env is False
     finally:
         firebase_admin.delete_app(app)
