@@ -16,13 +16,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def get_logger(name: str = "enrichment") -> logging.Logger:
-    """A logger that writes JSON lines to stdout (configured once)."""
+def get_logger(name: str = "enrichment", level: str = "INFO") -> logging.Logger:
+    """A logger that writes JSON lines to stdout (configured once), from `level` up."""
     logger = logging.getLogger(name)
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
         logger.propagate = False
+    logger.setLevel(level)
     return logger

@@ -12,6 +12,7 @@
 | HELPDESK_API_TOKEN | Zendesk API token | dev-helpdesk-token |
 | HELPDESK_WEBHOOK_SECRET | signing secret of the helpdesk's webhook | dev-webhook-secret |
 | HELPDESK_TIMEOUT_S | seconds per helpdesk call | 10 |
+| LOG_LEVEL | DEBUG, INFO, WARNING or ERROR; DEBUG adds a line for each event skipped because the fields the model reads did not change (the function's own two write-backs per ticket) | INFO |
 """
 
 import json
@@ -19,6 +20,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _HERE = Path(__file__).resolve().parent.parent  # the functions/ folder
 
 
@@ -32,11 +34,19 @@ class Settings:
     helpdesk_token: str
     webhook_secret: str
     helpdesk_timeout_s: float
+    log_level: str = "INFO"
 
 
 def load(env=None) -> Settings:
-    """Settings from `env` (defaults to os.environ)."""
+    """Settings from `env` (defaults to os.environ).
+
+    Raises:
+      ValueError: FIREBASE_CONFIG or LOG_LEVEL is set to something unusable.
+    """
     env = os.environ if env is None else env
+    log_level = (env.get("LOG_LEVEL") or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise ValueError(f'Invalid LOG_LEVEL: "{env.get("LOG_LEVEL")}". Use one of {", ".join(LOG_LEVELS)}.')
     project = env.get("GCLOUD_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or "demo-tickets"
     model_dir = env.get("MODEL_DIR")
     if not model_dir:
@@ -51,6 +61,7 @@ def load(env=None) -> Settings:
         helpdesk_token=env.get("HELPDESK_API_TOKEN") or "dev-helpdesk-token",
         webhook_secret=env.get("HELPDESK_WEBHOOK_SECRET") or "dev-webhook-secret",
         helpdesk_timeout_s=float(env.get("HELPDESK_TIMEOUT_S") or 10),
+        log_level=log_level,
     )
 
 

@@ -93,3 +93,19 @@ def test_a_french_ticket_is_flagged_with_its_reason_in_the_helpdesk_too(model):
     assert enrichment["needs_review"] is True and "language:fr" in enrichment["review_reasons"]
     assert "needs_review" in sent["tags"] and "language_fr" in sent["tags"]
     assert "needs review: language:fr" in sent["comment"]["body"]
+
+
+def test_the_functions_own_write_backs_are_logged_only_at_debug(model, caplog):
+    from enrichment import events
+
+    write_back = {"data": TICKET, "delta": {"enrichment": {"priority": "P2"}}}
+    attributes = {"id": "e1", "type": "google.firebase.database.ref.v1.written", "subject": "refs/tickets/t1"}
+    enricher = Enricher(Tickets({"t1": TICKET}), model, Helpdesk(), logging.getLogger("test-pipeline-levels"),
+                        clock=lambda: NOW)
+    with caplog.at_level(logging.INFO, logger="test-pipeline-levels"):
+        assert enricher.handle(attributes, write_back) == "skipped_inputs_unchanged"
+    assert not caplog.records
+    with caplog.at_level(logging.DEBUG, logger="test-pipeline-levels"):
+        assert enricher.process(events.from_cloud_event(attributes, write_back)) == "skipped_inputs_unchanged"
+    [record] = caplog.records
+    assert record.levelname == "DEBUG" and record.fields["outcome"] == "skipped_inputs_unchanged"

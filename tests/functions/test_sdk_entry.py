@@ -94,7 +94,7 @@ def function_env(emu, namespace: str, helpdesk_url: str) -> dict:
     """The enrichment function's environment: the emulator's namespace, the helpdesk, the shipped model."""
     return {"FIREBASE_DATABASE_EMULATOR_HOST": emu.url.removeprefix("http://"), "GCLOUD_PROJECT": "demo-tickets",
             "DATABASE_URL": f"https://{namespace}.firebaseio.com", "HELPDESK_URL": helpdesk_url,
-            "MODEL_DIR": str(MODEL_DIR)}
+            "MODEL_DIR": str(MODEL_DIR), "LOG_LEVEL": "DEBUG"}  # DEBUG: the skipped write-backs are logged too
 
 
 def ticket_at(emu, namespace: str, ticket_id: str):

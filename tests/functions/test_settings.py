@@ -35,3 +35,13 @@ def test_firebase_config_without_a_database_falls_back_to_the_default_instance()
 def test_an_unreadable_firebase_config_is_refused_with_the_rule(value):
     with pytest.raises(ValueError, match=r'^Invalid FIREBASE_CONFIG: ".+"\. It must be a JSON object'):
         settings.load({"FIREBASE_CONFIG": value})
+
+
+def test_the_log_level_defaults_to_info_and_is_read_case_blind():
+    assert settings.load({}).log_level == "INFO"
+    assert settings.load({"LOG_LEVEL": "debug"}).log_level == "DEBUG"
+
+
+def test_an_unknown_log_level_is_refused_with_the_rule():
+    with pytest.raises(ValueError, match=r'^Invalid LOG_LEVEL: "chatty"\. Use one of DEBUG, INFO, WARNING, ERROR\.$'):
+        settings.load({"LOG_LEVEL": "chatty"})
