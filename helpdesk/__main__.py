@@ -1,6 +1,7 @@
 """Command line: ``python -m helpdesk [--host H] [--port P] [--db PATH]`` runs the stub server.
 
 Each flag falls back to HELPDESK_HOST / HELPDESK_PORT / HELPDESK_DB; prints one ready line with the real URL.
+Served by gunicorn's threaded worker with kept-alive connections (see serving.py), else by Werkzeug's.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import threading
 from typing import Sequence
 
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import make_server
 
+from helpdesk import serving
 from helpdesk.app import create_app
 from helpdesk.errors import ConfigError
 from helpdesk.settings import load_settings
@@ -44,40 +46,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(overrides)
-        app = create_app(overrides)
     except ConfigError as exc:
         print(f"helpdesk: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    stub = app.extensions["helpdesk"]
     try:
-        server = _bind(settings.host, settings.port, app)
+        listener = socket.create_server((settings.host, settings.port), family=_family(settings.host),
+                                        backlog=_BACKLOG)
     except OSError as exc:
-        stub.close()
         reason = "it is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
         print(f'helpdesk: Invalid port: "{settings.port}" on {settings.host}: {reason}. '
               "Stop the other program or pass --port 0 for a free port.", file=sys.stderr)
         return EXIT_USAGE
+    ready = READY_LINE.format(host=settings.host, port=listener.getsockname()[1])
+    run = serving.serve(listener, lambda: create_app(overrides))
+    if run is not None:
+        print(ready, flush=True)  # connections wait in the listener's backlog until the worker accepts
+        run()  # (exits the process itself)
+        return 0
+    try:
+        app = create_app(overrides)
+    except ConfigError as exc:
+        listener.close()
+        print(f"helpdesk: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return _serve_with_werkzeug(app, settings.host, listener, ready)
+
+
+def _serve_with_werkzeug(app: Flask, host: str, listener: socket.socket, ready: str) -> int:
+    """Werkzeug's threaded server until SIGINT or SIGTERM (one connection per request), where gunicorn cannot run."""
+    stub = app.extensions["helpdesk"]
+    try:
+        server = make_server(host, listener.getsockname()[1], app, threaded=True, fd=listener.fileno())
+    finally:
+        listener.close()  # make_server holds its own duplicate of the descriptor.
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    serving = threading.Thread(target=server.serve_forever, name="helpdesk-http", daemon=True)
-    serving.start()
-    print(READY_LINE.format(host=settings.host, port=server.port), flush=True)
+    serving_thread = threading.Thread(target=server.serve_forever, name="helpdesk-http", daemon=True)
+    serving_thread.start()
+    print(ready, flush=True)
     stop.wait()
     server.shutdown()
     server.server_close()
     stub.close()
     return 0
-
-
-def _bind(host: str, port: int, app: Flask) -> BaseWSGIServer:
-    # Bind our own socket first: a taken port becomes an OSError we report (make_server would
-    # sys.exit(1) itself), and with port 0 the kernel's choice is known before we print it.
-    listener = socket.create_server((host, port), family=_family(host), backlog=_BACKLOG)
-    try:
-        return make_server(host, listener.getsockname()[1], app, threaded=True, fd=listener.fileno())
-    finally:
-        listener.close()  # make_server holds its own duplicate of the descriptor.
 
 
 def _family(host: str) -> socket.AddressFamily:

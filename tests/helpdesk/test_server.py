@@ -165,3 +165,25 @@ def test_port_in_use_exits_2_with_a_clear_message(live, tmp_path):
                             capture_output=True, text=True, timeout=30, env=server_env())
     assert result.returncode == 2
     assert f'Invalid port: "{port}"' in result.stderr and "already in use" in result.stderr
+
+
+def test_a_client_connection_is_kept_alive_between_requests_even_after_an_unread_body(live):
+    import http.client
+
+    host, port = live.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    body = json.dumps({"ticket": {"subject": "Kept alive", "comment": {"body": "One connection."}}})
+    try:
+        # Refused before the app reads the body (no token): the next request must still parse cleanly.
+        conn.request("POST", "/api/v2/tickets.json", body=body, headers={"Content-Type": "application/json"})
+        refused = conn.getresponse()
+        refused.read()
+        sock = conn.sock
+        assert refused.status == 401 and refused.getheader("Connection", "").lower() != "close"
+        conn.request("POST", "/api/v2/tickets.json", body=body,
+                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"})
+        created = conn.getresponse()
+        assert created.status == 201 and json.loads(created.read())["ticket"]["subject"] == "Kept alive"
+        assert conn.sock is sock  # http.client reconnects (a new socket) only after the server closed
+    finally:
+        conn.close()
