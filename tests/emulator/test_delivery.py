@@ -220,3 +220,40 @@ def test_triggers_endpoint_validates(emu):
     r = requests.put(f"{emu.url}/.settings/functionTriggers.json",
                      json={"triggers": []})
     assert r.status_code == 401
+
+
+def test_events_reuse_one_kept_alive_connection_to_the_function(tmp_path):
+    """A function's answer body ("OK", as functions-framework's) arriving after its headers must not cost the
+    next event a new connection: delivery reads it to the end so the connection goes back to the pool."""
+    ports, lock = [], threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            with lock:
+                ports.append(self.client_address[1])
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(0.01)  # the body in a later packet than the headers
+            self.wfile.write(b"OK")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    proc = start_emulator()
+    try:
+        register(proc, f"http://127.0.0.1:{server.server_address[1]}/")
+        for i in range(20):  # one ticket: its events are delivered one after the other
+            requests.put(f"{proc.url}/tickets/t1/n.json", json=i, headers=ADMIN).raise_for_status()
+        wait_for(lambda: len(ports) == 20, what="20 events delivered")
+        assert len(set(ports)) <= 2, f"{len(set(ports))} connections for 20 events"
+    finally:
+        proc.stop()
+        server.shutdown()
+        server.server_close()
