@@ -8,17 +8,17 @@ credential (a service account's token, refreshed as it expires; the emulator's "
 app's configuration, emulator mode included, is still decided by firebase-admin alone.
 
 `from_reference` answers None when firebase-admin's client is not what this expects (a newer SDK, say),
-or when the environment configures a proxy or CA bundle, which requests would honour and urllib3 would not; callers
+or when the environment configures a proxy, netrc or CA bundle, which requests honours and urllib3 would not; callers
 then keep firebase-admin's public API.
 """
 
 import json
-import os
 import urllib.parse
-import urllib.request
 
 import urllib3
 from google.auth.transport import urllib3 as google_urllib3
+
+from enrichment._transport import environment_configures, tls_options
 
 # As firebase-admin's HTTP client retries (`_http_client.DEFAULT_RETRY_CONFIG`): a lost connection or a
 # 500/503 is tried again a few times before the call fails. Every call here may be repeated: a GET, or a
@@ -49,7 +49,7 @@ class RtdbHttp:
         self._query = urllib.parse.urlencode(params)
         self._timeout = urllib3.Timeout(total=timeout_s) if timeout_s is not None else urllib3.Timeout(None)
         http = urllib3.PoolManager(num_pools=4, maxsize=_POOL_SIZE, retries=_RETRIES, headers=headers or {},
-                                   **_tls_options(self.base_url))
+                                   **tls_options(self.base_url))
         self._http = google_urllib3.AuthorizedHttp(credential, http=http)
         self._headers = dict(headers or {})
 
@@ -58,7 +58,7 @@ class RtdbHttp:
         """The transport of the client behind a firebase-admin `db.Reference`, or None to keep using the Reference.
 
         None when that client lacks the attributes read here (firebase-admin's internals changed), or when
-        the environment configures a proxy or, for https, a CA bundle (which requests honours).
+        the environment configures a proxy, a netrc file or, for https, a CA bundle (which requests honours).
         """
         client = getattr(reference, "_client", None)
         base_url, params = getattr(client, "base_url", None), getattr(client, "params", None)
@@ -68,8 +68,7 @@ class RtdbHttp:
                 or not isinstance(params, dict) or not hasattr(credential, "before_request")
                 or not (timeout is None or isinstance(timeout, (int, float)))):
             return None
-        if urllib.request.getproxies() or (base_url.startswith("https://") and any(
-                os.environ.get(name) for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"))):
+        if environment_configures(base_url):
             return None
         headers = {}
         agent = getattr(session, "headers", {}).get("User-Agent") if session is not None else None
@@ -111,17 +110,6 @@ class RtdbHttp:
         if not 200 <= resp.status < 300:
             raise DatabaseCallFailed(f"{method} {path} answered {resp.status}: {_error_text(resp.data)}")
         return resp.data
-
-
-def _tls_options(base_url: str) -> dict:
-    """Certificate checks for an https database, as google-auth's default pool makes them."""
-    if not base_url.startswith("https://"):
-        return {}
-    try:
-        import certifi
-    except ImportError:
-        return {"cert_reqs": "CERT_REQUIRED"}
-    return {"cert_reqs": "CERT_REQUIRED", "ca_certs": certifi.where()}
 
 
 def _error_text(body: bytes) -> str:

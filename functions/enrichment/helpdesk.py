@@ -9,10 +9,14 @@ repeated key). Works against real Zendesk and against the local stub (helpdesk/)
 """
 
 import base64
+import json as json_module
+import urllib.parse
 
 import requests
+import urllib3
 from ticketml.mask import mask_pii
 
+from enrichment._transport import environment_configures, tls_options
 from enrichment.errors import PermanentError, TransientError
 
 SYSTEM = "zendesk"
@@ -20,6 +24,11 @@ SYSTEM = "zendesk"
 ZENDESK_PRIORITY = {"P1": "urgent", "P2": "high", "P3": "normal", "P4": "low"}
 OUR_PRIORITY = {v: k for k, v in ZENDESK_PRIORITY.items()}
 ZENDESK_TYPE = {"issue": "problem", "request": "question"}
+_POOL_SIZE = 16  # connections kept: at least the function's serving threads
+# As a requests session calls: no retry (a failed call is a TransientError, and the event is redelivered),
+# redirects followed.
+_RETRIES = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=10, raise_on_redirect=True)
+_USER_AGENT = f"ticket-enrichment urllib3/{urllib3.__version__}"
 
 
 class NotFound(PermanentError):
@@ -29,22 +38,37 @@ class NotFound(PermanentError):
 class HelpdeskClient:
     """Talks to one helpdesk.
 
+    Calls go through a urllib3 pool, unless `session` is given or the environment configures a proxy, a netrc
+    file or a CA bundle (see `_transport`): then through a requests session, which honours those.
+
     Args:
       base_url: e.g. https://acme.zendesk.com or http://127.0.0.1:5005.
       token: API token; with `email`, sent as Zendesk's `email/token:token` Basic auth, else Bearer.
       timeout_s: seconds per call.
-      session: a requests.Session (one per function instance, for connection reuse).
+      session: a requests.Session to send the calls with (one per function instance, for connection reuse).
     """
 
     def __init__(self, base_url: str, token: str, email: str = "", timeout_s: float = 10.0, session=None):
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
-        self.session = session or requests.Session()
         if email:
-            raw = f"{email}/token:{token}".encode()
-            self.session.headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+            authorization = "Basic " + base64.b64encode(f"{email}/token:{token}".encode()).decode()
         else:
-            self.session.headers["Authorization"] = f"Bearer {token}"
+            authorization = f"Bearer {token}"
+        self.session = None
+        self._http = None
+        if session is None and not environment_configures(self.base_url):
+            self._http = urllib3.PoolManager(num_pools=2, maxsize=_POOL_SIZE, retries=_RETRIES,
+                                             headers={"Authorization": authorization, "User-Agent": _USER_AGENT},
+                                             **tls_options(self.base_url))
+        else:
+            self.session = session or requests.Session()
+            self.session.headers["Authorization"] = authorization
+
+    @property
+    def transport(self) -> str:
+        """"urllib3" or "requests": which one the calls take."""
+        return "requests" if self._http is None else "urllib3"
 
     def upsert(self, ticket_id: str, ticket: dict, enrichment: dict, idempotency_key: str,
                known_id=None, may_exist: bool = True) -> dict:
@@ -89,22 +113,40 @@ class HelpdeskClient:
     def _agent_url(self, helpdesk_id) -> str:
         return f"{self.base_url}/agent/tickets/{helpdesk_id}"
 
-    def _call(self, method: str, path: str, **kwargs) -> dict:
+    def _call(self, method: str, path: str, params=None, json=None, headers=None) -> dict:
         url = self.base_url + path
         try:
-            resp = self.session.request(method, url, timeout=self.timeout_s, **kwargs)
-        except requests.RequestException as exc:
+            status, body = self._send(method, url, params, json, headers or {})
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise TransientError(f"Helpdesk unreachable at {url}: {type(exc).__name__}.") from exc
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise TransientError(f"Helpdesk answered {resp.status_code} to {method} {path}.")
-        if resp.status_code == 404:
+        if status >= 500 or status == 429:
+            raise TransientError(f"Helpdesk answered {status} to {method} {path}.")
+        if status == 404:
             raise NotFound(f"Helpdesk answered 404 to {method} {path}.")
-        if resp.status_code >= 400:
-            raise PermanentError(f"Helpdesk refused {method} {path} with {resp.status_code}: {resp.text[:300]}")
+        text = body.decode("utf-8", errors="replace")
+        if status >= 400:
+            raise PermanentError(f"Helpdesk refused {method} {path} with {status}: {text[:300]}")
         try:
-            return resp.json()
+            return json_module.loads(text)
         except ValueError as exc:
-            raise TransientError(f"Helpdesk answered {method} {path} with non-JSON: {resp.text[:100]!r}.") from exc
+            raise TransientError(f"Helpdesk answered {method} {path} with non-JSON: {text[:100]!r}.") from exc
+
+    def _send(self, method: str, url: str, params, json, headers: dict) -> tuple[int, bytes]:
+        """One HTTP call: (status, body)."""
+        if self._http is None:
+            resp = self.session.request(method, url, params=params, json=json, headers=headers, timeout=self.timeout_s)
+            return resp.status_code, resp.content
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        body = None
+        if json is not None:
+            body = json_module.dumps(json).encode()
+            headers = {**self._http.headers, **headers, "Content-Type": "application/json"}
+        elif headers:
+            headers = {**self._http.headers, **headers}
+        resp = self._http.request(method, url, body=body, headers=headers or None,
+                                  timeout=urllib3.Timeout(total=self.timeout_s))
+        return resp.status, resp.data
 
 
 def ticket_fields(ticket_id: str, ticket: dict, enrichment: dict) -> dict:

@@ -5,9 +5,7 @@ them avoids paying start-up costs per event. Thread-safe, as functions-framework
 on several threads.
 """
 
-import os
 import threading
-import urllib.request
 
 import firebase_admin
 import requests
@@ -16,6 +14,7 @@ from ticketml.bundle import BundleWatcher
 
 from enrichment import metrics
 from enrichment._rtdb_http import DatabaseCallFailed, RtdbHttp
+from enrichment._transport import environment_configures
 from enrichment import settings as settings_module
 from enrichment.errors import TransientError
 from enrichment.helpdesk import HelpdeskClient
@@ -78,14 +77,10 @@ def skip_environment_lookups(session: requests.Session, url: str) -> None:
     there is nothing there for it.
 
     requests re-reads every `*_proxy` variable, the CA-bundle variables and ~/.netrc for each call
-    (`trust_env`): about 0.13 ms of CPU a call, four calls a ticket. Where a proxy or a netrc file is
-    configured, or a CA bundle and the URL is https, requests keeps doing so.
+    (`trust_env`): about 0.13 ms of CPU a call. Where a proxy or a netrc file is configured, or a CA
+    bundle and the URL is https, requests keeps doing so.
     """
-    tls = url.lower().startswith("https:")
-    configured = (urllib.request.getproxies() or os.environ.get("NETRC")
-                  or (tls and any(os.environ.get(v) for v in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")))
-                  or any(os.path.exists(os.path.expanduser(f"~/{n}")) for n in (".netrc", "_netrc")))
-    if not configured:
+    if not environment_configures(url):
         session.trust_env = False
 
 
@@ -102,7 +97,8 @@ def state() -> dict:
                         options={"databaseURL": s.database_url, "projectId": s.project}, name=APP_NAME)
                 tickets = FirebaseTickets(app)
                 helpdesk = HelpdeskClient(s.helpdesk_url, s.helpdesk_token, s.helpdesk_email, s.helpdesk_timeout_s)
-                skip_environment_lookups(helpdesk.session, s.helpdesk_url)
+                if helpdesk.session is not None:
+                    skip_environment_lookups(helpdesk.session, s.helpdesk_url)
                 model = BundleWatcher(s.model_dir)
                 metrics.MONITOR.watch(s.model_dir)
                 model.current()  # load now: a broken bundle fails the first event loudly, not a later one

@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+import requests
 from werkzeug.serving import make_server
 
 from enrichment.errors import PermanentError
@@ -17,9 +18,9 @@ ENRICHMENT = {"priority": "P2", "priority_scores": {"P1": 0.1, "P2": 0.6, "P3": 
               "needs_review": False, "model_version": "v-test"}
 
 
-@pytest.fixture
-def desk(tmp_path):
-    """The stub on a free port, recording each request's method and path."""
+@pytest.fixture(params=["urllib3", "requests"])
+def desk(request, tmp_path):
+    """The stub on a free port, recording each request's method and path; a client on either transport."""
     app = create_app({"HELPDESK_DB": str(tmp_path / "desk.sqlite3"), "HELPDESK_API_TOKEN": TOKEN,
                       "HELPDESK_WEBHOOK_URL": ""})
     calls = []
@@ -30,9 +31,13 @@ def desk(tmp_path):
         return inner(environ, start_response)
 
     app.wsgi_app = recording
+    request.node.stub = app.extensions["helpdesk"]
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield HelpdeskClient(f"http://127.0.0.1:{server.server_port}", TOKEN, timeout_s=5), calls
+    session = requests.Session() if request.param == "requests" else None
+    client = HelpdeskClient(f"http://127.0.0.1:{server.server_port}", TOKEN, timeout_s=5, session=session)
+    assert client.transport == request.param
+    yield client, calls
     server.shutdown()
     app.extensions["helpdesk"].close()
 
@@ -50,7 +55,8 @@ def test_a_ticket_that_may_exist_is_looked_up_and_updated_not_duplicated(desk):
     again = client.upsert("t1", TICKET, ENRICHMENT, "t1:def")  # e.g. the link was never recorded
     assert again == {**first, "created": False}
     assert [m for m, _ in calls] == ["GET", "PUT"]
-    listing = client.session.get(f"{client.base_url}/api/v2/tickets.json", params={"external_id": "t1"}).json()
+    listing = requests.get(f"{client.base_url}/api/v2/tickets.json", params={"external_id": "t1"},
+                           headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).json()
     assert len(listing["tickets"]) == 1
 
 
@@ -80,6 +86,30 @@ def test_the_same_idempotency_key_replays_the_first_creation(desk):
 
 def test_a_refusal_is_permanent(desk):
     client, _ = desk
-    client.session.headers["Authorization"] = "Bearer wrong"
+    client = HelpdeskClient(client.base_url, "wrong", timeout_s=5, session=client.session)
     with pytest.raises(PermanentError, match="401"):
         client.upsert("t1", TICKET, ENRICHMENT, "t1:abc", may_exist=False)
+
+
+def test_a_helpdesk_that_is_down_is_a_transient_error(desk, request):
+    from enrichment.errors import TransientError
+
+    client, _ = desk
+    request.node.stub.faults.set({"down": True})
+    with pytest.raises(TransientError, match="^Helpdesk answered 503 to POST /api/v2/tickets.json"):
+        client.upsert("t1", TICKET, ENRICHMENT, "t1:abc", may_exist=False)
+
+
+@pytest.mark.parametrize("session", [None, "requests"])
+def test_an_unreachable_helpdesk_is_a_transient_error(session):
+    from enrichment.errors import TransientError
+
+    client = HelpdeskClient("http://127.0.0.1:9", TOKEN, timeout_s=5,
+                            session=requests.Session() if session else None)  # the discard port: refused
+    with pytest.raises(TransientError, match=r"^Helpdesk unreachable at http://127\.0\.0\.1:9/api/v2/tickets\.json"):
+        client.upsert("t1", TICKET, ENRICHMENT, "t1:abc", may_exist=False)
+
+
+def test_a_configured_proxy_keeps_requests(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert HelpdeskClient("https://acme.zendesk.com", TOKEN).transport == "requests"
