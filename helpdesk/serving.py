@@ -15,7 +15,11 @@ from typing import Callable
 
 from flask import Flask
 
-THREADS = 8  # requests served at once (the webhook fault tests and the function's threads need several)
+# Requests in progress at once. Werkzeug gave every connection its own thread; gunicorn's threaded worker holds
+# a thread per request whose body is still arriving, so a client that stalls its body holds one. Threads are
+# started only as requests need them: this many keeps the stub serving others behind as many stalled
+# clients as tests/hostile sends (50).
+THREADS = 128
 KEEP_ALIVE_S = 30  # an idle client connection is closed after this long
 GRACEFUL_STOP_S = 5  # in-flight requests get this long after SIGTERM or SIGINT
 
