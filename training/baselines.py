@@ -83,6 +83,11 @@ def plain_baselines(train: list[Example], test: list[Example], seed: int = 7,
         ``{"priority": [Baseline...], "sentiment": [...], "resolution": [...]}``; a list is
         empty when the head's labels are missing or no baseline applies.
     """
+    with threadpool_limits(1):  # Small sparse fits: more BLAS/OpenMP threads spin, they do not help.
+        return _plain_baselines(train, test, seed, time_folds)
+
+
+def _plain_baselines(train, test, seed, time_folds) -> dict:
     train_texts, train_fields = model_inputs([e.ticket for e in train])
     test_texts, test_fields = model_inputs([e.ticket for e in test])
     text = _text_features(train_texts, test_texts)

@@ -68,7 +68,7 @@ def run_benchmark(mapping: FieldMapping, train_path: str | Path, test_path: str 
         estimators, predictor_params = fit_heads(fit, val, params, step, require=())
         step("evaluate")
         predictor = Predictor(export_models(estimators), predictor_params, "benchmark")
-        outputs = predictor.predict_many([e.ticket for e in test_set.examples])
+        outputs = predictor.predict_many([e.ticket for e in test_set.examples], explain=False)
         metrics = evaluate(predictor, fit, test_set.examples, outputs)
         step("plain baselines")
         # The baselines learn from every training row, validation share included: they
@@ -315,7 +315,7 @@ def _has_text(example: Example) -> bool:
 
 def _groups(predictor: Predictor, test: list[Example], field: str) -> dict:
     values = [categorical(e.ticket.get(field)) for e in test]
-    outputs = predictor.predict_many([e.ticket for e in test])
+    outputs = predictor.predict_many([e.ticket for e in test], explain=False)
     rows = []
     for value in sorted(set(values))[:_MAX_GROUPS]:
         for head, labels in (("priority", PRIORITIES), ("sentiment", SENTIMENTS)):

@@ -46,7 +46,7 @@ def evaluate(predictor: Predictor, train: list[Example], test: list[Example],
         # The lexicon baseline is scored in another process meanwhile.
         lexicon_labels = background.submit(_lexicon_labels, [e.ticket for e in test if e.sentiment])
         if outputs is None:
-            outputs = predictor.predict_many([e.ticket for e in test]) if test else []
+            outputs = predictor.predict_many([e.ticket for e in test], explain=False) if test else []
         return {
             "priority": _priority(predictor, train, test, outputs),
             "sentiment": _sentiment(train, test, outputs, lexicon_labels),

@@ -11,13 +11,17 @@ character TF-IDF over the masked text and a DictVectorizer over the structured f
     sentiment labels, else None (the predictor uses VADER alone, ``ticketml.lexicon``);
     where the model contradicts a clear VADER polarity the two are averaged, with the
     strictest threshold whose cost on validation data is noise;
+  * both logistic heads keep their extra columns (priority's structured fields, sentiment's
+    VADER scores) only when they beat the text alone in the same cross-validation, so a head
+    is never the plain text model's inferior by construction;
   * resolution: ridge regression of log1p(hours) for the centre, a second ridge of the
     out-of-fold absolute residual for the spread, with censored (open) tickets imputed by
     their expected value above the observed lower bound (a few EM rounds of a Tobit model).
     On top, gradient-boosted trees (median and 90% quantile losses) over the categorical
     codes, numbers and the out-of-fold ridge outputs. The training median, the ridge or the
     trees: whichever has the lowest cross-validated log-MAE over the training period
-    (``_cv_resolution_models``). The p90 is shifted on the validation set so that 90% of
+    (``_cv_resolution_models``), and the ridge of resolved tickets alone competes too: where
+    open tickets mislead the imputation (abandoned bugs), they are left out. The p90 is shifted on the validation set so that 90% of
     resolved tickets fall below it (split-conformal).
 
 Settings are chosen by cross-validation over the whole training period (``training.folds``:
@@ -34,6 +38,7 @@ the trees reuse the out-of-fold ridge outputs when no open ticket was imputed. N
 changes a result: the same data and seed give the same models.
 """
 
+import copy
 import math
 import multiprocessing
 import threading
@@ -67,7 +72,7 @@ _Z90_GAUSSIAN = float(norm.ppf(0.9))
 _MIN_ROWS = 20
 _MIN_GBM_ROWS = 200
 _CENSOR_HORIZON_QUANTILE = 0.9
-_C_FACTORS = (0.25, 1.0, 4.0)  # Times priority_c or sentiment_c: the C grid searched.
+_C_FACTORS = (0.125, 0.5, 2.0, 8.0)  # Times priority_c or sentiment_c: the C grid searched.
 _ALPHA_FACTORS = (1.0 / 3.0, 1.0, 10.0 / 3.0)  # Times ridge_alpha: the alpha grid.
 _CLASS_WEIGHTS = ("balanced", None)  # Searched when a class weight is "auto".
 _CV_MAX_ROWS = 5_000  # Settings are chosen on at most this many rows: bounded cost.
@@ -198,7 +203,10 @@ def _featurise_and_fit(train, val, params, step, require, texts, fields, lexicon
     weights = recency_weights(train, half_life)
 
     step("priority")
-    with ThreadPoolExecutor(2) as threads:
+    # One BLAS and OpenMP thread per head: the heads already keep both cores busy, and on
+    # small fits (the searches) more threads spin more than they work (a search fit took 1.7 s
+    # of CPU on one thread and 4.1 s on two, for no shorter wait).
+    with threadpool_limits(1), ThreadPoolExecutor(2) as threads:
         # The three heads are fitted at once: they spend their time in sparse products,
         # which release the GIL, so both cores work. A stage's time is the wait for its
         # head, after the previous one.
@@ -210,7 +218,8 @@ def _featurise_and_fit(train, val, params, step, require, texts, fields, lexicon
             "resolution" in require)
         try:
             priority, priority_params = _fit_priority(
-                train, val, x_all, weights, featurise, params, "priority" in require)
+                train, val, x_all, x_text.shape[1], weights, featurise, params,
+                "priority" in require)
             step("sentiment")
             sentiment, sentiment_params = sentiment_fit.result()
             step("resolution")
@@ -359,7 +368,8 @@ def _featuriser(word, char, dict_vec) -> Callable[[list[Example]], tuple]:
     return featurise
 
 
-def _fit_priority(train, val, x_all, weights, featurise, params: TrainParams, required: bool):
+def _fit_priority(train, val, x_all, n_text, weights, featurise, params: TrainParams,
+                  required: bool):
     rows = [i for i, e in enumerate(train) if e.priority]
     labels = np.array([train[i].priority for i in rows])
     if len(rows) < _MIN_ROWS or len(set(labels)) < 2:
@@ -374,9 +384,13 @@ def _fit_priority(train, val, x_all, weights, featurise, params: TrainParams, re
         return None, {"kind": "prior", "classes": list(PRIORITIES), "prior": prior,
                       "review_threshold": 1.0, "review_target_accuracy": 1.0}
     x = _take(x_all, rows)
-    c, class_weight, search = _choose_logistic(
+    c, class_weight, search, keep_fields = _choose_logistic(
         x, labels, [_time(train[i], params) for i in rows], weights[rows], params.priority_c,
-        params.priority_class_weight, params)
+        params.priority_class_weight, params, optional=("fields", n_text))
+    if not keep_fields:
+        # Zero field columns get zero weights: the model serving runs reads the text alone.
+        x = sp.hstack([x[:, :n_text], sp.csr_matrix((x.shape[0], x.shape[1] - n_text),
+                                                    dtype=x.dtype)], format="csr")
     model = LogisticRegression(C=c, tol=params.tol, max_iter=3000, class_weight=class_weight)
     model.fit(x, labels, sample_weight=_w(weights, rows))
     classes = [str(c) for c in model.classes_]
@@ -407,16 +421,19 @@ def _fit_sentiment(train, val, texts, x_text, weights, featurise, params: TrainP
                 f"Invalid training data: {len(rows)} rows with {len(set(labels))} sentiment "
                 f'classes. At least {_MIN_ROWS} rows and 2 classes are needed; map "sentiment".')
         return None, {"kind": "lexicon", "classes": []}
-    x = _take(x_text, rows)
+    x = text = _take(x_text, rows)
     if params.lexicon_features:
         x = sp.hstack([x, lexicon_scores()], format="csr")
-    c, class_weight, search = _choose_logistic(
+    c, class_weight, search, keep_lexicon = _choose_logistic(
         x, labels, [_time(train[i], params) for i in rows], weights[rows], params.sentiment_c,
-        params.sentiment_class_weight, params)
+        params.sentiment_class_weight, params,
+        optional=("lexicon_features", text.shape[1]) if params.lexicon_features else None)
+    if not keep_lexicon:
+        x = text
     model = LogisticRegression(C=c, tol=params.tol, max_iter=3000, class_weight=class_weight)
     model.fit(x, labels, sample_weight=_w(weights, rows))
     result = {"kind": "model", "classes": [str(c) for c in model.classes_],
-              "lexicon_features": params.lexicon_features, "lexicon_veto": 0.0,
+              "lexicon_features": params.lexicon_features and keep_lexicon, "lexicon_veto": 0.0,
               "search": search}
     val_rows = [e for e in val if e.sentiment]
     if params.lexicon_veto and val_rows:
@@ -425,17 +442,23 @@ def _fit_sentiment(train, val, texts, x_text, weights, featurise, params: TrainP
 
 
 def _choose_logistic(x, labels: np.ndarray, times: list, weights: np.ndarray, c_base: float,
-                     class_weight: str | None, params: TrainParams):
+                     class_weight: str | None, params: TrainParams,
+                     optional: tuple[str, int] | None = None):
     """C and class weight of a logistic head, by cross-validated macro-F1 over (at most
     ``_CV_MAX_ROWS`` of) the training rows, time-aware folds when they all have a time.
 
+    ``optional`` is ``(name, first column)`` of a trailing block of columns (the structured
+    fields, the dictionary scores) that the head keeps only if it beats the text alone on the
+    same folds (each at its best C, with the class weight chosen first).
+
     Returns:
-        (C, class weight, a record of the search for the predictor's params).
+        (C, class weight, a record of the search for the predictor's params, whether the
+        optional block is kept).
     """
     grid = [c_base * f for f in _C_FACTORS]
     weightings = list(_CLASS_WEIGHTS) if class_weight == "auto" else [class_weight]
     if not params.cv_settings:
-        return grid[len(grid) // 2], weightings[0], None
+        return grid[len(grid) // 2], weightings[0], None, True
     pick = subsample(len(labels), _CV_MAX_ROWS, params.seed)
     folds, method = cv_folds([times[i] for i in pick], labels[pick], params.seed)
     classes = sorted(set(labels))
@@ -450,7 +473,24 @@ def _choose_logistic(x, labels: np.ndarray, times: list, weights: np.ndarray, c_
                        "class_weight": [w or "none" for w in weightings]},
               "cv_macro_f1": (scores / max(len(folds), 1)).round(4).tolist(),
               "chosen": {"C": round(grid[b], 6), "class_weight": weightings[a] or "none"}}
-    return grid[b], weightings[a], search
+    keep = True
+    if optional is not None and 0 < optional[1] < x.shape[1]:
+        # Without the optional trailing block, at the chosen class weight and every C: the
+        # plain text model, shipped when the extra columns do not pay on held-out folds.
+        name, first = optional
+        x_text = x[:, :first]
+        without, _, c_without = logreg_search(
+            x_text, codes, len(classes), pick, folds, [weightings[a]], grid,
+            lambda c, weighting, fit: LogisticRegression(
+                C=c, tol=params.tol, max_iter=3000, class_weight=weighting,
+            ).fit(x_text[fit], codes[fit], sample_weight=_w(weights, fit)))
+        keep = bool(scores[a, b] >= without[0, c_without])
+        search["without_" + name] = {"cv_macro_f1": (without[0] / max(len(folds), 1)).round(4).tolist(),
+                                     "kept": bool(keep)}
+        if not keep:
+            b = c_without
+            search["chosen"] = {**search["chosen"], "C": round(grid[b], 6), name: False}
+    return grid[b], weightings[a], search, keep
 
 
 def _choose_veto(model, sentiment_params: dict, val_rows, featurise, params) -> float:
@@ -520,7 +560,9 @@ def _fit_resolution(train, val, x_all, fields, weights, featurise, params: Train
     spread = np.abs(y[closed] - oof) * math.sqrt(math.pi / 2)  # E|N(0, s)| = s * sqrt(2/pi)
     sigma_model = ridge().fit(x_closed, spread, sample_weight=_w(w, closed))
     mu_model = ridge().fit(x_closed, y[closed], sample_weight=_w(w, closed))
+    mu_resolved = None  # The ridge of resolved tickets alone, when open ones are imputed.
     if (~closed).any() and params.censored_rounds:
+        mu_resolved = copy.deepcopy(mu_model)
         x_open = x[~closed]
         sigma_open = np.maximum(sigma_model.predict(x_open), _SIGMA_FLOOR)
         for _ in range(params.censored_rounds):
@@ -536,14 +578,19 @@ def _fit_resolution(train, val, x_all, fields, weights, featurise, params: Train
         return estimators, resolution_params
     _, xv, _, fields_v = featurise(val_rows)
     yv = np.log1p([e.hours for e in val_rows])
-    mu_v = mu_model.predict(xv)
     sigma_v = np.maximum(sigma_model.predict(xv), _SIGMA_FLOOR)
-    # Recentre on the newest resolved tickets: imputing open ones corrects the ranking, but
-    # the level of the times a team will see resolved drifts (and open tickets may never be).
-    offset = float(np.median(yv - mu_v)) if params.recentre else 0.0
+
+    def ridge_validation(model) -> tuple[np.ndarray, float, float, float]:
+        """(validation centres, centre offset, z90, recentred log-MAE) of a centre ridge."""
+        centres = model.predict(xv)
+        # Recentre on the newest resolved tickets: imputing open ones corrects the ranking, but
+        # the level of the times a team will see resolved drifts (and open tickets may never be).
+        shift = float(np.median(yv - centres)) if params.recentre else 0.0
+        return (centres, shift, max(_conformal((yv - centres - shift) / sigma_v), 0.0),
+                float(np.mean(np.abs(yv - centres - shift))))
+    mu_v, offset, z90, ridge_mae = ridge_validation(mu_model)
     resolution_params["centre_offset"] = round(offset, 6)
-    resolution_params["z90"] = max(_conformal((yv - mu_v - offset) / sigma_v), 0.0)
-    ridge_mae = float(np.mean(np.abs(yv - mu_v - offset)))
+    resolution_params["z90"] = z90
     # The naive baseline: the training median (and p90) of resolved tickets. A model that
     # cannot beat it on the validation set is not shipped (``auto`` only).
     closed_hours = np.expm1(y_obs[closed])
@@ -586,9 +633,16 @@ def _fit_resolution(train, val, x_all, fields, weights, featurise, params: Train
         scores = _cv_resolution_models(dense, x_used, y[used], closed[used], w[used],
                                        [times[i] for i in np.flatnonzero(used)], ridge, params)
         resolution_params["search"] = {**(alpha_search or {}), "cv_log_mae": scores}
-    if params.resolution_model == "auto" and scores["median"] <= min(scores["ridge"],
-                                                                     scores["gbm"]):
+    if params.resolution_model == "auto" and scores["median"] <= min(scores.values()):
         return constant
+    if params.resolution_model == "auto" and scores.get("ridge_resolved", math.inf) < min(
+            scores["ridge"], scores["gbm"]):
+        # Imputing the open tickets did not pay: the centre is the ridge of resolved ones.
+        _, offset, z90, mae = ridge_validation(mu_resolved)
+        resolution_params["validation_log_mae"]["ridge_resolved"] = round(mae, 4)
+        return {**estimators, "resolution_mu": mu_resolved}, {
+            **resolution_params, "centre_offset": round(offset, 6), "z90": z90,
+            "open_tickets": "left out (cross-validated)"}
     if params.resolution_model == "auto" and scores["gbm"] >= scores["ridge"]:
         return estimators, resolution_params
     gbm_params["validation_log_mae"] = resolution_params["validation_log_mae"]
@@ -644,6 +698,9 @@ def _cv_resolution_models(dense, x, y, closed, w, times, ridge, params: TrainPar
     pick = subsample(len(y), _CV_MAX_GBM_ROWS, params.seed)
     folds, _ = cv_folds([times[i] for i in pick], None, params.seed)
     totals = {"median": 0.0, "ridge": 0.0, "gbm": 0.0}
+    imputed = not closed.all()
+    if imputed:
+        totals["ridge_resolved"] = 0.0
     counted = 0
     with threadpool_limits(1, "openmp"):
         for fit_idx, val_idx in folds:
@@ -661,6 +718,10 @@ def _cv_resolution_models(dense, x, y, closed, w, times, ridge, params: TrainPar
             totals["median"] += float(np.mean(np.abs(y[scored] - np.median(y[fit][closed[fit]]))))
             mu_val = ridge().fit(x[fit], y[fit], sample_weight=_w(w, fit)).predict(x[val])
             totals["ridge"] += recentred(mu_val)
+            if imputed:
+                resolved = fit[closed[fit]]
+                totals["ridge_resolved"] += recentred(ridge().fit(
+                    x[resolved], y[resolved], sample_weight=_w(w, resolved)).predict(x[val]))
             dense_val = dense[val].copy()
             dense_val[:, -2] = mu_val  # The second-last column is the ridge's centre.
             trees = _gbm("absolute_error", None, params).fit(dense[fit], y[fit],
