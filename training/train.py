@@ -21,8 +21,9 @@ character TF-IDF over the masked text and a DictVectorizer over the structured f
     codes, numbers and the out-of-fold ridge outputs. The training median, the ridge or the
     trees: whichever has the lowest cross-validated log-MAE over the training period
     (``_cv_resolution_models``), and the ridge of resolved tickets alone competes too: where
-    open tickets mislead the imputation (abandoned bugs), they are left out. The p90 is shifted on the validation set so that 90% of
-    resolved tickets fall below it (split-conformal).
+    open tickets mislead the imputation (abandoned bugs), they are left out. The p90 is
+    shifted on the validation set so that 90% of resolved tickets fall below it
+    (split-conformal).
 
 Settings are chosen by cross-validation over the whole training period (``training.folds``:
 time-aware folds when every row has a time and the split is not random), not on the newest
@@ -458,16 +459,17 @@ def _choose_logistic(x, labels: np.ndarray, times: list, weights: np.ndarray, c_
     grid = [c_base * f for f in _C_FACTORS]
     weightings = list(_CLASS_WEIGHTS) if class_weight == "auto" else [class_weight]
     if not params.cv_settings:
-        return grid[len(grid) // 2], weightings[0], None, True
+        return c_base, weightings[0], None, True
     pick = subsample(len(labels), _CV_MAX_ROWS, params.seed)
     folds, method = cv_folds([times[i] for i in pick], labels[pick], params.seed)
     classes = sorted(set(labels))
     codes = np.array([classes.index(label) for label in labels])
-    scores, a, b = logreg_search(
-        x, codes, len(classes), pick, folds, weightings, grid,
-        lambda c, weighting, fit: LogisticRegression(
+
+    def fitter(columns):
+        return lambda c, weighting, fit: LogisticRegression(
             C=c, tol=params.tol, max_iter=3000, class_weight=weighting,
-        ).fit(x[fit], codes[fit], sample_weight=_w(weights, fit)))
+        ).fit(columns[fit], codes[fit], sample_weight=_w(weights, fit))
+    scores, a, b = logreg_search(x, codes, len(classes), pick, folds, weightings, grid, fitter(x))
     search = {"folds": method, "n_folds": len(folds), "rows": len(pick),
               "grid": {"C": [round(c, 6) for c in grid],
                        "class_weight": [w or "none" for w in weightings]},
@@ -480,13 +482,10 @@ def _choose_logistic(x, labels: np.ndarray, times: list, weights: np.ndarray, c_
         name, first = optional
         x_text = x[:, :first]
         without, _, c_without = logreg_search(
-            x_text, codes, len(classes), pick, folds, [weightings[a]], grid,
-            lambda c, weighting, fit: LogisticRegression(
-                C=c, tol=params.tol, max_iter=3000, class_weight=weighting,
-            ).fit(x_text[fit], codes[fit], sample_weight=_w(weights, fit)))
+            x_text, codes, len(classes), pick, folds, [weightings[a]], grid, fitter(x_text))
         keep = bool(scores[a, b] >= without[0, c_without])
         search["without_" + name] = {"cv_macro_f1": (without[0] / max(len(folds), 1)).round(4).tolist(),
-                                     "kept": bool(keep)}
+                                     "kept": keep}
         if not keep:
             b = c_without
             search["chosen"] = {**search["chosen"], "C": round(grid[b], 6), name: False}
