@@ -84,16 +84,21 @@ def hstack(blocks: Sequence) -> Rows:
     with the data upcast to a common dtype."""
     n = blocks[0].shape[0]
     dtype = np.result_type(*[b.data.dtype for b in blocks])
+    if n == 1:  # One ticket, as serving stacks them: the same arrays with a few numpy calls.
+        offset = 0
+        index_parts, data_parts = [], []
+        for b in blocks:
+            start, end = int(b.indptr[0]), int(b.indptr[1])
+            index_parts.append(np.asarray(b.indices[start:end], dtype=np.int64) + offset)
+            data_parts.append(np.asarray(b.data[start:end], dtype=dtype))
+            offset += int(b.shape[1])
+        indices = np.concatenate(index_parts)
+        return Rows(np.array([0, len(indices)], dtype=np.int64), indices,
+                    np.concatenate(data_parts), offset)
     offsets = np.cumsum([0] + [b.shape[1] for b in blocks])
     counts = np.stack([np.diff(np.asarray(b.indptr, dtype=np.int64)) for b in blocks])
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts.sum(axis=0), out=indptr[1:])
-    if n == 1:
-        parts = [(b, b.indptr[0], b.indptr[1]) for b in blocks]
-        indices = np.concatenate([np.asarray(b.indices[s:e], dtype=np.int64) + o
-                                  for (b, s, e), o in zip(parts, offsets)])
-        data = np.concatenate([np.asarray(b.data[s:e], dtype=dtype) for b, s, e in parts])
-        return Rows(indptr, indices, data, int(offsets[-1]))
     # Where each block's entries of row i start in the output: after the row's earlier
     # blocks, which come after all earlier rows.
     starts = indptr[:-1] + np.cumsum(counts, axis=0) - counts
@@ -210,7 +215,14 @@ class TextVectorizer:
     def transform(self, texts: Sequence[str]) -> Rows:
         """TF-IDF rows of ``texts`` (unknown n-grams are ignored)."""
         n, width = len(texts), self.n_features
-        grams: list[str] = []
+        if n == 1:  # One ticket, as serving asks: its sorted columns and counts directly.
+            grams = self.analyze(texts[0])
+            columns = np.fromiter(map(self._index.get, grams, repeat(-1)), dtype=np.int64,
+                                  count=len(grams))
+            indices, counts = np.unique(columns[columns >= 0], return_counts=True)
+            indptr = np.array([0, len(indices)], dtype=np.int64)
+            return self._weighted(indptr, indices, counts)
+        grams = []
         lengths = []
         for text in texts:
             found = self.analyze(text)
@@ -227,6 +239,10 @@ class TextVectorizer:
         rows, indices = np.divmod(keys, width) if width else (keys, keys)
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+        return self._weighted(indptr, indices, counts)
+
+    def _weighted(self, indptr: np.ndarray, indices: np.ndarray, counts: np.ndarray) -> Rows:
+        """TF-IDF rows from the sorted columns of each row's n-grams and their counts."""
         data = counts.astype(self.dtype)
         if self.binary:
             data[:] = 1

@@ -89,6 +89,7 @@ class Explainer:
                  tree_codes: Mapping | None = None, tree_numeric: list[str] | None = None):
         word, char, fields = models["word"], models["char"], models["fields"]
         self._word, self._char = word, char
+        self._word_tokens = _SplitWords(word.vocabulary)
         self._n_word, self._n_text = word.n_features, word.n_features + char.n_features
         self._field_names = fields.feature_names
         self._lexicon_features = lexicon_features
@@ -193,24 +194,41 @@ class Explainer:
             keep = np.argpartition(key, _CANDIDATES)[:_CANDIDATES]
             columns, contributions = columns[keep], contributions[keep]
         items: dict = {}
+        get = items.get
+        n_word, n_text, present = self._n_word, self._n_text, words.tokens
+        word_tokens, char_vocabulary = self._word_tokens, self._char.vocabulary
         for column, weight in zip(columns.tolist(), contributions.tolist()):
             if positive and weight <= 0:
                 continue
-            if column < self._n_word:
-                tokens = self._word.vocabulary[column].split(" ")
+            if column < n_word:
+                tokens = word_tokens[column]
                 for token in tokens:
-                    if token in words.tokens:
-                        _add(items, (token, "word"), weight / len(tokens))
-            elif column < self._n_text:
-                owners = words.containing(self._char.vocabulary[column - self._n_word],
-                                          self._char.analyzer)
+                    if token in present:
+                        key = (token, "word")
+                        items[key] = get(key, 0.0) + weight / len(tokens)
+            elif column < n_text:
+                owners = words.containing(char_vocabulary[column - n_word], self._char.analyzer)
                 for owner in owners:
-                    _add(items, (owner, "word"), weight / len(owners))
+                    key = (owner, "word")
+                    items[key] = get(key, 0.0) + weight / len(owners)
             else:
-                name = _field_display(self._field_names[column - self._n_text], fields, ticket)
+                name = _field_display(self._field_names[column - n_text], fields, ticket)
                 if name is not None:
-                    _add(items, (name, "field"), weight)
+                    key = (name, "field")
+                    items[key] = get(key, 0.0) + weight
         return items
+
+
+class _SplitWords(dict):
+    """The words of each word n-gram column, split on first use (the vocabulary holds 10^4-10^5)."""
+
+    def __init__(self, vocabulary: list[str]):
+        super().__init__()
+        self._vocabulary = vocabulary
+
+    def __missing__(self, column: int) -> list[str]:
+        tokens = self[column] = self._vocabulary[column].split(" ")
+        return tokens
 
 
 class _Words:
