@@ -20,6 +20,7 @@ import aiohttp
 import orjson
 
 from emulator import values
+from emulator.httpclient import HttpClient
 from emulator.triggers import Trigger
 
 MAX_CONCURRENT_DELIVERIES = 64
@@ -57,7 +58,8 @@ class Delivery:
         self._tasks: set[asyncio.Task] = set()  # everything in flight: deliveries and journal bookkeeping
         self._deliveries = 0  # deliveries in flight: only these count against the concurrency limit
         self._runner: asyncio.Task | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._session: aiohttp.ClientSession | None = None  # https:// functions
+        self._client = HttpClient(keep=concurrency)  # http:// functions (emulator.httpclient)
         self._next_id = 0
 
     # ---- lifecycle ---------------------------------------------------------------------
@@ -83,6 +85,7 @@ class Delivery:
         await self._flush_acks()
         if self._session is not None:
             await self._session.close()
+        self._client.close()
 
     def new_id(self) -> int:
         """A fresh outbox row id (the store calls this at apply time)."""
@@ -159,6 +162,14 @@ class Delivery:
         headers = {"Content-Type": attrs.get("datacontenttype", "application/json")}
         headers.update({f"ce-{k}": str(v) for k, v in attrs.items() if k != "datacontenttype"})
         body = orjson.dumps(event["data"])
+        if HttpClient.handles(trigger.url):
+            try:
+                status, answer = await self._client.post(trigger.url, body, headers, trigger.timeout_s)
+            except (OSError, asyncio.TimeoutError, ValueError) as exc:
+                raise _Failed(f"{trigger.url} unreachable: {type(exc).__name__}: {exc}") from exc
+            if not 200 <= status < 300:
+                raise _Failed(f"{trigger.url} answered {status}: {answer.decode('utf-8', 'replace')[:200]}")
+            return
         try:
             async with self._session.post(trigger.url, data=body, headers=headers,
                                           timeout=aiohttp.ClientTimeout(total=trigger.timeout_s)) as resp:
