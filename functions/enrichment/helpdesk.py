@@ -16,6 +16,7 @@ import requests
 import urllib3
 from ticketml.mask import mask_pii
 
+from enrichment._keptalive import CallFailed, KeptAlive
 from enrichment._transport import environment_configures, tls_options
 from enrichment.errors import PermanentError, TransientError
 
@@ -29,6 +30,7 @@ _POOL_SIZE = 16  # connections kept: at least the function's serving threads
 # redirects followed.
 _RETRIES = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=10, raise_on_redirect=True)
 _USER_AGENT = f"ticket-enrichment urllib3/{urllib3.__version__}"
+_REDIRECTS = (301, 302, 303, 307, 308)
 
 
 class NotFound(PermanentError):
@@ -38,8 +40,9 @@ class NotFound(PermanentError):
 class HelpdeskClient:
     """Talks to one helpdesk.
 
-    Calls go through a urllib3 pool, unless `session` is given or the environment configures a proxy, a netrc
-    file or a CA bundle (see `_transport`): then through a requests session, which honours those.
+    Calls go over kept-alive http.client connections (`_keptalive`; a redirect is followed through urllib3),
+    unless `session` is given or the environment configures a proxy, a netrc file or a CA bundle (see
+    `_transport`): then through a requests session, which honours those.
 
     Args:
       base_url: e.g. https://acme.zendesk.com or http://127.0.0.1:5005.
@@ -57,7 +60,12 @@ class HelpdeskClient:
             authorization = f"Bearer {token}"
         self.session = None
         self._http = None
+        self._fast = None
         if session is None and not environment_configures(self.base_url):
+            # Calls over kept-alive http.client connections (_keptalive: half urllib3's CPU a call); an answer
+            # that redirects is followed through urllib3, as requests would follow it.
+            self._fast = KeptAlive(self.base_url, timeout_s, keep=_POOL_SIZE)
+            self._prefix = urllib.parse.urlsplit(self.base_url).path
             self._http = urllib3.PoolManager(num_pools=2, maxsize=_POOL_SIZE, retries=_RETRIES,
                                              headers={"Authorization": authorization, "User-Agent": _USER_AGENT},
                                              **tls_options(self.base_url))
@@ -67,8 +75,8 @@ class HelpdeskClient:
 
     @property
     def transport(self) -> str:
-        """"urllib3" or "requests": which one the calls take."""
-        return "requests" if self._http is None else "urllib3"
+        """"http.client" or "requests": which one the calls take."""
+        return "requests" if self._http is None else "http.client"
 
     def upsert(self, ticket_id: str, ticket: dict, enrichment: dict, idempotency_key: str,
                known_id=None, may_exist: bool = True) -> dict:
@@ -117,7 +125,7 @@ class HelpdeskClient:
         url = self.base_url + path
         try:
             status, body = self._send(method, url, params, json, headers or {})
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, CallFailed) as exc:
             raise TransientError(f"Helpdesk unreachable at {url}: {type(exc).__name__}.") from exc
         if status >= 500 or status == 429:
             raise TransientError(f"Helpdesk answered {status} to {method} {path}.")
@@ -136,17 +144,20 @@ class HelpdeskClient:
         if self._http is None:
             resp = self.session.request(method, url, params=params, json=json, headers=headers, timeout=self.timeout_s)
             return resp.status_code, resp.content
-        if params:
-            url += "?" + urllib.parse.urlencode(params)
+        query = "?" + urllib.parse.urlencode(params) if params else ""
         body = None
         if json is not None:
             body = json_module.dumps(json).encode()
             headers = {**self._http.headers, **headers, "Content-Type": "application/json"}
-        elif headers:
+        else:
             headers = {**self._http.headers, **headers}
-        resp = self._http.request(method, url, body=body, headers=headers or None,
-                                  timeout=urllib3.Timeout(total=self.timeout_s))
-        return resp.status, resp.data
+        target = self._prefix + url[len(self.base_url):] + query  # url is base_url + path
+        status, answer_headers, data = self._fast.request(method, target, body, headers)
+        if status in _REDIRECTS and answer_headers.get("Location"):  # rare: urllib3 calls again and follows it
+            resp = self._http.request(method, url + query, body=body, headers=headers,
+                                      timeout=urllib3.Timeout(total=self.timeout_s))
+            return resp.status, resp.data
+        return status, data
 
 
 def ticket_fields(ticket_id: str, ticket: dict, enrichment: dict) -> dict:

@@ -18,7 +18,7 @@ ENRICHMENT = {"priority": "P2", "priority_scores": {"P1": 0.1, "P2": 0.6, "P3": 
               "needs_review": False, "model_version": "v-test"}
 
 
-@pytest.fixture(params=["urllib3", "requests"])
+@pytest.fixture(params=["http.client", "requests"])
 def desk(request, tmp_path):
     """The stub on a free port, recording each request's method and path; a client on either transport."""
     app = create_app({"HELPDESK_DB": str(tmp_path / "desk.sqlite3"), "HELPDESK_API_TOKEN": TOKEN,
@@ -113,3 +113,46 @@ def test_an_unreachable_helpdesk_is_a_transient_error(session):
 def test_a_configured_proxy_keeps_requests(monkeypatch):
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     assert HelpdeskClient("https://acme.zendesk.com", TOKEN).transport == "requests"
+
+
+def test_a_redirected_call_is_followed():
+    """A helpdesk answering 307 (moved, say): the call is made again where it points, as requests would."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen = []
+
+    class Moved(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append((self.path, self.headers.get("Authorization"), json.loads(body)["ticket"]["external_id"]))
+            if not self.path.startswith("/new/"):
+                self.send_response(307)
+                self.send_header("Location", "/new" + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            answer = json.dumps({"ticket": {"id": 42}}).encode()
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    moved = ThreadingHTTPServer(("127.0.0.1", 0), Moved)
+    threading.Thread(target=moved.serve_forever, daemon=True).start()
+    try:
+        client = HelpdeskClient(f"http://127.0.0.1:{moved.server_address[1]}", TOKEN, timeout_s=5)
+        assert client.transport == "http.client"
+        result = client.upsert("t1", TICKET, ENRICHMENT, "t1:abc", may_exist=False)
+        assert result["created"] and result["id"] == 42
+        # The redirect is rare: the call is made again through urllib3, which meets the 307 and follows it.
+        assert seen == [("/api/v2/tickets.json", f"Bearer {TOKEN}", "t1")] * 2 + [
+            ("/new/api/v2/tickets.json", f"Bearer {TOKEN}", "t1")]
+    finally:
+        moved.shutdown()

@@ -1,4 +1,4 @@
-"""FirebaseTickets against a real emulator: the urllib3 transport built from firebase-admin's client, and the
+"""FirebaseTickets against a real emulator: the http.client transport built from firebase-admin's client, and the
 stock Reference API it falls back to, read and write the same way and fail the same way."""
 
 import uuid
@@ -40,16 +40,16 @@ def app(emulator, monkeypatch):
     firebase_admin.delete_app(app)
 
 
-@pytest.fixture(params=["urllib3", "firebase-admin"])
+@pytest.fixture(params=["http.client", "firebase-admin"])
 def tickets(request, app):
     """FirebaseTickets on either transport."""
-    tickets = FirebaseTickets(app, fast=request.param == "urllib3")
+    tickets = FirebaseTickets(app, fast=request.param == "http.client")
     assert tickets.transport == request.param
     return tickets
 
 
-def test_the_emulator_app_takes_the_urllib3_transport_by_default(app):
-    assert FirebaseTickets(app).transport == "urllib3"
+def test_the_emulator_app_takes_the_http_client_transport_by_default(app):
+    assert FirebaseTickets(app).transport == "http.client"
 
 
 def test_reads_and_writes_are_the_same_on_either_transport(tickets):
@@ -97,3 +97,107 @@ def test_a_client_without_the_expected_internals_keeps_the_reference_api():
 def test_a_configured_proxy_keeps_the_reference_api(app, monkeypatch):
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     assert FirebaseTickets(app).transport == "firebase-admin"
+
+
+class _Scripted:
+    """A kept-alive HTTP/1.1 server answering each call with the next (status, body) of `script`, then 200;
+    it records the calls' methods, paths and Authorization headers, and the client ports (connections)."""
+
+    def __init__(self, script, close_each=False):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.script, self.calls = list(script), []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                outer.calls.append((self.command, self.path, self.headers.get("Authorization"), body,
+                                    self.client_address[1]))
+                status, text = outer.script.pop(0) if outer.script else (200, b'{"ok":true}')
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(text)))
+                if close_each:
+                    self.send_header("Connection", "keep-alive")  # says so, then closes anyway
+                self.end_headers()
+                self.wfile.write(text)
+                if close_each:
+                    self.close_connection = True
+
+            do_GET = do_PATCH = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _Credential:
+    """google-auth's credential protocol: a token, refreshed on demand."""
+
+    def __init__(self):
+        self.token, self.refreshes = "t0", 0
+
+    def before_request(self, request, method, url, headers):
+        headers["Authorization"] = f"Bearer {self.token}"
+
+    def refresh(self, request):
+        self.refreshes += 1
+        self.token = f"t{self.refreshes}"
+
+
+def test_calls_keep_one_connection_and_retry_503_and_refresh_after_401(monkeypatch):
+    import enrichment._rtdb_http as rtdb_http
+
+    monkeypatch.setattr(rtdb_http.time, "sleep", lambda s: None)
+    server = _Scripted([(503, b'{"error":"busy"}'), (401, b'{"error":"expired"}'), (200, b'{"a":1}')])
+    credential = _Credential()
+    try:
+        http = RtdbHttp(server.url, {"ns": "x"}, credential, 5)
+        assert http.get("tickets/a b") == {"a": 1}
+        http.update("tickets/t1", {"enrichment": None})
+        methods = [(c[0], c[1], c[2]) for c in server.calls]
+        assert methods == [("GET", "/tickets/a%20b.json?ns=x", "Bearer t0"),
+                           ("GET", "/tickets/a%20b.json?ns=x", "Bearer t0"),
+                           ("GET", "/tickets/a%20b.json?ns=x", "Bearer t1"),
+                           ("PATCH", "/tickets/t1.json?ns=x&print=silent", "Bearer t1")]
+        assert server.calls[-1][3] == b'{"enrichment":null}'
+        assert credential.refreshes == 1
+        assert len({c[4] for c in server.calls}) == 1  # one kept-alive connection for all four
+    finally:
+        server.close()
+
+
+def test_persistent_500s_fail_after_four_retries(monkeypatch):
+    import enrichment._rtdb_http as rtdb_http
+
+    sleeps = []
+    monkeypatch.setattr(rtdb_http.time, "sleep", sleeps.append)
+    server = _Scripted([(500, b'{"error":"down"}')] * 10)
+    try:
+        with pytest.raises(rtdb_http.DatabaseCallFailed, match="answered 500: down"):
+            RtdbHttp(server.url, {}, _Credential(), 5).get("tickets/t1")
+        assert len(server.calls) == 5 and sleeps == [0, 1.0, 2.0, 4.0]
+    finally:
+        server.close()
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced():
+    server = _Scripted([], close_each=True)
+    try:
+        http = RtdbHttp(server.url, {}, _Credential(), 5)
+        for _ in range(3):
+            assert http.get("tickets/t1") == {"ok": True}
+        assert len(server.calls) == 3  # each call answered once: no call lost, none sent twice to an answer
+    finally:
+        server.close()
