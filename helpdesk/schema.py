@@ -28,6 +28,8 @@ CREATE INDEX IF NOT EXISTS audit_events_by_audit ON audit_events (audit_id);
 CREATE TABLE IF NOT EXISTS idempotency_keys (
   key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, ticket_id INTEGER NOT NULL, status_code INTEGER NOT NULL,
   created_at REAL NOT NULL);
+-- Every create drops the keys past their 24 hours: without this index, a scan of all the day's keys.
+CREATE INDEX IF NOT EXISTS idempotency_keys_by_created_at ON idempotency_keys (created_at);
 CREATE TABLE IF NOT EXISTS webhook_deliveries (
   id INTEGER PRIMARY KEY AUTOINCREMENT, ticket_id INTEGER NOT NULL, event TEXT NOT NULL, url TEXT NOT NULL,
   payload TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
