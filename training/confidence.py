@@ -46,22 +46,30 @@ def confidence_thresholds(predictor: Predictor, val: Sequence[Example],
                           targets: Mapping = DEFAULT_TARGETS) -> dict:
     """Each head's thresholds, stated targets and what they gave on ``val``."""
     scores: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    rows = [e for e in val if e.priority]
-    if rows:
-        probs = predictor.priority_probabilities([e.ticket for e in rows])
-        truth = np.array([PRIORITIES.index(e.priority) for e in rows])
+    labelled = {
+        "priority": [i for i, e in enumerate(val) if e.priority],
+        "sentiment": [i for i, e in enumerate(val) if e.sentiment],
+        "resolution": [i for i, e in enumerate(val) if e.hours is not None and not e.censored],
+    }
+    heads = [head for head in HEADS if labelled[head]]
+    union = sorted(set().union(*(labelled[head] for head in heads)))
+    # One featurisation of the rows any head needs; each head reads its own rows from it.
+    at = {row: k for k, row in enumerate(union)}
+    computed = predictor.head_scores([val[i].ticket for i in union], heads) if union else {}
+    if "priority" in heads:
+        rows = [at[i] for i in labelled["priority"]]
+        probs = computed["priority"][rows]
+        truth = np.array([PRIORITIES.index(val[i].priority) for i in labelled["priority"]])
         scores["priority"] = probs.max(axis=1), probs.argmax(axis=1) == truth
-    rows = [e for e in val if e.sentiment]
-    if rows:
-        probs = predictor.sentiment_probabilities([e.ticket for e in rows])
-        truth = np.array([SENTIMENTS.index(e.sentiment) for e in rows])
+    if "sentiment" in heads:
+        rows = [at[i] for i in labelled["sentiment"]]
+        probs = computed["sentiment"][rows]
+        truth = np.array([SENTIMENTS.index(val[i].sentiment) for i in labelled["sentiment"]])
         scores["sentiment"] = probs.max(axis=1), probs.argmax(axis=1) == truth
-    rows = [e for e in val if e.hours is not None and not e.censored]
-    if rows:
-        outputs = predictor.predict_many([e.ticket for e in rows], explain=False)
-        p50 = np.array([o["resolution_hours"]["p50"] for o in outputs])
-        p90 = np.array([o["resolution_hours"]["p90"] for o in outputs])
-        ratio = p50 / np.maximum([e.hours for e in rows], 1e-9)
+    if "resolution" in heads:
+        rows = [at[i] for i in labelled["resolution"]]
+        p50, p90 = (hours[rows] for hours in computed["resolution_hours"])
+        ratio = p50 / np.maximum([val[i].hours for i in labelled["resolution"]], 1e-9)
         scores["resolution"] = (np.array([resolution_score(a, b) for a, b in zip(p50, p90)]),
                                 (ratio >= 0.5) & (ratio <= 2.0))
     out = {}

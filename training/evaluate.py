@@ -42,6 +42,13 @@ def evaluate(predictor: Predictor, train: list[Example], test: list[Example],
         ``{"priority": {...}, "sentiment": {...}, "resolution": {...}}``, each with
         ``model`` and ``baseline`` metrics and ``n``.
     """
+    return evaluate_outputs(predictor, train, test, outputs)[0]
+
+
+def evaluate_outputs(predictor: Predictor, train: list[Example], test: list[Example],
+                     outputs: list[dict] | None = None) -> tuple[dict, list[dict]]:
+    """``evaluate``, and the test tickets' predictions it measured (``predict_many`` without
+    explanations), for callers that also plot them."""
     with Background(len(test) >= _BACKGROUND_ROWS) as background:
         # The lexicon baseline is scored in another process meanwhile.
         lexicon_labels = background.submit(_lexicon_labels, [e.ticket for e in test if e.sentiment])
@@ -51,7 +58,7 @@ def evaluate(predictor: Predictor, train: list[Example], test: list[Example],
             "priority": _priority(predictor, train, test, outputs),
             "sentiment": _sentiment(train, test, outputs, lexicon_labels),
             "resolution": _resolution(train, test, outputs),
-        }
+        }, outputs
 
 
 def classification(truth: list[str], predicted: list[str], labels: tuple[str, ...]) -> dict:

@@ -22,7 +22,7 @@ from ticketml.predictor import Predictor
 from training.card import build_card
 from training.confidence import serving_params
 from training.data import DataError, prepare, read_records, split
-from training.evaluate import evaluate
+from training.evaluate import evaluate, evaluate_outputs
 from training.export import export_models
 from training.mapping import FieldMapping
 from training.minimum import Minimum, check as check_minimum
@@ -99,7 +99,7 @@ def run(data_path: str | Path, mapping: FieldMapping, model_dir: str | Path,
                             **serving_params(models, predictor_params, train, val)}
         version = make_version(data_sha, {**params.as_dict(), "mapping": mapping.name})
         predictor = Predictor(models, predictor_params, version)
-        metrics = evaluate(predictor, train, test)
+        metrics, outputs = evaluate_outputs(predictor, train, test)
         step("write bundle")
         existing = find_version(model_dir, version, metrics)
         if existing is not None:
@@ -121,7 +121,7 @@ def run(data_path: str | Path, mapping: FieldMapping, model_dir: str | Path,
                 timings=timings,
             )
             version_dir = write_bundle(model_dir, version, models, predictor_params, card,
-                                       extra_files=_plots(metrics, predictor, test))
+                                       extra_files=_plots(metrics, predictor, test, outputs))
         step("done")
     refused: list[str] = []
     if publish_bundle and not force:
@@ -147,12 +147,14 @@ def _regressions(model_dir, version: str, metrics: dict, train, test) -> list[st
     return [f"{r} (published {active})" for r in regressions]
 
 
-def _plots(metrics: dict, predictor: Predictor, test) -> dict[str, bytes]:
-    rows = [e for e in test if e.hours is not None and not e.censored]
+def _plots(metrics: dict, predictor: Predictor, test, outputs: list[dict]) -> dict[str, bytes]:
+    """The card's plots; ``outputs`` are the test tickets' predictions (``predict_many``)."""
     points = None
-    if rows and predictor.heads["resolution"] != "constant":
-        centre, _ = predictor.resolution_log_hours([e.ticket for e in rows])
-        points = {"true": [e.hours for e in rows], "p50": np.expm1(centre).tolist()}
+    if predictor.heads["resolution"] != "constant":
+        resolved = [i for i, e in enumerate(test) if e.hours is not None and not e.censored]
+        if resolved:
+            points = {"true": [test[i].hours for i in resolved],
+                      "p50": [outputs[i]["resolution_hours"]["p50"] for i in resolved]}
     with tempfile.TemporaryDirectory() as tmp:
         names = write_plots(metrics, points, Path(tmp))
         return {name: (Path(tmp) / name).read_bytes() for name in names}

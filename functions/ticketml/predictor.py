@@ -36,7 +36,7 @@ from ticketml import language, lexicon
 from ticketml.arraymodels import (
     FieldVectorizer, LinearModel, LogisticModel, Rows, TextVectorizer, TreeEnsemble, hstack,
 )
-from ticketml.confidence import Levels, resolution_score
+from ticketml.confidence import HEADS, Levels, resolution_score
 from ticketml.errors import BundleError
 from ticketml.explain import Explainer
 from ticketml.features import PRIORITIES, SENTIMENTS, model_inputs
@@ -223,6 +223,28 @@ class Predictor:
         """Unrounded log1p(p50) and log1p(p90) hours (for evaluation)."""
         _, fields, _, x_all = self._features(tickets)
         return self._log_quantiles(x_all, fields)
+
+    def head_scores(self, tickets: Sequence[Mapping], heads: Sequence[str] = HEADS) -> dict:
+        """The unrounded scores of ``heads`` from one featurisation (for training and
+        evaluation, which would otherwise featurise the same tickets once per head).
+
+        Returns:
+            ``priority`` and ``sentiment``: the arrays ``priority_probabilities`` and
+            ``sentiment_probabilities`` return; ``resolution``: ``(log1p p50, log1p p90)`` as
+            ``resolution_log_hours``, plus ``resolution_hours``: ``(p50, p90)`` arrays rounded
+            as served.
+        """
+        texts, fields, x_text, x_all = self._features(tickets)
+        out = {}
+        if "priority" in heads:
+            out["priority"] = self._priority_probabilities(x_all)
+        if "sentiment" in heads:
+            out["sentiment"] = self._sentiment_probabilities(x_text, texts)[0]
+        if "resolution" in heads:
+            centre, upper = self._log_quantiles(x_all, fields)
+            out["resolution"] = centre, upper
+            out["resolution_hours"] = tuple(np.array(v) for v in self._hours(centre, upper))
+        return out
 
     def _features(self, tickets: Sequence[Mapping]):
         texts, fields = model_inputs(tickets)

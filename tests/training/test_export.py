@@ -287,3 +287,17 @@ def test_gradient_boosting_matches_scikit_learn_with_missing_values(loss):
 def test_export_refuses_what_the_array_models_would_compute_differently(estimator, setting):
     with pytest.raises(ExportError, match=setting):
         export_model("head", estimator)
+
+
+def test_head_scores_are_each_heads_own_scores_from_one_featurisation(fitted):
+    _, models, params, tickets = fitted
+    predictor = Predictor(models, params, "parity")
+    together = predictor.head_scores(tickets)
+    np.testing.assert_array_equal(together["priority"], predictor.priority_probabilities(tickets))
+    np.testing.assert_array_equal(together["sentiment"], predictor.sentiment_probabilities(tickets))
+    for ours, alone in zip(together["resolution"], predictor.resolution_log_hours(tickets)):
+        np.testing.assert_array_equal(ours, alone)
+    served = predictor.predict_many(tickets, explain=False)
+    assert together["resolution_hours"][0].tolist() == [o["resolution_hours"]["p50"] for o in served]
+    assert together["resolution_hours"][1].tolist() == [o["resolution_hours"]["p90"] for o in served]
+    assert set(predictor.head_scores(tickets[:3], ["sentiment"])) == {"sentiment"}
