@@ -42,6 +42,7 @@ _WHITE_SPACES = re.compile(r"\s\s+")  # What scikit-learn's char analyzers colla
 _FLOATS = {"float32": np.float32, "float64": np.float64}
 _ARRAY_KINDS = "biuf"  # bool, signed and unsigned integers, floats: nothing else loads.
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # Fixed, so the same arrays give the same file bytes.
+_WORD_CACHE_SIZE = 50_000  # words whose char_wb columns a vectorizer keeps (cleared when full)
 
 
 class Rows:
@@ -196,6 +197,7 @@ class TextVectorizer:
         self.binary = binary
         self.sublinear_tf = sublinear_tf
         self.norm = norm
+        self._word_columns: dict[str, list[int]] = {}  # char_wb: a word's known columns
 
     @property
     def n_features(self) -> int:
@@ -216,10 +218,14 @@ class TextVectorizer:
         """TF-IDF rows of ``texts`` (unknown n-grams are ignored)."""
         n, width = len(texts), self.n_features
         if n == 1:  # One ticket, as serving asks: its sorted columns and counts directly.
-            grams = self.analyze(texts[0])
-            columns = np.fromiter(map(self._index.get, grams, repeat(-1)), dtype=np.int64,
-                                  count=len(grams))
-            indices, counts = np.unique(columns[columns >= 0], return_counts=True)
+            if self.analyzer == "char_wb":
+                columns = np.array(self._char_wb_columns(texts[0]), dtype=np.int64)
+            else:
+                grams = self.analyze(texts[0])
+                columns = np.fromiter(map(self._index.get, grams, repeat(-1)), dtype=np.int64,
+                                      count=len(grams))
+                columns = columns[columns >= 0]
+            indices, counts = np.unique(columns, return_counts=True)
             indptr = np.array([0, len(indices)], dtype=np.int64)
             return self._weighted(indptr, indices, counts)
         grams = []
@@ -240,6 +246,24 @@ class TextVectorizer:
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
         return self._weighted(indptr, indices, counts)
+
+    def _char_wb_columns(self, text: str) -> list[int]:
+        """The known columns of a text's ``char_wb`` n-grams, in any order: those of each word,
+        which depend on the word alone, looked up once per word (cached) instead of per n-gram."""
+        if self.lowercase:
+            text = text.lower()
+        cache = self._word_columns
+        columns: list[int] = []
+        for word in _WHITE_SPACES.sub(" ", text).split():
+            known = cache.get(word)
+            if known is None:
+                known = [j for j in map(self._index.get, _char_wb_ngrams(word, *self.ngram_range))
+                         if j is not None]
+                if len(cache) >= _WORD_CACHE_SIZE:
+                    cache.clear()
+                cache[word] = known
+            columns += known
+        return columns
 
     def _weighted(self, indptr: np.ndarray, indices: np.ndarray, counts: np.ndarray) -> Rows:
         """TF-IDF rows from the sorted columns of each row's n-grams and their counts."""
