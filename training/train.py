@@ -215,8 +215,8 @@ def _featurise_and_fit(train, val, params, step, require, texts, fields, lexicon
             _fit_sentiment, train, val, texts, x_text, weights, featurise, params,
             "sentiment" in require, lexicon_scores)
         resolution_fit = threads.submit(
-            _fit_resolution, train, val, x_all, fields, weights, featurise, params,
-            "resolution" in require)
+            _fit_resolution, train, val, x_all, x_text.shape[1], fields, weights, featurise,
+            params, "resolution" in require)
         try:
             priority, priority_params = _fit_priority(
                 train, val, x_all, x_text.shape[1], weights, featurise, params,
@@ -390,8 +390,7 @@ def _fit_priority(train, val, x_all, n_text, weights, featurise, params: TrainPa
         params.priority_class_weight, params, optional=("fields", n_text))
     if not keep_fields:
         # Zero field columns get zero weights: the model serving runs reads the text alone.
-        x = sp.hstack([x[:, :n_text], sp.csr_matrix((x.shape[0], x.shape[1] - n_text),
-                                                    dtype=x.dtype)], format="csr")
+        x = _text_only(x, n_text)
     model = LogisticRegression(C=c, tol=params.tol, max_iter=3000, class_weight=class_weight)
     model.fit(x, labels, sample_weight=_w(weights, rows))
     classes = [str(c) for c in model.classes_]
@@ -518,8 +517,8 @@ def _choose_veto(model, sentiment_params: dict, val_rows, featurise, params) -> 
     return 0.0
 
 
-def _fit_resolution(train, val, x_all, fields, weights, featurise, params: TrainParams,
-                    required: bool):
+def _fit_resolution(train, val, x_all, n_text, fields, weights, featurise,
+                    params: TrainParams, required: bool):
     rows = np.array([i for i, e in enumerate(train) if e.hours is not None], dtype=int)
     closed = np.array([not train[i].censored for i in rows], dtype=bool)
     base = {"sigma_floor": _SIGMA_FLOOR, "min_hours": _MIN_HOURS, "max_hours": _MAX_HOURS,
@@ -550,9 +549,13 @@ def _fit_resolution(train, val, x_all, fields, weights, featurise, params: Train
     x_closed = _take(x, np.flatnonzero(closed))
     val_rows = [e for e in val if e.hours is not None and not e.censored]
     times = [_time(train[i], params) for i in rows]
-    alpha, alpha_search = _choose_alpha(
+    alpha, alpha_search, keep_fields = _choose_alpha(
         x_closed, y[closed], w[closed], [times[i] for i in np.flatnonzero(closed)], val_rows,
-        featurise, params)
+        featurise, params, n_text)
+    if not keep_fields:
+        # Zero field columns get zero coefficients: the ridges read the text alone (the trees
+        # still read the fields, through their own codes).
+        x, x_closed = _text_only(x, n_text), _text_only(x_closed, n_text)
     ridge = lambda: Ridge(alpha=alpha, tol=params.ridge_tol)  # noqa: E731
     # Out-of-fold residuals: in-sample ones understate the spread of a high-dimensional fit.
     oof = _oof(ridge, x_closed, y[closed], w[closed], folds)
@@ -651,13 +654,16 @@ def _fit_resolution(train, val, x_all, fields, weights, featurise, params: Train
     return {**estimators, "resolution_p50": p50, "resolution_p90": p90}, gbm_params
 
 
-def _choose_alpha(x, y, w, times, val_rows, featurise, params: TrainParams):
+def _choose_alpha(x, y, w, times, val_rows, featurise, params: TrainParams,
+                  n_text: int | None = None):
     """The ridge penalty, among ``params.ridge_alpha`` times ``_ALPHA_FACTORS``: by the
     recentred log-MAE of ridges on the resolved training tickets, cross-validated (time-aware
     folds when every ticket has a time) or, with ``cv_settings`` off, on the validation set.
+    When ``x`` has field columns after its first ``n_text`` (text) ones, the cross-validation
+    also scores every penalty on the text alone, and the fields are kept only if they beat it.
 
     Returns:
-        (alpha, a record of the cross-validated search or None).
+        (alpha, a record of the cross-validated search or None, whether the fields are kept).
     """
     candidates = [params.ridge_alpha * f for f in _ALPHA_FACTORS]
 
@@ -668,22 +674,40 @@ def _choose_alpha(x, y, w, times, val_rows, featurise, params: TrainParams):
     if params.cv_settings:
         pick = subsample(len(y), _CV_MAX_ROWS, params.seed)
         folds, method = cv_folds([times[i] for i in pick], None, params.seed)
-        scores = np.zeros(len(candidates))
+        optional = n_text is not None and 0 < n_text < x.shape[1]
+        views = [x, x[:, :n_text]] if optional else [x]
+        scores = np.zeros((len(views), len(candidates)))
         for fit_idx, val_idx in folds:
             fit, val = pick[fit_idx], pick[val_idx]
-            for j, alpha in enumerate(candidates):
-                scores[j] += error(alpha, x[fit], y[fit], _w(w, fit), x[val], y[val])
-        best = int(np.argmin(scores))
-        return candidates[best], {
+            for v, columns in enumerate(views):
+                for j, alpha in enumerate(candidates):
+                    scores[v, j] += error(alpha, columns[fit], y[fit], _w(w, fit), columns[val],
+                                          y[val])
+        keep = not optional or bool(scores[0].min() <= scores[1].min())
+        best = int(np.argmin(scores[0 if keep else 1]))
+        search = {
             "folds": method, "n_folds": len(folds), "rows": len(pick),
             "grid": {"alpha": [round(a, 6) for a in candidates]},
-            "cv_ridge_log_mae": (scores / max(len(folds), 1)).round(4).tolist(),
+            "cv_ridge_log_mae": (scores[0] / max(len(folds), 1)).round(4).tolist(),
             "chosen": {"alpha": round(candidates[best], 6)}}
+        if optional:
+            search["without_fields"] = {
+                "cv_ridge_log_mae": (scores[1] / max(len(folds), 1)).round(4).tolist(),
+                "kept": keep}
+            if not keep:
+                search["chosen"]["fields"] = False
+        return candidates[best], search, keep
     if not val_rows:
-        return candidates[len(candidates) // 2], None
+        return candidates[len(candidates) // 2], None, True
     _, xv, _, _ = featurise(val_rows)
     yv = np.log1p([e.hours for e in val_rows])
-    return min(candidates, key=lambda a: error(a, x, y, _w(w, slice(None)), xv, yv)), None
+    return min(candidates, key=lambda a: error(a, x, y, _w(w, slice(None)), xv, yv)), None, True
+
+
+def _text_only(x: sp.csr_matrix, n_text: int) -> sp.csr_matrix:
+    """``x`` with every column from ``n_text`` on zeroed (same shape)."""
+    return sp.hstack([x[:, :n_text], sp.csr_matrix((x.shape[0], x.shape[1] - n_text),
+                                                   dtype=x.dtype)], format="csr")
 
 
 def _cv_resolution_models(dense, x, y, closed, w, times, ridge, params: TrainParams) -> dict:
