@@ -10,6 +10,8 @@ handlers must tolerate anyway (at least once).
 """
 
 import asyncio
+import heapq
+import itertools
 import json
 import logging
 import random
@@ -53,6 +55,12 @@ class Delivery:
         self.observer = None  # emulator.metrics.Metrics, when attached
         self._queues: dict[str, deque[_Item]] = {}
         self._busy: set[str] = set()
+        # Keys whose head is due (each once), and (due, tiebreak, key) of heads waiting for a backoff: the loop
+        # visits only these, not every queue (thousands when the function falls behind) at every wake-up.
+        self._ready: deque[str] = deque()
+        self._ready_keys: set[str] = set()
+        self._later: list[tuple[float, int, str]] = []
+        self._tiebreak = itertools.count()
         self._acks: list[int] = []
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()  # everything in flight: deliveries and journal bookkeeping
@@ -72,6 +80,8 @@ class Delivery:
         self._next_id = top[0][0]
         for row_id, trigger, key, event, attempts in rows:
             self._queues.setdefault(key, deque()).append(_Item(row_id, trigger, key, event, attempts))
+        for key in self._queues:
+            self._schedule(key)
         self.db.commit_hooks.append(self.on_commit)
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.concurrency))
         self._runner = asyncio.get_running_loop().create_task(self._run())
@@ -96,6 +106,7 @@ class Delivery:
         """Commit hook: queue the events the change committed."""
         for row_id, trigger, key, event in change.outbox:
             self._queues.setdefault(key, deque()).append(_Item(row_id, trigger, key, event))
+            self._schedule(key)
         if change.outbox:
             self._wake.set()
 
@@ -105,34 +116,48 @@ class Delivery:
 
     # ---- scheduling --------------------------------------------------------------------
 
+    def _schedule(self, key: str) -> None:
+        """Put `key`'s head up for delivery: now if due, else when its backoff ends (no-op while in flight)."""
+        if key in self._busy or key in self._ready_keys:
+            return
+        queue = self._queues.get(key)
+        if not queue:
+            return
+        due = queue[0].due
+        if due <= time.monotonic():
+            self._ready.append(key)
+            self._ready_keys.add(key)
+        else:
+            heapq.heappush(self._later, (due, next(self._tiebreak), key))
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         last_ack = loop.time()
         while True:
+            self._wake.clear()  # before looking: whatever sets it from here on is seen by the wait below
             now = time.monotonic()
-            next_due = None
-            for key, queue in list(self._queues.items()):
-                if not queue:
-                    del self._queues[key]
+            while self._later and self._later[0][0] <= now:
+                self._schedule(heapq.heappop(self._later)[2])
+            # At the limit, a finishing delivery sets _wake; bookkeeping tasks must not hold slots,
+            # or the loop could sleep with nothing left to wake it.
+            while self._ready and self._deliveries < self.concurrency:
+                key = self._ready.popleft()
+                self._ready_keys.discard(key)
+                queue = self._queues.get(key)
+                if key in self._busy or not queue:
                     continue
-                # At the limit, a finishing delivery sets _wake; bookkeeping tasks must not hold slots,
-                # or the loop could sleep with nothing left to wake it.
-                if key in self._busy or self._deliveries >= self.concurrency:
+                if queue[0].due > now:  # (a replay reordered the queue behind a head in backoff)
+                    self._schedule(key)
                     continue
-                head = queue[0]
-                if head.due <= now:
-                    self._busy.add(key)
-                    self._deliveries += 1
-                    self._spawn(self._deliver(head))
-                else:
-                    next_due = head.due if next_due is None else min(next_due, head.due)
+                self._busy.add(key)
+                self._deliveries += 1
+                self._spawn(self._deliver(queue[0]))
             if self._acks and loop.time() - last_ack >= ACK_FLUSH_S:
                 last_ack = loop.time()
                 await self._flush_acks()
             wait = ACK_FLUSH_S if self._acks else None
-            if next_due is not None:
-                wait = min(wait or 3600, max(0.0, next_due - time.monotonic()))
-            self._wake.clear()
+            if self._later:
+                wait = min(wait or 3600, max(0.0, self._later[0][0] - time.monotonic()))
             try:
                 await asyncio.wait_for(self._wake.wait(), wait)
             except asyncio.TimeoutError:
@@ -155,6 +180,10 @@ class Delivery:
         finally:
             self._busy.discard(item.key)
             self._deliveries -= 1
+            if self._queues.get(item.key):
+                self._schedule(item.key)
+            else:
+                self._queues.pop(item.key, None)
             self._wake.set()
 
     async def _post(self, trigger: Trigger, event: dict) -> None:
@@ -234,6 +263,7 @@ class Delivery:
             queue.append(_Item(row_id, trigger, key, event))
             if len(queue) > 1 and queue[-2].id > row_id and key not in self._busy:
                 self._queues[key] = deque(sorted(queue, key=lambda it: it.id))
+            self._schedule(key)
         self._wake.set()
         return len(chosen)
 
