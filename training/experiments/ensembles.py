@@ -22,10 +22,8 @@ Each is compared with the baseline on the test rows by the paired bootstrap of
 
 import argparse
 import json
-import tempfile
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -33,16 +31,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB
 from threadpoolctl import threadpool_limits
 
-from bench.models import BENCHMARKS, DATASETS, RESULTS, SEED, SPLITS, split_file
+from bench.models import RESULTS, SEED, SPLITS
 from ticketml import lexicon
-from ticketml.features import PRIORITIES, SENTIMENTS, model_inputs
+from ticketml.features import model_inputs
 from training.baselines import _field_features, _logreg, _text_features
-from training.benchmark import _compare, _read
+from training.benchmark import _compare
+from training.experiments import HEADS, head_split
 from training.folds import cv_folds, macro_f1_codes
-from training.mapping import load_mapping
 
-HEADS = {"twitter-airline": "sentiment", "endava-urgency": "priority",
-         "gitbugs-hadoop": "priority"}
 STACK_FOLDS = 5
 _FLOOR = 1e-6
 
@@ -76,20 +72,11 @@ def _stack_inputs(probabilities: dict, lexicon_block) -> np.ndarray:
 
 
 def measure(name: str, method: str) -> dict | None:
-    folder, file, mapping_name, _, _ = BENCHMARKS[name]
-    head = HEADS[name]
-    labels = PRIORITIES if head == "priority" else SENTIMENTS
-    mapping = load_mapping(mapping_name)
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = split_file(DATASETS / folder / file, mapping_name, Path(tmp), method)
-        if paths is None:
-            return None
-        train = _read(paths[0], mapping, False).examples
-        test = _read(paths[1], mapping, False).examples
-    rows = [i for i, e in enumerate(train) if getattr(e, head)]
-    test_rows = [i for i, e in enumerate(test) if getattr(e, head)]
-    y = np.array([labels.index(getattr(train[i], head)) for i in rows])
-    times = [train[i].created_at if method == "time" else None for i in rows]
+    split = head_split(name, method)
+    if split is None:
+        return None
+    head, labels, train, test = split.head, split.labels, split.train, split.test
+    rows, test_rows, y, times = split.rows, split.test_rows, split.y, split.times
     train_texts, train_fields = model_inputs([e.ticket for e in train])
     test_texts, test_fields = model_inputs([e.ticket for e in test])
     text = _text_features(train_texts, test_texts)

@@ -17,7 +17,6 @@ much as the TF-IDF block) and compares the two on the test rows with the paired 
 import argparse
 import json
 import re
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,16 +24,14 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from bench.models import BENCHMARKS, DATASETS, RESULTS, SEED, SPLITS, split_file
-from ticketml.features import PRIORITIES, SENTIMENTS, model_inputs
+from bench.models import RESULTS, SEED, SPLITS
+from ticketml.features import model_inputs
 from training.baselines import _logreg, _text_features
-from training.benchmark import _compare, _read
+from training.benchmark import _compare
+from training.experiments import HEADS, head_split
 from training.folds import macro_f1_codes
-from training.mapping import load_mapping
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-HEADS = {"twitter-airline": "sentiment", "endava-urgency": "priority",
-         "gitbugs-hadoop": "priority"}
 
 
 def load_vectors(folder: Path) -> tuple[dict[str, int], np.ndarray]:
@@ -59,20 +56,11 @@ def mean_vectors(texts: list[str], index: dict, vectors: np.ndarray) -> tuple[np
 
 
 def measure(name: str, method: str, index: dict, vectors: np.ndarray, scale: float) -> dict | None:
-    folder, file, mapping_name, _, _ = BENCHMARKS[name]
-    head = HEADS[name]
-    labels = PRIORITIES if head == "priority" else SENTIMENTS
-    mapping = load_mapping(mapping_name)
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = split_file(DATASETS / folder / file, mapping_name, Path(tmp), method)
-        if paths is None:
-            return None
-        train = _read(paths[0], mapping, False).examples
-        test = _read(paths[1], mapping, False).examples
-    rows = [i for i, e in enumerate(train) if getattr(e, head)]
-    test_rows = [i for i, e in enumerate(test) if getattr(e, head)]
-    y = np.array([labels.index(getattr(train[i], head)) for i in rows])
-    times = [train[i].created_at if method == "time" else None for i in rows]
+    split = head_split(name, method)
+    if split is None:
+        return None
+    head, labels, train, test = split.head, split.labels, split.train, split.test
+    rows, test_rows, y, times = split.rows, split.test_rows, split.y, split.times
     train_texts, _ = model_inputs([e.ticket for e in train])
     test_texts, _ = model_inputs([e.ticket for e in test])
     text = _text_features(train_texts, test_texts)
