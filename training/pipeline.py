@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from ticketml.bundle import VERSIONS_DIR, load_bundle, sha256_file

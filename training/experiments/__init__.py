@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ticketml.features import PRIORITIES, SENTIMENTS
+from ticketml.features import PRIORITIES, SENTIMENTS, model_inputs
 from training.data import Example
 
 # The dataset of ``bench.models`` with a text classification head, and that head.
@@ -19,7 +19,8 @@ class HeadSplit:
     """One dataset's training and test rows for its classification head, split as ``bench.models`` splits it.
 
     ``rows`` and ``test_rows`` index the examples that carry the head's label; ``y`` holds their codes in
-    ``labels``; ``times`` their creation times on a time split (None otherwise, for random folds).
+    ``labels``; ``times`` their creation times on a time split (None otherwise, for random folds);
+    ``*_texts`` and ``*_fields`` the model inputs of every training and test example.
     """
 
     head: str
@@ -30,6 +31,10 @@ class HeadSplit:
     test_rows: list[int]
     y: np.ndarray
     times: list
+    train_texts: list[str]
+    test_texts: list[str]
+    train_fields: list[dict]
+    test_fields: list[dict]
 
 
 def head_split(name: str, method: str) -> HeadSplit | None:
@@ -49,7 +54,10 @@ def head_split(name: str, method: str) -> HeadSplit | None:
         train = _read(paths[0], mapping, False).examples
         test = _read(paths[1], mapping, False).examples
     rows = [i for i, e in enumerate(train) if getattr(e, head)]
+    train_texts, train_fields = model_inputs([e.ticket for e in train])
+    test_texts, test_fields = model_inputs([e.ticket for e in test])
     return HeadSplit(
         head, labels, train, test, rows, [i for i, e in enumerate(test) if getattr(e, head)],
         np.array([labels.index(getattr(train[i], head)) for i in rows]),
-        [train[i].created_at if method == "time" else None for i in rows])
+        [train[i].created_at if method == "time" else None for i in rows],
+        train_texts, test_texts, train_fields, test_fields)

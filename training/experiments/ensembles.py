@@ -33,7 +33,6 @@ from threadpoolctl import threadpool_limits
 
 from bench.models import RESULTS, SEED, SPLITS
 from ticketml import lexicon
-from ticketml.features import model_inputs
 from training.baselines import _field_features, _logreg, _text_features
 from training.benchmark import _compare
 from training.experiments import HEADS, head_split
@@ -50,8 +49,8 @@ def _probabilities(model, x, n_classes: int) -> np.ndarray:
     return out
 
 
-def _base_models(text, fields, lexicon_scores, params: dict, n_classes: int, seed: int):
-    """``{name: fit(rows, y) -> predict(x_rows_source, rows) -> probabilities}`` per base model."""
+def _base_models(text, fields, params: dict, seed: int) -> dict:
+    """``{name: (make, (training matrix, test matrix))}``: each base model's factory and inputs."""
     weighting = None if params["class_weight"] == "none" else params["class_weight"]
     makers = {
         "text_logreg": (lambda: LogisticRegression(C=params["C"], class_weight=weighting,
@@ -75,12 +74,12 @@ def measure(name: str, method: str) -> dict | None:
     split = head_split(name, method)
     if split is None:
         return None
-    head, labels, train, test = split.head, split.labels, split.train, split.test
+    head, labels, test = split.head, split.labels, split.test
     rows, test_rows, y, times = split.rows, split.test_rows, split.y, split.times
-    train_texts, train_fields = model_inputs([e.ticket for e in train])
-    test_texts, test_fields = model_inputs([e.ticket for e in test])
+    train_texts, test_texts = split.train_texts, split.test_texts
     text = _text_features(train_texts, test_texts)
-    fields = _field_features(train_fields, test_fields) if head == "priority" else None
+    fields = (_field_features(split.train_fields, split.test_fields) if head == "priority"
+              else None)
     lexicon_scores = None
     if head == "sentiment":
         lexicon_scores = (lexicon.features([train_texts[i] for i in rows]),
@@ -90,7 +89,7 @@ def measure(name: str, method: str) -> dict | None:
     plain_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    makers = _base_models(text, fields, lexicon_scores, plain.params, len(labels), SEED)
+    makers = _base_models(text, fields, plain.params, SEED)
     folds, fold_method = cv_folds(times, y, SEED, n_folds=STACK_FOLDS)
     out_of_fold = {b: np.full((len(rows), len(labels)), np.nan) for b in makers}
     on_test = {}

@@ -25,7 +25,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from bench.models import RESULTS, SEED, SPLITS
-from ticketml.features import model_inputs
 from training.baselines import _logreg, _text_features
 from training.benchmark import _compare
 from training.experiments import HEADS, head_split
@@ -59,10 +58,9 @@ def measure(name: str, method: str, index: dict, vectors: np.ndarray, scale: flo
     split = head_split(name, method)
     if split is None:
         return None
-    head, labels, train, test = split.head, split.labels, split.train, split.test
+    head, labels, test = split.head, split.labels, split.test
     rows, test_rows, y, times = split.rows, split.test_rows, split.y, split.times
-    train_texts, _ = model_inputs([e.ticket for e in train])
-    test_texts, _ = model_inputs([e.ticket for e in test])
+    train_texts, test_texts = split.train_texts, split.test_texts
     text = _text_features(train_texts, test_texts)
     started = time.perf_counter()
     plain = _logreg(text, rows, test_rows, y, times, labels, SEED)
