@@ -2,13 +2,17 @@
 
 Idempotent by construction, so redelivered events never create a second ticket: the database
 ticket id is the helpdesk ticket's `external_id`. A ticket already linked is updated by its helpdesk
-id. Otherwise, when an earlier attempt may have created it (the caller knows: see `may_exist`), the
-client looks it up by `external_id` (Zendesk's list filter) and updates it if found. Creation carries
-an `Idempotency-Key` derived from the ticket id and input hash (Zendesk replays the first answer for a
-repeated key). Works against real Zendesk and against the local stub (helpdesk/).
+id. Otherwise, when an earlier attempt may have created it and its key may be forgotten (the caller
+knows: see `may_exist`), the client looks it up by `external_id` (Zendesk's list filter) and updates it
+if found. Creation carries an `Idempotency-Key` (the caller's: one per database ticket), which Zendesk
+keeps two hours: a repeated creation with the same body replays the first answer; with another body
+(the ticket was edited, or another model predicted) Zendesk refuses it with `IdempotentRequestError`,
+and the client then looks the ticket up and updates it. Works against real Zendesk and against the
+local stub (helpdesk/).
 """
 
 import base64
+import hashlib
 import json as json_module
 import urllib.parse
 
@@ -35,6 +39,10 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 
 class NotFound(PermanentError):
     """The helpdesk answered 404."""
+
+
+class KeyReused(PermanentError):
+    """The helpdesk refused a creation whose Idempotency-Key came before with another body."""
 
 
 class HelpdeskClient:
@@ -85,8 +93,9 @@ class HelpdeskClient:
         Args:
           known_id: the helpdesk id already linked to the ticket: updated directly (created anew if
             someone deleted it in the helpdesk).
-          may_exist: False when no earlier attempt can have reached the helpdesk for this ticket, which
-            saves the lookup by external_id.
+          may_exist: False when every earlier attempt that may have reached the helpdesk for this ticket
+            did so under `idempotency_key` recently enough for the helpdesk to remember it: saves the lookup
+            by external_id.
 
         Returns:
           {"id": helpdesk id, "url": agent-facing URL, "created": bool}
@@ -108,8 +117,19 @@ class HelpdeskClient:
         if existing is not None:
             body = self._call("PUT", f"/api/v2/tickets/{existing['id']}.json", json={"ticket": update})
             return {"id": body["ticket"]["id"], "url": self._agent_url(body["ticket"]["id"]), "created": False}
-        body = self._call("POST", "/api/v2/tickets.json", json={"ticket": fields},
-                          headers={"Idempotency-Key": idempotency_key})
+        try:
+            body = self._call("POST", "/api/v2/tickets.json", json={"ticket": fields},
+                              headers={"Idempotency-Key": idempotency_key})
+        except KeyReused:
+            # An earlier attempt created the ticket from another body: update that one.
+            existing = self.find(ticket_id)
+            if existing is not None:
+                body = self._call("PUT", f"/api/v2/tickets/{existing['id']}.json", json={"ticket": update})
+                return {"id": body["ticket"]["id"], "url": self._agent_url(body["ticket"]["id"]), "created": False}
+            # ... and someone deleted it in the helpdesk since: a key of this body's own, as stable on retry.
+            digest = hashlib.sha256(json_module.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+            body = self._call("POST", "/api/v2/tickets.json", json={"ticket": fields},
+                              headers={"Idempotency-Key": f"{idempotency_key}:{digest}"})
         return {"id": body["ticket"]["id"], "url": self._agent_url(body["ticket"]["id"]), "created": True}
 
     def find(self, ticket_id: str) -> dict | None:
@@ -132,6 +152,8 @@ class HelpdeskClient:
         if status == 404:
             raise NotFound(f"Helpdesk answered 404 to {method} {path}.")
         text = body.decode("utf-8", errors="replace")
+        if status == 400 and "IdempotentRequestError" in text and _error_name(text) == "IdempotentRequestError":
+            raise KeyReused(f"Helpdesk refused {method} {path}: its Idempotency-Key came before with another body.")
         if status >= 400:
             raise PermanentError(f"Helpdesk refused {method} {path} with {status}: {text[:300]}")
         try:
@@ -158,6 +180,15 @@ class HelpdeskClient:
                                       timeout=urllib3.Timeout(total=self.timeout_s))
             return resp.status, resp.data
         return status, data
+
+
+def _error_name(text: str):
+    """The `error` of a Zendesk error answer, or None."""
+    try:
+        answer = json_module.loads(text)
+    except ValueError:
+        return None
+    return answer.get("error") if isinstance(answer, dict) else None
 
 
 def ticket_fields(ticket_id: str, ticket: dict, enrichment: dict) -> dict:

@@ -1,10 +1,13 @@
-"""Enrich one ticket from one database event: skip, validate, predict, write back, forward.
+"""Enrich one ticket from one database event: skip, validate, predict, forward, write back.
 
 Every step is decided from the `input_hash` of the fields the model reads, which makes the handler
-idempotent: an event that changed none of those fields (the function's own write-backs, a status
+idempotent: an event that changed none of those fields (the function's own write-back, a status
 change) is skipped without a database read; a redelivered event finds the work done in the
-ticket's current state and stops; an edit of the text changes the hash and re-enriches; a crash
-between steps redelivers the event, which resumes at the first step not yet done.
+ticket's current state and stops; an edit of the text changes the hash and re-enriches. The
+enrichment and the helpdesk link are written together after the helpdesk call (the enrichment
+alone when the helpdesk is down, so the ticket shows it meanwhile). A crash between the call and
+the write redelivers the event, which predicts again and forwards again without a second helpdesk
+ticket: see `Enricher._may_exist` for why.
 """
 
 import time
@@ -16,6 +19,8 @@ from enrichment import events, metrics, validate
 from enrichment.errors import MalformedEvent, PermanentError, TransientError
 
 OWN_FIELDS = ("enrichment", "enrichment_error", "helpdesk", "helpdesk_error", "resolution")
+# A ticket's creation event younger than this forwards it without a lookup (see Enricher._may_exist).
+FRESH_CREATION_S = 3600
 
 
 class Enricher:
@@ -68,20 +73,21 @@ class Enricher:
         if isinstance(before, dict) and isinstance(after, dict) and input_hash(before) == input_hash(after):
             # Nothing the model reads changed (our own write-backs, a status change, the outcome):
             # the event that last changed the inputs does, or did, the work; a crash in it redelivers it.
-            # Two of every ticket's three events are these: logged at DEBUG, as a line costs a sixth of the
+            # One of every ticket's two events is this: logged at DEBUG, as a line costs a sixth of the
             # event's CPU (the counter of outcomes still counts them).
             return self._done("skipped_inputs_unchanged", fields, started, severity="DEBUG")
         if _up_to_date(after):
             return self._done("skipped_up_to_date", fields, started)
         try:
-            return self._enrich(ticket_id, fields, started)
+            return self._enrich(event, fields, started)
         except TransientError as exc:
             fields["error"] = str(exc)
             self._done("transient_failure", fields, started, severity="WARNING")  # delivery retries it
             raise
 
-    def _enrich(self, ticket_id: str, fields: dict, started: float) -> str:
-        """Read, validate, predict, write back and forward one ticket (the rest of `handle`)."""
+    def _enrich(self, event: events.TicketEvent, fields: dict, started: float) -> str:
+        """Read, validate, predict, forward and write back one ticket (the rest of `process`)."""
+        ticket_id = event.ticket_id
         timings = fields["timings_ms"] = {}
         t0 = time.perf_counter()
         ticket = self.tickets.get(ticket_id)
@@ -107,7 +113,8 @@ class Enricher:
             return self._done("invalid", fields, started, severity="WARNING")
 
         enrichment = ticket.get("enrichment")
-        if not isinstance(enrichment, dict) or enrichment.get("input_hash") != digest:
+        predicted = not isinstance(enrichment, dict) or enrichment.get("input_hash") != digest
+        if predicted:
             bundle = self.model.current()
             t0 = time.perf_counter()
             enrichment = {**bundle.predict(ticket), "input_hash": digest, "enriched_at": self._now_ms()}
@@ -116,41 +123,64 @@ class Enricher:
             timings["predict"] = _ms(t0)
             metrics.PREDICTIONS.inc()
             metrics.PREDICTION_SECONDS.observe(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            self.tickets.update(ticket_id, {"enrichment": enrichment, "enrichment_error": None})
-            timings["write"] = _ms(t0)
         fields["model_version"] = enrichment.get("model_version")
         fields["priority"] = enrichment.get("priority")
+        # What is written back: the enrichment if it is new, with the helpdesk's outcome, in one write (one
+        # database event less a ticket than writing the enrichment before the call).
+        write = {"enrichment": enrichment, "enrichment_error": None} if predicted else {}
 
         link = ticket.get("helpdesk")
         if isinstance(link, dict) and link.get("input_hash") == digest:
+            if write:
+                self._write(ticket_id, write, timings)
             return self._done("enriched", fields, started)
         known_id = link.get("id") if isinstance(link, dict) else None
-        # A helpdesk ticket can exist unlinked only if an earlier attempt reached the helpdesk and did not
-        # record the link (a timeout, a crash). Every attempt writes enrichment or an error on the ticket
-        # before calling the helpdesk, so a ticket read with none of them has never been forwarded.
-        may_exist = known_id is not None or any(k in ticket for k in OWN_FIELDS)
         t0 = time.perf_counter()
         try:
-            result = self.helpdesk.upsert(ticket_id, ticket, enrichment, idempotency_key=f"{ticket_id}:{digest[:16]}",
-                                          known_id=known_id, may_exist=may_exist)
+            result = self.helpdesk.upsert(ticket_id, ticket, enrichment, idempotency_key=ticket_id,
+                                          known_id=known_id, may_exist=self._may_exist(event, ticket, known_id))
+        except TransientError:
+            timings["helpdesk"] = _ms(t0)
+            if write:  # the ticket shows its enrichment while the helpdesk is down; the redelivery forwards it
+                self._write(ticket_id, write, timings)
+            raise
         except PermanentError as exc:
             timings["helpdesk"] = _ms(t0)
             metrics.HELPDESK_CALLS.labels("refused").inc()
-            self.tickets.update(ticket_id, {"helpdesk_error": {"message": str(exc), "input_hash": digest,
-                                                                "at": self._now_ms()}})
+            self._write(ticket_id, {**write, "helpdesk_error": {"message": str(exc), "input_hash": digest,
+                                                                 "at": self._now_ms()}}, timings)
             fields["error"] = str(exc)
             return self._done("helpdesk_refused", fields, started, severity="ERROR")
         timings["helpdesk"] = _ms(t0)
         metrics.HELPDESK_CALLS.labels("created" if result["created"] else "updated").inc()
         metrics.HELPDESK_SECONDS.observe(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        self.tickets.update(ticket_id, {"helpdesk": {"system": "zendesk", "id": result["id"], "url": result["url"],
-                                                     "synced_at": self._now_ms(), "input_hash": digest},
-                                        "helpdesk_error": None})
-        timings["write_link"] = _ms(t0)
+        self._write(ticket_id, {**write, "helpdesk": {"system": "zendesk", "id": result["id"], "url": result["url"],
+                                                      "synced_at": self._now_ms(), "input_hash": digest},
+                                "helpdesk_error": None}, timings)
         fields["helpdesk_id"] = result["id"]
         return self._done("forwarded" if result["created"] else "helpdesk_updated", fields, started)
+
+    def _may_exist(self, event: events.TicketEvent, ticket: dict, known_id) -> bool:
+        """Whether a helpdesk ticket may exist for `ticket` that the creation key would not find.
+
+        Every creation for a database ticket carries the same Idempotency-Key (its id), which the helpdesk
+        keeps two hours (Zendesk's window). Every attempt at forwarding happens after the ticket's creation.
+        So when this event is the ticket's creation and is less than an hour old (an hour's margin for the
+        clocks), every earlier attempt is at most an hour old, and a creation under the key either replays
+        the ticket that attempt made or, if the body changed since, is refused and `upsert` looks it up. In
+        any other case (an edit's event, an old or undated one, a ticket already linked or carrying any
+        field of ours) `upsert` looks the ticket up by external_id first.
+        """
+        if known_id is not None or any(k in ticket for k in OWN_FIELDS):
+            return True
+        if event.before is not None or event.time is None:
+            return True
+        return self.clock() - event.time.timestamp() > FRESH_CREATION_S
+
+    def _write(self, ticket_id: str, fields: dict, timings: dict) -> None:
+        t0 = time.perf_counter()
+        self.tickets.update(ticket_id, fields)
+        timings["write"] = _ms(t0)
 
     def _done(self, outcome: str, fields: dict, started: float, severity: str = "INFO") -> str:
         fields = {**fields, "outcome": outcome, "total_ms": _ms(started)}

@@ -1,5 +1,6 @@
 """The function's Zendesk client against the helpdesk stub served over loopback: which calls it makes."""
 
+import sqlite3
 import threading
 
 import pytest
@@ -156,3 +157,28 @@ def test_a_redirected_call_is_followed():
             ("/new/api/v2/tickets.json", f"Bearer {TOKEN}", "t1")]
     finally:
         moved.shutdown()
+
+
+def test_a_key_reused_with_another_body_updates_the_ticket_it_created(desk):
+    client, calls = desk
+    first = client.upsert("t1", TICKET, ENRICHMENT, "t1", may_exist=False)
+    calls.clear()
+    edited = {**TICKET, "subject": "Still cannot log in"}  # e.g. edited before a crashed attempt was redelivered
+    again = client.upsert("t1", edited, ENRICHMENT, "t1", may_exist=False)
+    assert again == {**first, "created": False}
+    assert [m for m, _ in calls] == ["POST", "GET", "PUT"]  # refused as a reused key, looked up, updated
+    assert client.find("t1")["subject"] == "Still cannot log in"
+
+
+def test_a_key_reused_after_its_ticket_was_deleted_creates_one_anew_once(desk, tmp_path):
+    client, _ = desk
+    first = client.upsert("t1", TICKET, ENRICHMENT, "t1", may_exist=False)
+    with sqlite3.connect(tmp_path / "desk.sqlite3") as db:  # deleted by someone in the helpdesk
+        db.execute("DELETE FROM tickets WHERE id = ?", (first["id"],))
+    edited = {**TICKET, "subject": "Still cannot log in"}
+    again = client.upsert("t1", edited, ENRICHMENT, "t1", may_exist=False)
+    retried = client.upsert("t1", edited, ENRICHMENT, "t1", may_exist=False)  # its answer lost, say
+    assert again["created"] and again["id"] != first["id"] and retried["id"] == again["id"]
+    listing = requests.get(f"{client.base_url}/api/v2/tickets.json", params={"external_id": "t1"},
+                           headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).json()
+    assert [t["id"] for t in listing["tickets"]] == [again["id"]]

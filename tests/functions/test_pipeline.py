@@ -3,10 +3,12 @@ explanations and review reasons, besides the predictions and input_hash."""
 
 import copy
 import logging
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from enrichment import events
 from enrichment.helpdesk import ticket_fields
 from enrichment.pipeline import Enricher
 from ticketml import explain
@@ -68,7 +70,9 @@ def _enrich(model, ticket):
     tickets, helpdesk = Tickets({"t1": ticket}), Helpdesk()
     enricher = Enricher(tickets, model, helpdesk, logging.getLogger("test-pipeline"),
                         clock=lambda: NOW)
-    assert enricher._enrich("t1", {"ticket_id": "t1"}, 0.0) == "forwarded"
+    event = events.TicketEvent("t1", "e1", "google.firebase.database.ref.v1.written",
+                               datetime.fromtimestamp(NOW, timezone.utc), None, ticket)
+    assert enricher.process(event) == "forwarded"
     return tickets.data["t1"]["enrichment"], helpdesk.sent[0]
 
 
