@@ -31,7 +31,8 @@ from training.publish import (
 )
 from training.train import TrainParams, fit_heads, stage_timer
 
-_STAGES = ("featurise", "priority", "sentiment", "resolution", "evaluate", "write bundle")
+_STAGES = ("featurise", "priority", "sentiment", "resolution", "refit", "evaluate",
+           "write bundle")
 logger = logging.getLogger(__name__)
 
 
@@ -91,11 +92,21 @@ def run(data_path: str | Path, mapping: FieldMapping, model_dir: str | Path,
     step = stage_timer(bar, timings)
 
     with bar:
-        estimators, predictor_params = fit_heads(train, val, params, step)
+        validated = {}
+
+        def choose_serving_params(estimators, predictor_params):
+            # On the heads fitted without the validation rows: after the refit (``params.refit``)
+            # they are no longer held out, and thresholds chosen on them would be optimistic.
+            models = export_models(estimators)
+            validated.update(estimators=estimators, models=models, serving=serving_params(
+                models, predictor_params, train, val))
+        estimators, predictor_params = fit_heads(train, val, params, step,
+                                                 on_validated=choose_serving_params)
         step("evaluate")
-        models = export_models(estimators)  # What the bundle stores and serving runs.
-        predictor_params = {**predictor_params,
-                            **serving_params(models, predictor_params, train, val)}
+        # What the bundle stores and serving runs.
+        models = (validated["models"] if estimators is validated["estimators"] else
+                  export_models(estimators))
+        predictor_params = {**predictor_params, **validated["serving"]}
         version = make_version(data_sha, {**params.as_dict(), "mapping": mapping.name})
         predictor = Predictor(models, predictor_params, version)
         metrics, outputs = evaluate_outputs(predictor, train, test)
