@@ -1,7 +1,7 @@
 """`enrich_ticket` with a model and a helpdesk that do nothing: the floor under bench/pipeline.py.
 
 Everything else is the deployed path: functions-framework and its CloudEvent parsing, the Enricher's
-skip logic and validation, the database read and both write-backs through the unmodified firebase-admin
+skip logic and validation, the database read and the write-back through the unmodified firebase-admin
 SDK. What this measures next to the real function is the model's and the helpdesk's share. Served by
 `python -m bench.pipeline` only (`Stack(enrich_source=...)`); never deployed.
 """

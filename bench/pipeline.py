@@ -10,7 +10,7 @@ write-to-enrichment stays under 250 ms.
 Variants: `model` is the deployed function; `noop` serves `bench/noop_function.py`, the same path with
 a constant model and a helpdesk that answers at once, so the pipeline's own overhead shows next to
 the floor. For each ticket the function's log gives the breakdown: delivery (the event's commit
-time to the handler starting), the database read, the prediction, the two write-backs and the
+time to the handler starting), the database read, the prediction, the write-back and the
 helpdesk call. CPU per ticket is each process's CPU time over the run divided by its tickets.
 """
 
@@ -93,11 +93,9 @@ def breakdown(records: list[dict]) -> dict:
         t = r.get("timings_ms", {})
         for name, value in (("delivery", r.get("event_age_ms")), ("read", t.get("read")),
                             ("predict", t.get("predict")), ("helpdesk", t.get("helpdesk")),
-                            ("handler", r.get("total_ms"))):
+                            ("write_back", t.get("write")), ("handler", r.get("total_ms"))):
             if value is not None:
                 stages[name].append(value)
-        if "write" in t and "write_link" in t:
-            stages["write_back"].append(t["write"] + t["write_link"])
     return {f"{name}_ms": _p50_p99(values) for name, values in stages.items()}
 
 
@@ -289,7 +287,7 @@ def main(argv=None):
            ("p99", "link_p99_ms"), ("sustained", "sustained")], rows)
     table("Inside the function, per forwarded ticket: p50 / p99 ms",
           [("variant", "variant"), ("rate/s", "rate"), ("delivery", "delivery_ms"), ("read", "read_ms"),
-           ("predict", "predict_ms"), ("write-backs", "write_back_ms"), ("helpdesk", "helpdesk_ms"),
+           ("predict", "predict_ms"), ("write-back", "write_back_ms"), ("helpdesk", "helpdesk_ms"),
            ("handler", "handler_ms")], rows)
     table("CPU ms per ticket, by process",
           [("variant", "variant"), ("rate/s", "rate"), ("total", "cpu_ms_per_ticket_total"),
