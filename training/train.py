@@ -112,8 +112,10 @@ class TrainParams:
     ``gbm`` or ``ridge``. ``recentre`` shifts the predicted log-hours by the median validation
     residual. ``refit`` fits each head's final estimator again on training + validation rows
     once everything is chosen on the validation rows (``fit_heads``), when they are at most
-    ``refit_max_rows``: a tenth more rows pays on the public benchmarks (1.6k-15k rows), while
-    on 100k demo tickets it moved no metric by over 0.003 and cost 47 s (``README.md``).
+    ``refit_max_rows``. Off by default: on the public benchmarks it won beyond the interval once
+    (servicenow, time split) and tied elsewhere, while priority's calibration error rose on all
+    three priority sets; on 100k demo tickets it moved no metric by over 0.003 and cost 47 s
+    (``README.md``).
     """
 
     seed: int = 7
@@ -141,9 +143,7 @@ class TrainParams:
     test_share: float = 0.2
     val_share: float = 0.1
     split: str = "auto"
-    # Off: one win beyond the interval (servicenow, time split), ties elsewhere, and priority's confidence
-    # thresholds lose their stated precision on the refit model (training.experiments.refit, 2026-12-05).
-    refit: bool = False
+    refit: bool = False  # see above: priority's confidence thresholds would lose their stated precision
     refit_max_rows: int = 50_000
 
     def as_dict(self) -> dict:

@@ -7,7 +7,6 @@ import logging
 import sqlite3
 import threading
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
@@ -16,17 +15,10 @@ from enrichment import events
 from enrichment.helpdesk import HelpdeskClient
 from enrichment.pipeline import FRESH_CREATION_S, Enricher
 from helpdesk.app import create_app
-from ticketml.bundle import load_bundle
+from tests.functions.test_pipeline import NOW, TICKET, Model
 from ticketml.features import input_hash
 
-MODEL_DIR = Path(__file__).resolve().parents[2] / "model"
 TOKEN = "once-test-token"
-NOW = 1_800_000_000.0
-TICKET = {"subject": "Cannot log in since this morning",
-          "description": "Every login fails. Production is down for our whole team!",
-          "contact": {"name": "Ada", "email": "ada@example.com"}, "category": "authentication",
-          "type": "issue", "impact": 4, "experience": "experienced", "seniority": 3,
-          "created_at": 1_799_999_000_000, "status": "new"}
 EDITED = {**TICKET, "description": "Every login fails with error 500. Production is down for our whole team!"}
 
 
@@ -55,15 +47,6 @@ class Database:
                 self.data[ticket_id][key] = copy.deepcopy(value)
 
 
-class Model:
-    bundle = None
-
-    def current(self):
-        if Model.bundle is None:
-            Model.bundle = load_bundle(MODEL_DIR)
-        return Model.bundle
-
-
 @pytest.fixture
 def desk(tmp_path):
     """The stub on a free port, recording each call's method; the function's client for it."""
@@ -89,8 +72,11 @@ def event(before, after, age_s=1.0, event_id="e1"):
                               datetime.fromtimestamp(NOW - age_s, timezone.utc), before, after)
 
 
+MODEL = Model()
+
+
 def enricher(database, client):
-    return Enricher(database, Model(), client, logging.getLogger("test-forwarding-once"), clock=lambda: NOW)
+    return Enricher(database, MODEL, client, logging.getLogger("test-forwarding-once"), clock=lambda: NOW)
 
 
 def forwarded_once(database, client):
@@ -100,6 +86,15 @@ def forwarded_once(database, client):
     assert found == [ticket["helpdesk"]["id"]]
     assert ticket["helpdesk"]["input_hash"] == ticket["enrichment"]["input_hash"]
     return found[0]
+
+
+def died_after_the_helpdesk_call(client) -> Database:
+    """The database after t1's creation event died between the helpdesk call and the write-back."""
+    database = Database({"t1": TICKET})
+    database.die_on_write = True
+    with pytest.raises(Died):
+        enricher(database, client).process(event(None, TICKET))
+    return database
 
 
 def test_a_fresh_ticket_is_forwarded_with_one_call_and_written_back_once(desk):
@@ -113,10 +108,7 @@ def test_a_fresh_ticket_is_forwarded_with_one_call_and_written_back_once(desk):
 
 def test_dying_before_the_write_back_then_the_event_again_replays_the_creation(desk):
     client, calls = desk
-    database = Database({"t1": TICKET})
-    database.die_on_write = True
-    with pytest.raises(Died):
-        enricher(database, client).process(event(None, TICKET))
+    database = died_after_the_helpdesk_call(client)
     assert "enrichment" not in database.data["t1"] and calls == ["POST"]  # created, not recorded
     assert enricher(database, client).process(event(None, TICKET)) == "forwarded"
     assert calls == ["POST", "POST"]  # the key replayed the first creation
@@ -125,10 +117,7 @@ def test_dying_before_the_write_back_then_the_event_again_replays_the_creation(d
 
 def test_dying_then_an_edit_before_the_redelivery_updates_the_same_ticket(desk):
     client, calls = desk
-    database = Database({"t1": TICKET})
-    database.die_on_write = True
-    with pytest.raises(Died):
-        enricher(database, client).process(event(None, TICKET))
+    database = died_after_the_helpdesk_call(client)
     created = client.find("t1")["id"]
     calls.clear()
     database.data["t1"].update(EDITED)
@@ -143,10 +132,7 @@ def test_dying_then_an_edit_before_the_redelivery_updates_the_same_ticket(desk):
 
 def test_the_edit_event_first_after_dying_looks_up_before_creating(desk):
     client, calls = desk
-    database = Database({"t1": TICKET})
-    database.die_on_write = True
-    with pytest.raises(Died):
-        enricher(database, client).process(event(None, TICKET))
+    database = died_after_the_helpdesk_call(client)
     database.data["t1"].update(EDITED)
     # An edit's event cannot rule out an earlier attempt: it looks up first.
     assert enricher(database, client).process(event(TICKET, EDITED, event_id="e2")) == "helpdesk_updated"
@@ -157,10 +143,7 @@ def test_the_edit_event_first_after_dying_looks_up_before_creating(desk):
 
 def test_a_creation_redelivered_after_the_key_is_forgotten_looks_up_first(desk, tmp_path):
     client, calls = desk
-    database = Database({"t1": TICKET})
-    database.die_on_write = True
-    with pytest.raises(Died):
-        enricher(database, client).process(event(None, TICKET))
+    database = died_after_the_helpdesk_call(client)
     with sqlite3.connect(tmp_path / "desk.sqlite3") as db:  # two hours on: the helpdesk forgot the key
         db.execute("DELETE FROM idempotency_keys")
     late = event(None, TICKET, age_s=FRESH_CREATION_S + 1)
