@@ -2,8 +2,8 @@
 
 firebase-admin sends each call through `Reference`, its `_Client`, google-auth's `AuthorizedSession` and
 requests; requests alone is about 0.4 ms of CPU a call (prepare, merge settings, hooks, cookies), three calls
-a ticket. This sends the same REST calls over `http.client` connections kept alive in a pool (`_keptalive`:
-0.14 ms a call, against 0.30 ms through urllib3, which this used before), built from the client firebase-admin
+a ticket. This sends the same REST calls over connections kept alive in a pool (`_keptalive`: about 0.05 ms
+of user CPU a call, against 0.10 ms through `http.client` and 0.30 ms through urllib3, which this used before), built from the client firebase-admin
 made for the app: its URL, query parameters (the emulator's `ns`, an auth override), credential (a service
 account's token, refreshed as it expires and after a 401, as google-auth's transports do; the emulator's
 "owner") and timeout. So the app's configuration, emulator mode included, is still decided by firebase-admin

@@ -1,6 +1,6 @@
 """What the function's HTTP clients share: whether the environment configures requests, and urllib3's TLS options.
 
-The database and helpdesk clients send their calls over kept-alive `http.client` connections (`_keptalive`;
+The database and helpdesk clients send their calls over kept-alive connections (`_keptalive`;
 the helpdesk's redirects through urllib3, with these TLS options) unless the environment configures something
 that requests honours and they would not: a proxy, a netrc file, or, for https, a CA bundle. Then they keep
 requests, which reads those on every call.

@@ -48,7 +48,7 @@ class KeyReused(PermanentError):
 class HelpdeskClient:
     """Talks to one helpdesk.
 
-    Calls go over kept-alive http.client connections (`_keptalive`; a redirect is followed through urllib3),
+    Calls go over kept-alive connections (`_keptalive`; a redirect is followed through urllib3),
     unless `session` is given or the environment configures a proxy, a netrc file or a CA bundle (see
     `_transport`): then through a requests session, which honours those.
 
@@ -70,7 +70,7 @@ class HelpdeskClient:
         self._http = None
         self._fast = None
         if session is None and not environment_configures(self.base_url):
-            # Calls over kept-alive http.client connections (_keptalive: half urllib3's CPU a call); an answer
+            # Calls over kept-alive connections (_keptalive: a sixth of urllib3's CPU a call); an answer
             # that redirects is followed through urllib3, as requests would follow it.
             self._fast = KeptAlive(self.base_url, timeout_s, keep=_POOL_SIZE)
             self._prefix = urllib.parse.urlsplit(self.base_url).path
@@ -83,8 +83,8 @@ class HelpdeskClient:
 
     @property
     def transport(self) -> str:
-        """"http.client" or "requests": which one the calls take."""
-        return "requests" if self._http is None else "http.client"
+        """"kept-alive" or "requests": which one the calls take."""
+        return "requests" if self._http is None else "kept-alive"
 
     def upsert(self, ticket_id: str, ticket: dict, enrichment: dict, idempotency_key: str,
                known_id=None, may_exist: bool = True) -> dict:

@@ -34,12 +34,12 @@ class FirebaseTickets:
     ticket cannot be written. Retried, the event ends in the dead-letter queue, kept for a replay
     once the deployment is fixed; acknowledged, the ticket would silently stay unenriched.
 
-    The calls go over kept-alive `http.client` connections with the client's own URL, parameters and credential
+    The calls go over kept-alive connections (`_keptalive`) with the client's own URL, parameters and credential
     (`_rtdb_http`), a sixth of their CPU; where that client is not as expected, through the stock `Reference` API.
 
     Args:
       app: the firebase-admin app.
-      fast: False keeps the stock `Reference` API even where the http.client transport could be used.
+      fast: False keeps the stock `Reference` API even where the kept-alive transport could be used.
     """
 
     def __init__(self, app, fast: bool = True):
@@ -51,8 +51,8 @@ class FirebaseTickets:
 
     @property
     def transport(self) -> str:
-        """"http.client" or "firebase-admin": which one the calls take."""
-        return "firebase-admin" if self._http is None else "http.client"
+        """"kept-alive" or "firebase-admin": which one the calls take."""
+        return "firebase-admin" if self._http is None else "kept-alive"
 
     def get(self, ticket_id: str):
         try:

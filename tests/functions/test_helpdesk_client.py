@@ -19,7 +19,7 @@ ENRICHMENT = {"priority": "P2", "priority_scores": {"P1": 0.1, "P2": 0.6, "P3": 
               "needs_review": False, "model_version": "v-test"}
 
 
-@pytest.fixture(params=["http.client", "requests"])
+@pytest.fixture(params=["kept-alive", "requests"])
 def desk(request, tmp_path):
     """The stub on a free port, recording each request's method and path; a client on either transport."""
     app = create_app({"HELPDESK_DB": str(tmp_path / "desk.sqlite3"), "HELPDESK_API_TOKEN": TOKEN,
@@ -149,7 +149,7 @@ def test_a_redirected_call_is_followed():
     threading.Thread(target=moved.serve_forever, daemon=True).start()
     try:
         client = HelpdeskClient(f"http://127.0.0.1:{moved.server_address[1]}", TOKEN, timeout_s=5)
-        assert client.transport == "http.client"
+        assert client.transport == "kept-alive"
         result = client.upsert("t1", TICKET, ENRICHMENT, "t1:abc", may_exist=False)
         assert result["created"] and result["id"] == 42
         # The redirect is rare: the call is made again through urllib3, which meets the 307 and follows it.

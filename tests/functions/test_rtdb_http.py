@@ -1,4 +1,4 @@
-"""FirebaseTickets against a real emulator: the http.client transport built from firebase-admin's client, and the
+"""FirebaseTickets against a real emulator: the kept-alive transport built from firebase-admin's client, and the
 stock Reference API it falls back to, read and write the same way and fail the same way."""
 
 import uuid
@@ -40,16 +40,16 @@ def app(emulator, monkeypatch):
     firebase_admin.delete_app(app)
 
 
-@pytest.fixture(params=["http.client", "firebase-admin"])
+@pytest.fixture(params=["kept-alive", "firebase-admin"])
 def tickets(request, app):
     """FirebaseTickets on either transport."""
-    tickets = FirebaseTickets(app, fast=request.param == "http.client")
+    tickets = FirebaseTickets(app, fast=request.param == "kept-alive")
     assert tickets.transport == request.param
     return tickets
 
 
-def test_the_emulator_app_takes_the_http_client_transport_by_default(app):
-    assert FirebaseTickets(app).transport == "http.client"
+def test_the_emulator_app_takes_the_kept_alive_transport_by_default(app):
+    assert FirebaseTickets(app).transport == "kept-alive"
 
 
 def test_reads_and_writes_are_the_same_on_either_transport(tickets):
