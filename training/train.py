@@ -110,12 +110,15 @@ class TrainParams:
     age counted back from the newest one: for sources whose process drifts.
     ``resolution_model`` is ``auto`` (trees when they beat the ridge on validation data),
     ``gbm`` or ``ridge``. ``recentre`` shifts the predicted log-hours by the median validation
-    residual. ``refit`` fits each head's final estimator again on training + validation rows
-    once everything is chosen on the validation rows (``fit_heads``), when they are at most
-    ``refit_max_rows``. Off by default: on the public benchmarks it won beyond the interval once
-    (servicenow, time split) and tied elsewhere, while priority's calibration error rose on all
-    three priority sets; on 100k demo tickets it moved no metric by over 0.003 and cost 47 s
-    (``README.md``).
+    residual. ``refit`` names the heads whose final estimator is fitted again on training +
+    validation rows once everything is chosen on the validation rows (``fit_heads``), when they
+    are at most ``refit_max_rows``; True is all three, False or () none. The resolution head by
+    default: on the public benchmarks the refit won beyond the interval once (servicenow, time
+    split, 1.569 -> 1.535 log-MAE) and tied elsewhere, with p90 coverage and within 2x moved by
+    under 0.04. The classification heads are not refitted by default: priority's calibration
+    error rose on all three priority sets, so its confidence thresholds would lose their stated
+    precision, and sentiment tied. On 100k demo tickets (over ``refit_max_rows``) nothing is
+    refitted: there it moved no metric by over 0.003 and cost 47 s (``README.md``).
     """
 
     seed: int = 7
@@ -143,7 +146,7 @@ class TrainParams:
     test_share: float = 0.2
     val_share: float = 0.1
     split: str = "auto"
-    refit: bool = False  # see above: priority's confidence thresholds would lose their stated precision
+    refit: bool | tuple[str, ...] = ("resolution",)  # see above: not priority, whose thresholds would drift
     refit_max_rows: int = 50_000
 
     def as_dict(self) -> dict:
@@ -173,9 +176,9 @@ def fit_heads(
 
     Every setting, calibration and threshold is chosen with the heads fitted on ``train``
     and measured on ``val``. With ``params.refit`` (and a validation set, and at most
-    ``params.refit_max_rows`` rows in both), each head's final estimator is then fitted again
-    on ``train + val`` with those same settings, and keeps the calibration chosen before
-    (``_refit``).
+    ``params.refit_max_rows`` rows in both), the final estimator of each head it names is then
+    fitted again on ``train + val`` with those same settings, and keeps the calibration chosen
+    before (``_refit``).
 
     Args:
         train: Training examples.
@@ -193,14 +196,16 @@ def fit_heads(
     Raises:
         TrainingError: A required head has too few labelled rows.
     """
+    refit_heads = heads_to_refit(params.refit)
     step("featurise")
     texts, fields = model_inputs([e.ticket for e in train])
     sentiment_rows = [i for i, e in enumerate(train) if e.sentiment]
-    refit = params.refit and 0 < len(val) and len(train) + len(val) <= params.refit_max_rows
+    refit = bool(refit_heads) and 0 < len(val) and len(train) + len(val) <= params.refit_max_rows
+    val_lexicon_scores = None
     with Background(params.lexicon_features and len(sentiment_rows) >= _BACKGROUND_ROWS) as bg:
         # VADER is pure Python: another process scores the texts while this one featurises.
         lexicon_scores = bg.submit(lexicon.features, [texts[i] for i in sentiment_rows])
-        if refit:
+        if refit and "sentiment" in refit_heads:
             val_texts = model_inputs([e.ticket for e in val if e.sentiment])[0]
             val_lexicon_scores = bg.submit(lexicon.features, val_texts)
         matrices = _featurise(train, val, params, texts, fields)
@@ -213,7 +218,26 @@ def fit_heads(
             return estimators, predictor_params
         step("refit")
         return _refit(train, val, params, matrices, lexicon_scores, val_lexicon_scores,
-                      estimators, predictor_params)
+                      estimators, predictor_params, refit_heads)
+
+
+def heads_to_refit(value) -> tuple[str, ...]:
+    """The heads a ``TrainParams.refit`` value names: True all, False / None / () none.
+
+    Raises:
+        ValueError: a name that is not a head.
+    """
+    if value is True:
+        return HEADS
+    if not value:
+        return ()
+    if isinstance(value, str):
+        value = (value,)
+    unknown = [name for name in value if name not in HEADS]
+    if unknown:
+        raise ValueError(f"refit names {', '.join(map(repr, unknown))}: each head it names must be one of "
+                         f"{', '.join(HEADS)} (or True for all, False for none)")
+    return tuple(head for head in HEADS if head in value)
 
 
 @dataclass
@@ -253,9 +277,10 @@ def _featurise(train, val, params, texts, fields) -> _Matrices:
 
 
 def _fit_heads(train, val, params, step, require, m: _Matrices, lexicon_scores,
-               fixed: dict | None = None) -> tuple[dict, dict]:
-    """The three heads on ``train``'s rows of ``m``; settings searched, or ``fixed`` (each
-    head's ``settings`` from an earlier fit), when no validation set is given.
+               fixed: dict | None = None, only: tuple[str, ...] = HEADS) -> tuple[dict, dict]:
+    """The heads in ``only`` (all three by default) on ``train``'s rows of ``m``; settings
+    searched, or ``fixed`` (each head's ``settings`` from an earlier fit), when no validation
+    set is given. A head left out has no estimator and None for its params.
 
     Returns:
         ({head estimator name: estimator}, {head: predictor params}).
@@ -273,21 +298,22 @@ def _fit_heads(train, val, params, step, require, m: _Matrices, lexicon_scores,
         # head, after the previous one.
         sentiment_fit = threads.submit(
             _fit_sentiment, train, val, m.x_text, weights, m.featurise, params,
-            "sentiment" in require, lexicon_scores, fixed.get("sentiment"))
+            "sentiment" in require, lexicon_scores, fixed.get("sentiment")) if "sentiment" in only else None
         resolution_fit = threads.submit(
             _fit_resolution, train, val, m.x_all, n_text, m.fields, weights, m.featurise,
-            params, "resolution" in require, fixed.get("resolution"))
+            params, "resolution" in require, fixed.get("resolution")) if "resolution" in only else None
         try:
             priority, priority_params = _fit_priority(
                 train, val, m.x_all, n_text, weights, m.featurise, params,
-                "priority" in require, fixed.get("priority"))
+                "priority" in require, fixed.get("priority")) if "priority" in only else (None, None)
             step("sentiment")
-            sentiment, sentiment_params = sentiment_fit.result()
+            sentiment, sentiment_params = sentiment_fit.result() if sentiment_fit else (None, None)
             step("resolution")
-            resolution, resolution_params = resolution_fit.result()
+            resolution, resolution_params = resolution_fit.result() if resolution_fit else ({}, None)
         except BaseException:
-            sentiment_fit.cancel()
-            resolution_fit.cancel()
+            for fit in (sentiment_fit, resolution_fit):
+                if fit is not None:
+                    fit.cancel()
             raise
     return ({"priority": priority, "sentiment": sentiment, **resolution},
             {"priority": priority_params, "sentiment": sentiment_params,
@@ -305,9 +331,11 @@ def _assemble(m: _Matrices, heads: dict, heads_params: dict) -> tuple[dict, dict
 
 
 def _refit(train, val, params, m: _Matrices, lexicon_scores, val_lexicon_scores,
-           estimators: dict, predictor_params: dict) -> tuple[dict, dict]:
-    """Each head's final estimator fitted again on ``train + val``, with the settings,
-    calibration and thresholds chosen with it fitted on ``train``.
+           estimators: dict, predictor_params: dict,
+           heads: tuple[str, ...] = HEADS) -> tuple[dict, dict]:
+    """The final estimator of each of ``heads`` fitted again on ``train + val``, with the
+    settings, calibration and thresholds chosen with it fitted on ``train``. A head fitted
+    without settings (a prior, VADER alone, a constant) is not refitted.
 
     The featurisers stay those fitted on ``train`` (same columns, so the settings mean the same
     thing). The calibration (priority's temperature and review threshold, sentiment's veto,
@@ -328,7 +356,8 @@ def _refit(train, val, params, m: _Matrices, lexicon_scores, val_lexicon_scores,
         m.word, m.char, m.dict_vec, sp.vstack([m.x_text, xt_v], format="csr"),
         sp.vstack([m.x_all, xa_v], format="csr"), list(m.fields) + list(fields_v),
         m.featurise, m.half_life, m.recency_search)
-    fixed = {head: p["settings"] for head, p in predictor_params.items() if "settings" in p}
+    fixed = {head: p["settings"] for head, p in predictor_params.items()
+             if head in heads and "settings" in p}
     if fixed.get("resolution", {}).get("kind") == "gbm":
         # The trees are refitted on the same codes, which the predictor params hold.
         resolution = predictor_params["resolution"]
@@ -340,7 +369,7 @@ def _refit(train, val, params, m: _Matrices, lexicon_scores, val_lexicon_scores,
     def scores():
         return np.vstack([lexicon_scores(), val_lexicon_scores()])
     heads, refit_params = _fit_heads(examples, [], params, lambda stage: None, (), combined,
-                                     scores, fixed)
+                                     scores, fixed, only=tuple(fixed))
     estimators, predictor_params = dict(estimators), copy.deepcopy(predictor_params)
     for head, names in (("priority", ("priority",)), ("sentiment", ("sentiment",)),
                         ("resolution", _RESOLUTION_ESTIMATORS)):

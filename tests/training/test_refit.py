@@ -14,7 +14,7 @@ from training.evaluate import evaluate
 from training.export import export_models
 from training.mapping import NATIVE
 from training.publish import publish, write_bundle
-from training.train import TrainParams, fit_heads
+from training.train import TrainParams, fit_heads, heads_to_refit
 
 from .conftest import FIXED_NOW
 
@@ -105,3 +105,33 @@ def test_without_refit_the_heads_are_those_fitted_on_training_rows(
     assert estimators is validated["estimators"] and predictor_params is validated["params"]
     assert ONLY_IN_VALIDATION not in predictor_params["priority"]["classes"]
     assert "refit_rows" not in predictor_params["priority"]
+
+
+def test_by_default_only_the_resolution_head_is_refitted(split_with_a_class_only_in_validation):
+    train, val = split_with_a_class_only_in_validation
+    estimators, params, validated = _fit(train, val)
+    before = validated["estimators"]
+    # Priority and sentiment are those fitted on the training rows, thresholds and all.
+    assert estimators["priority"] is before["priority"] and estimators["sentiment"] is before["sentiment"]
+    assert params["priority"] == validated["params"]["priority"]
+    assert params["sentiment"] == validated["params"]["sentiment"]
+    assert ONLY_IN_VALIDATION not in params["priority"]["classes"]
+    # The resolution head learnt from the validation rows too, with the calibration chosen before.
+    for name in ("resolution_mu", "resolution_sigma"):
+        assert not np.array_equal(estimators[name].coef_, before[name].coef_)
+    assert params["resolution"]["refit_rows"] > validated["params"]["resolution"]["settings"]["rows"]
+    for key in ("kind", "centre_offset", "z90", "ridge_alpha"):
+        assert params["resolution"][key] == validated["params"]["resolution"][key]
+
+
+@pytest.mark.parametrize("value, heads", [(True, ("priority", "sentiment", "resolution")), (False, ()),
+                                          ((), ()), (["resolution", "priority"], ("priority", "resolution")),
+                                          ("sentiment", ("sentiment",))])
+def test_refit_names_heads(value, heads):
+    assert heads_to_refit(value) == heads
+
+
+def test_a_refit_naming_no_head_is_refused_before_any_fit(split_with_a_class_only_in_validation):
+    with pytest.raises(ValueError, match=r"refit names 'urgency': each head it names must be one of "
+                                         r"priority, sentiment, resolution"):
+        _fit(*split_with_a_class_only_in_validation, refit=("resolution", "urgency"))
