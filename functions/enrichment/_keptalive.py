@@ -16,7 +16,8 @@ import urllib.parse
 
 import httptools
 
-_STALE = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+# A kept connection the server closed while idle fails with one of these (TLS: its EOF without close_notify).
+_STALE = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _RECV_BYTES = 65536
 MAX_HEAD_BYTES = 64 * 1024  # an answer's status line and headers

@@ -196,3 +196,78 @@ def test_a_request_that_would_break_its_framing_is_refused_before_anything_is_se
 def test_only_http_urls_are_taken():
     with pytest.raises(ValueError, match="not an http"):
         KeptAlive("ftp://example.com", timeout_s=1)
+
+
+def _self_signed(tmp_path):
+    """A certificate for localhost / 127.0.0.1 and its key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+class _Tls(_Raw):
+    """The same scripted server behind TLS."""
+
+    def __init__(self, script, cert_file, key_file):
+        import ssl
+
+        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._context.load_cert_chain(cert_file, key_file)
+        super().__init__(script)
+        self.url = f"https://localhost:{self.port}"
+
+    def _serve(self, conn, number):
+        try:
+            conn = self._context.wrap_socket(conn, server_side=True)
+        except OSError:
+            return  # the client refused the certificate
+        super()._serve(conn, number)
+
+
+def test_https_calls_check_the_certificate_reuse_the_connection_and_replace_a_closed_one(tmp_path, monkeypatch):
+    import ssl
+
+    import enrichment._keptalive as keptalive
+
+    cert_file, key_file = _self_signed(tmp_path)
+    server = _Tls([b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none",
+                   ("close-idle", b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo"),
+                   b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nthree"], cert_file, key_file)
+    try:
+        # The machine's CA bundle does not know this certificate: the call fails, nothing is answered.
+        with pytest.raises(CallFailed, match="CERTIFICATE_VERIFY_FAILED"):
+            KeptAlive(server.url, timeout_s=5).request("GET", "/refused")
+        assert server.requests == []
+        monkeypatch.setattr(keptalive, "_tls_context", lambda: ssl.create_default_context(cafile=str(cert_file)))
+        client = KeptAlive(server.url, timeout_s=5)
+        assert client.request("GET", "/a")[2] == b"one"
+        assert client.request("GET", "/b")[2] == b"two"
+        time.sleep(0.4)  # the server has closed that connection meanwhile
+        assert client.request("GET", "/c")[2] == b"three"
+        assert [r.split(b" ")[1] for _, r in server.requests] == [b"/a", b"/b", b"/c"]
+        numbers = [n for n, _ in server.requests]
+        assert numbers[0] == numbers[1] != numbers[2]  # kept alive, then replaced once
+        assert b"\r\nHost: localhost:" in server.requests[0][1]
+    finally:
+        server.close()
