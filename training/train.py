@@ -110,7 +110,8 @@ class TrainParams:
     age counted back from the newest one: for sources whose process drifts.
     ``resolution_model`` is ``auto`` (trees when they beat the ridge on validation data),
     ``gbm`` or ``ridge``. ``recentre`` shifts the predicted log-hours by the median validation
-    residual. ``refit`` names the heads whose final estimator is fitted again on training +
+    residual, for each resolution model only where the cross-validation folds say it pays
+    (``_cv_resolution_models``). ``refit`` names the heads whose final estimator is fitted again on training +
     validation rows once everything is chosen on the validation rows (``fit_heads``), when they
     are at most ``refit_max_rows``; True is all three, False or () none. The resolution head by
     default: on the public benchmarks the refit won beyond the interval once (servicenow, time
@@ -753,12 +754,13 @@ def _fit_resolution(train, val, x_all, n_text, fields, weights, featurise,
     yv = np.log1p([e.hours for e in val_rows])
     sigma_v = np.maximum(sigma_model.predict(xv), _SIGMA_FLOOR)
 
-    def ridge_validation(model) -> tuple[np.ndarray, float, float, float]:
-        """(validation centres, centre offset, z90, recentred log-MAE) of a centre ridge."""
+    def ridge_validation(model, recentre: bool = params.recentre) -> tuple[np.ndarray, float, float, float]:
+        """(validation centres, centre offset, z90, log-MAE) of a centre ridge, recentred or not."""
         centres = model.predict(xv)
         # Recentre on the newest resolved tickets: imputing open ones corrects the ranking, but
         # the level of the times a team will see resolved drifts (and open tickets may never be).
-        shift = float(np.median(yv - centres)) if params.recentre else 0.0
+        # Where cross-validation says the shift does not pay, it is left out (below).
+        shift = float(np.median(yv - centres)) if recentre else 0.0
         return (centres, shift, max(_conformal((yv - centres - shift) / sigma_v), 0.0),
                 float(np.mean(np.abs(yv - centres - shift))))
     mu_v, offset, z90, ridge_mae = ridge_validation(mu_model)
@@ -796,26 +798,43 @@ def _fit_resolution(train, val, x_all, n_text, fields, weights, featurise,
     gbm_mae = float(np.mean(np.abs(yv - centre_v - gbm_offset)))
     resolution_params["validation_log_mae"]["gbm"] = round(gbm_mae, 4)
     scores = {"median": median_mae, "ridge": ridge_mae, "gbm": gbm_mae}
+    recentre = {"ridge": params.recentre, "ridge_resolved": params.recentre, "gbm": params.recentre}
     if params.cv_settings:
         scores = _cv_resolution_models(dense, x_used, y[used], closed[used], w[used],
                                        [times[i] for i in np.flatnonzero(used)], ridge, params)
-        resolution_params["search"] = {**(alpha_search or {}), "cv_log_mae": scores}
+        resolution_params["search"] = {**(alpha_search or {}), "cv_log_mae": dict(scores)}
+        for name in list(recentre):
+            if name not in scores:
+                del recentre[name]
+                continue
+            raw = scores.pop(f"{name}_not_recentred")
+            if params.recentre:
+                # Recentring is itself chosen by the same folds, for each model: it pays where the
+                # level of the times drifts (ServiceNow's newest fifth) and costs where it does not.
+                recentre[name] = scores[name] < raw
+                scores[name] = min(scores[name], raw)
+            else:
+                scores[name] = raw
+        resolution_params["search"]["recentre"] = dict(recentre)
     if params.resolution_model == "auto" and scores["median"] <= min(scores.values()):
         return constant
     if params.resolution_model == "auto" and scores.get("ridge_resolved", math.inf) < min(
             scores["ridge"], scores["gbm"]):
         # Imputing the open tickets did not pay: the centre is the ridge of resolved ones.
-        _, offset, z90, mae = ridge_validation(mu_resolved)
+        _, offset, z90, mae = ridge_validation(mu_resolved, recentre["ridge_resolved"])
         resolution_params["validation_log_mae"]["ridge_resolved"] = round(mae, 4)
         return {**estimators, "resolution_mu": mu_resolved}, {
             **resolution_params, "centre_offset": round(offset, 6), "z90": z90,
             "open_tickets": "left out (cross-validated)",
             "settings": {**settings, "rows": int(closed.sum()), "open_tickets": "left out"}}
     if params.resolution_model == "auto" and scores["gbm"] >= scores["ridge"]:
+        if recentre["ridge"] != params.recentre:
+            _, offset, z90, _ = ridge_validation(mu_model, recentre["ridge"])
+            resolution_params.update(centre_offset=round(offset, 6), z90=z90)
         return estimators, resolution_params
     gbm_params["validation_log_mae"] = resolution_params["validation_log_mae"]
     gbm_params["search"] = resolution_params["search"]
-    gbm_params["centre_offset"] = round(gbm_offset, 6)
+    gbm_params["centre_offset"] = round(gbm_offset if recentre["gbm"] else 0.0, 6)
     gbm_params["p90_offset"] = round(_conformal(yv - p90_v), 6)
     return {**estimators, "resolution_p50": p50, "resolution_p90": p90}, gbm_params
 
@@ -909,14 +928,15 @@ def _cv_resolution_models(dense, x, y, closed, w, times, ridge, params: TrainPar
     others' targets are imputed). In each fold the ridge is refitted on the fold's rows and
     its outputs for the validated rows feed the trees, which learnt from out-of-fold
     outputs, as at serving. As at serving, the ridge and the trees are recentred (the median
-    residual) on resolved validated rows, every other one, and scored on the rest; the
-    median is not recentred, as it is not at serving."""
+    residual) on resolved validated rows, every other one, and scored on the rest; each is
+    also scored on the same rows as it is, not recentred (``<model>_not_recentred``), so
+    that recentring is chosen by these folds too. The median is not recentred, as it is not
+    at serving."""
     pick = subsample(len(y), _CV_MAX_GBM_ROWS, params.seed)
     folds, _ = cv_folds([times[i] for i in pick], None, params.seed)
-    totals = {"median": 0.0, "ridge": 0.0, "gbm": 0.0}
+    models = ["ridge", "gbm"] + (["ridge_resolved"] if not closed.all() else [])
+    totals = {"median": 0.0, **{m: 0.0 for m in models}, **{f"{m}_not_recentred": 0.0 for m in models}}
     imputed = not closed.all()
-    if imputed:
-        totals["ridge_resolved"] = 0.0
     counted = 0
     with threadpool_limits(1, "openmp"):
         for fit_idx, val_idx in folds:
@@ -928,21 +948,22 @@ def _cv_resolution_models(dense, x, y, closed, w, times, ridge, params: TrainPar
             calib = np.arange(len(val)) % 2 == 0
             scored = val[~calib]
 
-            def recentred(predicted):
+            def add(name, predicted):
                 offset = float(np.median(y[val][calib] - predicted[calib]))
-                return float(np.mean(np.abs(y[scored] - predicted[~calib] - offset)))
+                totals[name] += float(np.mean(np.abs(y[scored] - predicted[~calib] - offset)))
+                totals[f"{name}_not_recentred"] += float(np.mean(np.abs(y[scored] - predicted[~calib])))
             totals["median"] += float(np.mean(np.abs(y[scored] - np.median(y[fit][closed[fit]]))))
             mu_val = ridge().fit(x[fit], y[fit], sample_weight=_w(w, fit)).predict(x[val])
-            totals["ridge"] += recentred(mu_val)
+            add("ridge", mu_val)
             if imputed:
                 resolved = fit[closed[fit]]
-                totals["ridge_resolved"] += recentred(ridge().fit(
+                add("ridge_resolved", ridge().fit(
                     x[resolved], y[resolved], sample_weight=_w(w, resolved)).predict(x[val]))
             dense_val = dense[val].copy()
             dense_val[:, -2] = mu_val  # The second-last column is the ridge's centre.
             trees = _gbm("absolute_error", None, params).fit(dense[fit], y[fit],
                                                              sample_weight=_w(w, fit))
-            totals["gbm"] += recentred(trees.predict(dense_val))
+            add("gbm", trees.predict(dense_val))
     return {k: round(v / max(counted, 1), 4) for k, v in totals.items()}
 
 

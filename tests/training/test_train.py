@@ -186,3 +186,50 @@ def test_the_resolution_ridges_drop_the_fields_when_the_text_alone_does_better(d
         coef = estimators[head].coef_
         assert coef.shape[-1] > n_text and not coef[..., n_text:].any(), head
         assert coef[..., :n_text].any(), head
+
+
+def _resolved_by_time(demo_file):
+    examples = prepare(read_records(demo_file), NATIVE).examples
+    resolved = [e for e in examples if e.hours is not None and not e.censored and e.created_at is not None]
+    return sorted(resolved, key=lambda e: e.created_at)[:1000]
+
+
+def _shipped_centre(head: dict) -> str:
+    """Which model's recentring the shipped resolution head carries."""
+    if head["kind"] == "gbm":
+        return "gbm"
+    return "ridge_resolved" if head.get("open_tickets") == "left out (cross-validated)" else "ridge"
+
+
+def test_recentring_is_chosen_by_the_time_folds_and_taken_where_the_times_drift(demo_file):
+    """ServiceNow's newest tickets take longer than the model learnt: recentring on the newest pays there."""
+    resolved = _resolved_by_time(demo_file)
+    # Each ticket takes up to 20 times longer the newer it is: a level the text and fields cannot tell.
+    drifting = [replace(e, hours=e.hours * float(np.exp(3.0 * i / len(resolved)))) for i, e in enumerate(resolved)]
+    _, params = fit_heads(drifting[:800], drifting[800:], TrainParams(), lambda s: None)
+    head = params["resolution"]
+    chosen = _shipped_centre(head)
+    scores = head["search"]["cv_log_mae"]
+    assert head["search"]["recentre"][chosen] is True
+    assert scores[chosen] < scores[f"{chosen}_not_recentred"], scores
+    assert head["centre_offset"] > 0.3  # the newest tenth is slower than the model's centre
+    # Told not to recentre, it does not, whatever the folds say.
+    _, off = fit_heads(drifting[:800], drifting[800:], TrainParams(recentre=False), lambda s: None)
+    assert off["resolution"]["centre_offset"] == 0.0
+    assert not any(off["resolution"]["search"]["recentre"].values())
+
+
+def test_each_models_recentring_and_the_shipped_offset_follow_its_own_folds(demo_file):
+    """Where times do not drift, the folds decide; the shipped offset is 0 whenever they say recentring costs."""
+    resolved = _resolved_by_time(demo_file)
+    _, params = fit_heads(resolved[:800], resolved[800:], TrainParams(), lambda s: None)
+    head = params["resolution"]
+    chosen = _shipped_centre(head)
+    scores = head["search"]["cv_log_mae"]
+    taken = head["search"]["recentre"][chosen]
+    assert taken == (scores[chosen] < scores[f"{chosen}_not_recentred"]), scores
+    if not taken:
+        assert head["centre_offset"] == 0.0
+    # Whichever way it went, the choice for every model follows its own folds.
+    for name, chose in head["search"]["recentre"].items():
+        assert chose == (scores[name] < scores[f"{name}_not_recentred"]), (name, scores)
