@@ -798,24 +798,19 @@ def _fit_resolution(train, val, x_all, n_text, fields, weights, featurise,
     gbm_mae = float(np.mean(np.abs(yv - centre_v - gbm_offset)))
     resolution_params["validation_log_mae"]["gbm"] = round(gbm_mae, 4)
     scores = {"median": median_mae, "ridge": ridge_mae, "gbm": gbm_mae}
-    recentre = {"ridge": params.recentre, "ridge_resolved": params.recentre, "gbm": params.recentre}
+    recentre = dict.fromkeys(("ridge", "ridge_resolved", "gbm"), params.recentre)
     if params.cv_settings:
         scores = _cv_resolution_models(dense, x_used, y[used], closed[used], w[used],
                                        [times[i] for i in np.flatnonzero(used)], ridge, params)
         resolution_params["search"] = {**(alpha_search or {}), "cv_log_mae": dict(scores)}
-        for name in list(recentre):
-            if name not in scores:
-                del recentre[name]
-                continue
+        # Recentring is itself chosen by the same folds, for each model: it pays where the level
+        # of the times drifts (ServiceNow's newest fifth) and costs where it does not.
+        for name in [n for n in recentre if n in scores]:
             raw = scores.pop(f"{name}_not_recentred")
-            if params.recentre:
-                # Recentring is itself chosen by the same folds, for each model: it pays where the
-                # level of the times drifts (ServiceNow's newest fifth) and costs where it does not.
-                recentre[name] = scores[name] < raw
-                scores[name] = min(scores[name], raw)
-            else:
+            recentre[name] = params.recentre and scores[name] < raw
+            if not recentre[name]:
                 scores[name] = raw
-        resolution_params["search"]["recentre"] = dict(recentre)
+        resolution_params["search"]["recentre"] = {n: recentre[n] for n in recentre if n in scores}
     if params.resolution_model == "auto" and scores["median"] <= min(scores.values()):
         return constant
     if params.resolution_model == "auto" and scores.get("ridge_resolved", math.inf) < min(
@@ -934,9 +929,9 @@ def _cv_resolution_models(dense, x, y, closed, w, times, ridge, params: TrainPar
     at serving."""
     pick = subsample(len(y), _CV_MAX_GBM_ROWS, params.seed)
     folds, _ = cv_folds([times[i] for i in pick], None, params.seed)
-    models = ["ridge", "gbm"] + (["ridge_resolved"] if not closed.all() else [])
-    totals = {"median": 0.0, **{m: 0.0 for m in models}, **{f"{m}_not_recentred": 0.0 for m in models}}
     imputed = not closed.all()
+    models = ["ridge", "gbm"] + (["ridge_resolved"] if imputed else [])
+    totals = {"median": 0.0, **{m: 0.0 for m in models}, **{f"{m}_not_recentred": 0.0 for m in models}}
     counted = 0
     with threadpool_limits(1, "openmp"):
         for fit_idx, val_idx in folds:

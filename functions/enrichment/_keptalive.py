@@ -143,9 +143,9 @@ class KeptAlive:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self._https = parts.scheme == "https"
         self._host = parts.hostname
-        self._port = parts.port or (443 if self._https else 80)
-        name = f"[{self._host}]" if ":" in self._host else self._host
         default = 443 if self._https else 80
+        self._port = parts.port or default
+        name = f"[{self._host}]" if ":" in self._host else self._host
         self._host_line = f"Host: {name}\r\n" if self._port == default else f"Host: {name}:{self._port}\r\n"
         self._timeout = timeout_s
         self._keep = keep
