@@ -70,13 +70,14 @@ class Enricher:
             return self._done("ignored_other_path", fields, started)
         if event.deleted:
             return self._done("skipped_delete", fields, started)
-        if isinstance(before, dict) and isinstance(after, dict) and input_hash(before) == input_hash(after):
+        digest = input_hash(after) if isinstance(after, dict) else None
+        if isinstance(before, dict) and digest is not None and input_hash(before) == digest:
             # Nothing the model reads changed (our own write-backs, a status change, the outcome):
             # the event that last changed the inputs does, or did, the work; a crash in it redelivers it.
             # One of every ticket's two events is this: logged at DEBUG, as a line costs a sixth of the
             # event's CPU (the counter of outcomes still counts them).
             return self._done("skipped_inputs_unchanged", fields, started, severity="DEBUG")
-        if _up_to_date(after):
+        if _up_to_date(after, digest):
             return self._done("skipped_up_to_date", fields, started)
         try:
             return self._enrich(event, fields, started)
@@ -99,7 +100,7 @@ class Enricher:
             fields["found"] = type(ticket).__name__
             return self._done("ignored_not_an_object", fields, started, severity="WARNING")
         digest = input_hash(ticket)
-        if _up_to_date(ticket) or (ticket.get("enrichment_error") or {}).get("input_hash") == digest:
+        if _up_to_date(ticket, digest) or (ticket.get("enrichment_error") or {}).get("input_hash") == digest:
             return self._done("skipped_up_to_date", fields, started)
 
         problems = validate.problems(ticket)
@@ -196,11 +197,11 @@ class Enricher:
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
 
-def _up_to_date(ticket: dict) -> bool:
-    """True when enrichment and helpdesk link both carry the hash of the ticket's current inputs."""
+def _up_to_date(ticket: dict, digest: str | None) -> bool:
+    """True when enrichment and helpdesk link both carry the hash of the ticket's current inputs (`digest`,
+    the ticket's `input_hash`, computed once by the caller)."""
     if not isinstance(ticket, dict):
         return False
-    digest = input_hash(ticket)
     enrichment, link = ticket.get("enrichment"), ticket.get("helpdesk")
     return (isinstance(enrichment, dict) and enrichment.get("input_hash") == digest
             and isinstance(link, dict) and link.get("input_hash") == digest)
