@@ -31,18 +31,23 @@ class TreeView:
         self._trie = None
         for path, value in sets:
             self._trie = _insert(self._trie, path, value)
+        # Rules look up the same few locations many times (each `newData.child(...).val()` of a ticket's
+        # .validate rules): each is resolved once, from its parent's resolution. The base tree and the
+        # sets never change under a view, so what was resolved stays true.
+        self._resolved: dict[tuple[str, ...], tuple] = {(): _unwrap(base, self._trie)}
 
     def resolve(self, path: tuple[str, ...]):
         """(base node, pending trie or None) for the node at `path`."""
-        base, trie = _unwrap(self._base, self._trie)
-        for key in path:
+        found = self._resolved.get(path)
+        if found is None:
+            base, trie = self.resolve(path[:-1])
+            key = path[-1]
             if trie is None:
-                base = _child(base, key)
-                if base is None:
-                    return None, None
+                found = (_child(base, key), None)
             else:
-                base, trie = _unwrap(_child(base, key), trie.get(key))
-        return base, trie
+                found = _unwrap(_child(base, key), trie.get(key))
+            self._resolved[path] = found
+        return found
 
 
 class Snapshot:
