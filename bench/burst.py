@@ -35,6 +35,9 @@ class Burst:
       db_url: the database emulator's URL.
       total: tickets to submit (`bench.pipeline.ticket(n)`, n < total), spread over SUBMITTERS threads,
         each signed in as its own customer.
+      rate: tickets a second the customers submit at in all (ticket n is not sent before n / rate seconds
+        after the start), or None: as fast as they are acknowledged. A short burst at full speed can end
+        before a fault set off at its middle takes effect.
 
     Attributes:
       acked: the acknowledged tickets' ids (push ids), in acknowledgement order.
@@ -43,8 +46,11 @@ class Burst:
       gave_up: numbers of the tickets not acknowledged within SUBMIT_PATIENCE_S.
     """
 
-    def __init__(self, db_url: str, total: int):
-        self.db_url, self.total = db_url, total
+    def __init__(self, db_url: str, total: int, rate: float | None = None):
+        if rate is not None and not rate > 0:
+            raise ValueError(f"Invalid rate: {rate!r}. It must be a number of tickets a second above 0, or None.")
+        self.db_url, self.total, self.rate = db_url, total, rate
+        self._started = 0.0
         self.acked: list[str] = []
         self.failed_at: list[float] = []
         self.gave_up: list[int] = []
@@ -53,6 +59,7 @@ class Burst:
         self.threads = [threading.Thread(target=self._run, args=(w,), daemon=True) for w in range(SUBMITTERS)]
 
     def start(self) -> "Burst":
+        self._started = time.monotonic()
         for t in self.threads:
             t.start()
         return self
@@ -62,6 +69,10 @@ class Burst:
         token = user_token(uid)
         with requests.Session() as http:
             for n in range(worker, self.total, SUBMITTERS):
+                if self.rate is not None:
+                    due = self._started + n / self.rate - time.monotonic()
+                    if due > 0 and self._stopped.wait(due):
+                        return
                 if self._stopped.is_set():
                     return
                 deadline = time.monotonic() + SUBMIT_PATIENCE_S

@@ -1,6 +1,6 @@
 """Faults in the middle of a burst, at benchmark length: every ticket enriched and forwarded exactly once.
 
-Run: `python -m bench.faults [--tickets 1000] [--only NAME ...] [--out bench/results/faults.json]`.
+Run: `python -m bench.faults [--tickets 1000] [--rate R] [--only NAME ...] [--out bench/results/faults.json]`.
 Each scenario starts its own stack (real processes on free ports, a temp data dir, the shipped model),
 submits a burst of `--tickets` tickets from concurrent customers (bench/burst.py, as the fault tests
 do), injects its fault, waits until every ticket carries its helpdesk link and checks the helpdesk
@@ -56,6 +56,7 @@ POLICY = {"max_attempts": 1000, "min_backoff_s": 0.1, "max_backoff_s": 1.0}  # d
 class Fault:
     """What a scenario did: its bursts and, as `time.time()`, when the burst started and the fault began and ended."""
 
+    rate: float | None = None  # the customers' pace, tickets a second in all (None: as fast as acknowledged)
     bursts: list[Burst] = field(default_factory=list)
     burst_at: float = 0.0
     fault_at: float | None = None
@@ -65,7 +66,7 @@ class Fault:
 
     def burst(self, stack: Stack, total: int) -> Burst:
         """Start a burst of `total` tickets; it is stopped with the scenario's stack, even if the scenario fails."""
-        burst = Burst(stack.urls["database"], total).start()
+        burst = Burst(stack.urls["database"], total, self.rate).start()
         self.bursts.append(burst)
         return burst
 
@@ -130,10 +131,10 @@ SCENARIOS = {
 ENV = {"helpdesk-timeout": {"HELPDESK_TIMEOUT_S": "1"}}
 
 
-def run_scenario(name: str, tickets: int, model_dir: Path) -> dict:
+def run_scenario(name: str, tickets: int, model_dir: Path, rate: float | None = None) -> dict:
     """Start a stack, run scenario `name` on it, measure and check; a crash of the scenario is a failure too."""
     with tempfile.TemporaryDirectory() as tmp:
-        stack, fault = None, Fault()
+        stack, fault = None, Fault(rate=rate)
         try:
             stack = Stack(ports=Ports.free(), data_dir=Path(tmp), model_dir=model_dir, env=ENV.get(name, {}),
                           **POLICY).start()
@@ -239,6 +240,8 @@ def fault_seen(row: dict) -> list[str]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tickets", type=int, default=1000, help="tickets per scenario's burst")
+    p.add_argument("--rate", type=_rate, default=None,
+                   help="tickets a second the customers submit at (default: as fast as they are acknowledged)")
     p.add_argument("--only", nargs="+", choices=list(SCENARIOS), metavar="NAME",
                    help=f"run only these scenarios, of: {', '.join(SCENARIOS)}")
     p.add_argument("--model-dir", default=str(ROOT / "model"))
@@ -247,7 +250,7 @@ def main(argv=None) -> int:
     rows = []
     for name in args.only or SCENARIOS:
         print(f"{name}: {args.tickets} tickets ...", flush=True)
-        rows.append(run_scenario(name, args.tickets, Path(args.model_dir)))
+        rows.append(run_scenario(name, args.tickets, Path(args.model_dir), args.rate))
     table(f"Faults mid-burst, {args.tickets} tickets each: exactly once?",
           [("scenario", "scenario"), ("result", "result"), ("acked", "acknowledged"), ("in db", "in_database"),
            ("enriched", "enriched"), ("forwarded", "forwarded"), ("duplicates", "duplicates"),
@@ -269,11 +272,21 @@ def main(argv=None) -> int:
     for r in rows:
         for problem in r["problems"]:
             print(f"{r['scenario']} FAILED: {problem}")
-    save(args.out, {"benchmark": "faults", "machine": machine(), "tickets": args.tickets,
+    save(args.out, {"benchmark": "faults", "machine": machine(), "tickets": args.tickets, "rate": args.rate,
                     "settings": {"down_s": DOWN_S, "helpdesk_fault_s": HELPDESK_FAULT_S,
                                  "slow_call_ms": SLOW_CALL_MS, **POLICY},
                     "scenarios": rows, "failed": failed})
     return 1 if failed else 0
+
+
+def _rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = float("nan")
+    if not rate > 0 or rate == float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid --rate {text!r}: it must be a number of tickets a second above 0")
+    return rate
 
 
 if __name__ == "__main__":
