@@ -120,18 +120,13 @@ class TrainParams:
     error rose on all three priority sets, so its confidence thresholds would lose their stated
     precision, and sentiment tied. On 100k demo tickets (over ``refit_max_rows``) nothing is
     refitted: there it moved no metric by over 0.003 and cost 47 s (``README.md``).
-    The character n-grams (2-5, within words) are kept when in two tickets, up to
-    ``char_max_features``, as the plain baselines keep them (they keep all): capped at 20,000 in
-    three, gitbugs lost three quarters of its 80,000 and twitter half of its 46,000. Keeping them
-    tied everywhere on the public benchmarks, resolution leaning better on both of gitbugs'
-    splits (2026-12-06, ``README.md``). The demo's 20k tickets have 24,560 (18,053 in three).
     """
 
     seed: int = 7
     word_max_features: int = 20_000
-    char_max_features: int = 100_000  # see above: the character n-grams of 1,600 bug reports are 80k
+    char_max_features: int = 20_000
     min_df: int = 2
-    char_min_df: int = 2
+    char_min_df: int = 3
     tol: float = 1e-3
     priority_c: float = 2.0
     priority_class_weight: str | None = "auto"
