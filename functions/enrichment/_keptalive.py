@@ -9,6 +9,7 @@ connection; 1xx interim answers skipped); TLS checked against certifi's CA bundl
 has urllib3 do) or the system's when certifi is absent.
 """
 
+import re
 import socket
 import ssl
 import threading
@@ -21,6 +22,7 @@ _STALE = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, ssl.SSL
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _RECV_BYTES = 65536
 MAX_HEAD_BYTES = 64 * 1024  # an answer's status line and headers
+_NOT_IN_TARGET = re.compile(r"[\x00-\x20\x7f]")  # a space or a control character would break the request line
 
 
 class CallFailed(Exception):
@@ -194,7 +196,7 @@ class KeptAlive:
             conn.close()
 
     def _encode(self, method: str, target: str, body: bytes | None, headers: dict) -> bytes:
-        if not target.startswith("/") or any(c <= " " or c == "\x7f" for c in target):
+        if not target.startswith("/") or _NOT_IN_TARGET.search(target):
             raise ValueError(f"an HTTP request target must start with / and hold no space or control character: {target!r}")
         lines = [f"{method} {target} HTTP/1.1\r\n", self._host_line, "Accept-Encoding: identity\r\n"]
         if body is not None or method in _BODY_METHODS:
