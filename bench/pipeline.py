@@ -11,12 +11,15 @@ Variants: `model` is the deployed function; `noop` serves `bench/noop_function.p
 a constant model and a helpdesk that answers at once, so the pipeline's own overhead shows next to
 the floor. For each ticket the function's log gives the breakdown: delivery (the event's commit
 time to the handler starting), the database read, the prediction, the write-back and the
-helpdesk call. CPU per ticket is each process's CPU time over the run divided by its tickets.
+helpdesk call. CPU per ticket is each process's CPU time over the run divided by its tickets; the load
+generator's own (this process, and the Node writer's with `--writer jssdk`) is reported beside it, not in the
+total, as it takes its share of the same cores.
 """
 
 import argparse
 import asyncio
 import json
+import os
 import random
 import shutil
 import tempfile
@@ -101,6 +104,13 @@ def breakdown(records: list[dict]) -> dict:
 
 def _p50_p99(values: list[float]) -> str | None:
     return f"{pct(values, 50):.1f} / {pct(values, 99):.1f}" if values else None
+
+
+def load_generator_seconds() -> float:
+    """CPU seconds (user + system) of this process and of its children that have finished (the Node writer):
+    the load generator's. The stack's processes still run, so they are not among them."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def cpu_seconds(stack: Stack) -> dict[str, float]:
@@ -243,13 +253,14 @@ def run_variant(variant: str, rates: list[float], seconds: float, model_dir: Pat
             offset = 0
             for rate in rates:
                 log.take()
-                before = cpu_seconds(stack)
+                before, generator = cpu_seconds(stack), load_generator_seconds()
                 row = asyncio.run(run_rate(stack.urls["database"], rate, seconds, offset, writer, stack.namespace))
-                after = cpu_seconds(stack)
+                after, generator = cpu_seconds(stack), load_generator_seconds() - generator
                 row = {"variant": variant, "writer": writer, **row, **breakdown(log.take())}
                 tickets = max(row["forwarded"], 1)
                 row["cpu_ms_per_ticket"] = {n: round((after[n] - before[n]) / tickets * 1000, 2) for n in after}
                 row["cpu_ms_per_ticket_total"] = round(sum(row["cpu_ms_per_ticket"].values()), 1)
+                row["load_generator_cpu_ms_per_ticket"] = round(generator / tickets * 1000, 2)
                 rows.append(row)
                 offset += int(rate * seconds)
         finally:
@@ -291,7 +302,7 @@ def main(argv=None):
            ("handler", "handler_ms")], rows)
     table("CPU ms per ticket, by process",
           [("variant", "variant"), ("rate/s", "rate"), ("total", "cpu_ms_per_ticket_total"),
-           ("split", "cpu_split")], rows)
+           ("split", "cpu_split"), ("load generator", "load_generator_cpu_ms_per_ticket")], rows)
     summary = {}
     for variant in args.variants.split(","):
         mine = [r for r in rows if r["variant"] == variant]

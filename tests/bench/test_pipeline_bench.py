@@ -24,7 +24,8 @@ def test_a_short_pipeline_benchmark_measures_every_stage(tmp_path):
     assert float(rows["model"]["helpdesk_ms"].split(" / ")[0]) > 0  # the real helpdesk is called
     assert rows["noop"]["helpdesk_ms"].startswith("0.0")  # the no-op helpdesk costs nothing
     assert rows["noop"]["cpu_ms_per_ticket"]["helpdesk"] <= rows["model"]["cpu_ms_per_ticket"]["helpdesk"]
-    assert "Inside the function" in run.stdout
+    assert all(row["load_generator_cpu_ms_per_ticket"] >= 0 for row in rows.values())
+    assert "Inside the function" in run.stdout and "load generator" in run.stdout
     assert result["machine"]["speed_probe_ms"] > 0 and "the speed probe takes" in run.stdout
 
 
@@ -38,3 +39,5 @@ def test_tickets_written_by_the_js_sdk_go_through_the_pipeline(tmp_path):
     assert row["writer"] == "jssdk" and row["tickets"] == row["enriched"] == row["forwarded"] == 5, row
     p50, p99 = row["enrich_p50_ms"], row["enrich_p99_ms"]
     assert 0 < p50 <= p99 < 30_000, row  # send times from Node's clock and arrivals on Python's: one machine
+    # The finished Node writer's CPU is the load generator's: starting Node and the SDK alone takes ticks.
+    assert row["load_generator_cpu_ms_per_ticket"] > 0, row
