@@ -62,6 +62,7 @@ bench: $(DEV_STAMP) model/current.json
 	$(BIN)/python -m bench.emulator
 	$(BIN)/python -m bench.realtime
 	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.framework
 	$(BIN)/python -m bench.coldstart
 	$(BIN)/python -m bench.models
 	$(BIN)/python -m bench.faults
