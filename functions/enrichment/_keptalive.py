@@ -3,10 +3,10 @@
 urllib3 took about 0.30 ms of CPU a call, `http.client` 0.14 ms, a third of it parsing each answer's headers
 through the `email` package. This writes a request in one buffer and hands the answer's bytes to llhttp (Node's
 HTTP parser, through httptools) as they arrive. It is the small part of HTTP the database and helpdesk calls
-need: a pool of connections per host; a call sent again once on a new connection when a kept-alive one turns
-out closed before any byte of an answer; every framing of an answer (Content-Length, chunked, the end of the
-connection; 1xx interim answers skipped); TLS checked against certifi's CA bundle (as `_transport.tls_options`
-has urllib3 do) or the system's when certifi is absent.
+need: a pool of connections per host; a call sent again once, on a new connection (not another kept one, which
+may be closed too), when a kept-alive one turns out closed before any byte of an answer; every framing of an
+answer (Content-Length, chunked, the end of the connection; 1xx interim answers skipped); TLS checked against
+certifi's CA bundle (as `_transport.tls_options` has urllib3 do) or the system's when certifi is absent.
 """
 
 import re
@@ -166,7 +166,9 @@ class KeptAlive:
         request = self._encode(method, target, body, headers or {})
         for attempt in range(2):
             try:
-                conn, reused = self._connection()
+                # Once a kept connection turned out closed, the call goes on a new one: the other kept ones
+                # may have been closed while idle too (a server drops each after the same idle time).
+                conn, reused = self._connection(fresh=attempt > 0)
             except OSError as exc:
                 raise CallFailed(f"{type(exc).__name__}: {exc}") from exc
             try:
@@ -210,10 +212,11 @@ class KeptAlive:
         head = "".join(lines).encode("latin-1")
         return head + body if body else head
 
-    def _connection(self) -> tuple[_Connection, bool]:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop(), True
+    def _connection(self, fresh: bool = False) -> tuple[_Connection, bool]:
+        if not fresh:
+            with self._lock:
+                if self._idle:
+                    return self._idle.pop(), True
         sock = socket.create_connection((self._host, self._port), timeout=self._timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

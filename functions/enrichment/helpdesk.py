@@ -146,7 +146,8 @@ class HelpdeskClient:
         try:
             status, body = self._send(method, url, params, json, headers or {})
         except (requests.RequestException, urllib3.exceptions.HTTPError, CallFailed) as exc:
-            raise TransientError(f"Helpdesk unreachable at {url}: {type(exc).__name__}.") from exc
+            # The reason goes in the log line (refused, timed out, closed before an answer...), not only its type.
+            raise TransientError(f"Helpdesk unreachable at {url}: {type(exc).__name__}: {str(exc)[:200]}") from exc
         if status >= 500 or status == 429:
             raise TransientError(f"Helpdesk answered {status} to {method} {path}.")
         if status == 404:

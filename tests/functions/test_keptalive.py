@@ -15,7 +15,8 @@ class _Raw:
 
     `script` items are bytes (written whole, the connection kept), or ("close", bytes) (written, then the
     connection closed), or ("close-idle", bytes) (written; the connection is closed once the client is idle),
-    or ("hang",) (nothing written). Records every request's raw bytes and the connection it came on.
+    or ("slow-close-idle", bytes) (as "close-idle", written after 0.2 s), or ("hang",) (nothing written). Records
+    every request's raw bytes and the connection it came on.
     """
 
     def __init__(self, script):
@@ -71,7 +72,9 @@ class _Raw:
                     conn.sendall(step[1])
                     conn.shutdown(socket.SHUT_RDWR)
                     return
-                elif step[0] == "close-idle":
+                elif step[0] in ("close-idle", "slow-close-idle"):
+                    if step[0] == "slow-close-idle":
+                        time.sleep(0.2)
                     conn.sendall(step[1])
                     time.sleep(0.2)  # the client has its answer and is idle; the server drops the connection
                     conn.shutdown(socket.SHUT_RDWR)
@@ -138,6 +141,23 @@ def test_a_kept_connection_the_server_closed_while_idle_is_replaced_once(raw):
     assert client.request("GET", "/b")[2] == b"two"
     # The request reached the server once, on the second connection: nothing was answered twice.
     assert [(n, r.split(b" ")[1]) for n, r in server.requests] == [(1, b"/a"), (2, b"/b")]
+
+
+def test_after_a_closed_kept_connection_the_call_goes_on_a_new_one_not_another_kept_one(raw):
+    # Two threads' calls leave two kept connections; the server closes both while they are idle (as the helpdesk
+    # stub does after 30 s). The next call finds the first closed, and must not try the second, closed too.
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    server = raw([("slow-close-idle", answer), ("slow-close-idle", answer), answer])
+    client = KeptAlive(server.url, timeout_s=5)
+    calls = [threading.Thread(target=client.request, args=("GET", f"/{name}")) for name in ("a", "b")]
+    for call in calls:
+        call.start()
+    for call in calls:
+        call.join()
+    assert server.connections == 2
+    time.sleep(0.6)
+    assert client.request("GET", "/c")[2] == b"ok"
+    assert server.connections == 3 and server.requests[-1][0] == 3 and len(server.requests) == 3
 
 
 def test_an_answer_cut_short_fails_and_is_not_sent_again(raw):
