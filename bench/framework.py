@@ -20,11 +20,10 @@ import statistics
 import urllib.parse
 from pathlib import Path
 
-import psutil
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.report import machine, save, table
+from bench.report import machine, save, table, tree_cpu_seconds
 from stack import FUNCTIONS_FRAMEWORK
 from stack.procs import GUNICORN_READY, ROOT, ManagedProcess, answers_http
 
@@ -70,11 +69,6 @@ def start(variant: str, model_dir: Path) -> ManagedProcess:
                           timeout=60, probe=answers_http).start()
 
 
-def cpu_seconds(proc: ManagedProcess) -> float:
-    root = psutil.Process(proc.proc.pid)
-    return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
-
-
 def send(netloc: str, first: int, n: int) -> None:
     """Post events `first`.. `first + n - 1` over one new kept-alive connection (gunicorn closes one idle for
     2 s, as the other server's round leaves it)."""
@@ -106,9 +100,9 @@ def run(events: int, rounds: int, model_dir: Path) -> list[dict]:
         sent = WARM_UP
         for _ in range(rounds):
             for name, proc in procs.items():  # in turn, so a change in the machine's speed hits both
-                before = cpu_seconds(proc)
+                before = tree_cpu_seconds(proc.proc.pid)
                 send(netlocs[name], sent, events)
-                per_event[name].append((cpu_seconds(proc) - before) / events * 1e6)
+                per_event[name].append((tree_cpu_seconds(proc.proc.pid) - before) / events * 1e6)
             sent += events
         exposition = requests.get(metrics_url(procs["skip"]), timeout=10).text
         skipped = [s.value for f in text_string_to_metric_families(exposition) for s in f.samples

@@ -28,9 +28,8 @@ import time
 from pathlib import Path
 
 import aiohttp
-import psutil
 
-from bench.report import fsync_ms, machine, pct, save, table
+from bench.report import fsync_ms, machine, pct, save, table, tree_cpu_seconds
 from stack import Ports, Stack
 from stack.procs import ROOT
 from stack.tokens import user_token
@@ -115,18 +114,7 @@ def load_generator_seconds() -> float:
 
 def cpu_seconds(stack: Stack) -> dict[str, float]:
     """CPU seconds (user + system) used so far by each process of the stack, its children included."""
-    out = {}
-    for name, proc in stack.procs.items():
-        try:
-            root = psutil.Process(proc.proc.pid)
-            total = 0.0
-            for p in [root, *root.children(recursive=True)]:
-                times = p.cpu_times()
-                total += times.user + times.system
-            out[name] = total
-        except psutil.Error:
-            out[name] = 0.0
-    return out
+    return {name: tree_cpu_seconds(proc.proc.pid) for name, proc in stack.procs.items()}
 
 
 async def run_rate(db: str, rate: float, seconds: float, offset: int, writer: str = "rest", ns: str = "") -> dict:

@@ -1,5 +1,5 @@
-"""What every benchmark shares: percentiles, the machine's description, a printed table, the saved JSON, and
-reading a sample out of a Prometheus `/metrics` page."""
+"""What every benchmark shares: percentiles, the machine's description, a process tree's CPU time, a printed
+table, the saved JSON, and reading a sample out of a Prometheus `/metrics` page."""
 
 import json
 import os
@@ -8,6 +8,7 @@ import timeit
 from datetime import datetime, timezone
 from pathlib import Path
 
+import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 
@@ -27,6 +28,16 @@ def metric(text: str, name: str) -> float:
     if not values:
         raise KeyError(f"no {name} in /metrics")
     return sum(values)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process `pid` and its children (gunicorn's workers); 0.0 for a
+    process that is gone."""
+    try:
+        root = psutil.Process(pid)
+        return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
+    except psutil.Error:
+        return 0.0
 
 
 def machine() -> dict:
