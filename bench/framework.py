@@ -2,11 +2,15 @@
 `enrich_ticket` skipping its own write-back event.
 
 Run: `python -m bench.framework [--events 3000] [--rounds 3] [--out bench/results/framework.json]`.
-Starts two real functions-framework servers (gunicorn's threaded worker, as deployed) on free ports:
-  - `empty`: `bench/empty_function.py`, a CloudEvent function that returns at once;
-  - `skip`: the deployed `enrich_ticket` (`functions/main.py`) sent the event of its own write-back (the
-    ticket before it, and the enrichment and helpdesk link it added), which it recognises and skips without
-    a database call. Its /metrics must count every one as `skipped_inputs_unchanged`.
+Starts three real functions-framework servers on free ports:
+  - `empty`: `bench/empty_function.py`'s plain function that returns at once, which functions-framework
+    serves with Flask under gunicorn's threaded worker (as `enrich_ticket` was served until 2026-12-06);
+  - `empty_async`: the same as a coroutine, which functions-framework serves with its ASGI server (uvicorn
+    under gunicorn);
+  - `skip`: the deployed `enrich_ticket` (`functions/main.py`, a coroutine: ASGI too) sent the event of its
+    own write-back (the ticket before it, and the enrichment and helpdesk link it added), which its event
+    loop recognises and skips without a database call or a thread. Its /metrics must count every one as
+    `skipped_inputs_unchanged`.
 Each round sends `--events` binary-mode CloudEvents, as the emulator delivers them, over one kept-alive
 connection, one at a time, to each server in turn; CPU is the server's process tree's (psutil). A ticket makes
 two events, so twice these figures is what functions-framework and the skip cost a ticket before any
@@ -42,6 +46,7 @@ WRITE_BACK = {"enrichment": {"priority": "P2", "priority_scores": {"P1": 0.1, "P
                            "synced_at": 1765000000200, "input_hash": "0" * 64},
               "helpdesk_error": None}
 VARIANTS = {"empty": (ROOT / "bench" / "empty_function.py", "empty"),
+            "empty_async": (ROOT / "bench" / "empty_function.py", "empty_async"),
             "skip": (ROOT / "functions" / "main.py", "enrich_ticket")}
 
 
@@ -132,8 +137,8 @@ def main(argv=None):
     host = machine()
     print(f"The speed probe takes {host['speed_probe_ms']} ms")
     rows = run(args.events, args.rounds, Path(args.model_dir))
-    table("CPU per CloudEvent in the function's process (µs): functions-framework alone, and enrich_ticket skipping "
-          "its own write-back", [("variant", "variant"), ("events", "events"), ("per round", "cpu_us_per_event"),
+    table("CPU per CloudEvent in the function's process (µs): functions-framework alone (Flask or ASGI), and "
+          "enrich_ticket skipping its own write-back", [("variant", "variant"), ("events", "events"), ("per round", "cpu_us_per_event"),
                                  ("median", "median_us")], rows)
     save(args.out, {"benchmark": "framework", "machine": host, "rows": rows})
 

@@ -1,17 +1,19 @@
 """`enrich_ticket` with a model and a helpdesk that do nothing: the floor under bench/pipeline.py.
 
-Everything else is the deployed path: functions-framework and its CloudEvent parsing, the Enricher's
-skip logic and validation, the database read and the write-back through the unmodified firebase-admin
-SDK. What this measures next to the real function is the model's and the helpdesk's share. Served by
-`python -m bench.pipeline` only (`Stack(enrich_source=...)`); never deployed.
+Everything else is the deployed path: functions-framework's ASGI server and its CloudEvent parsing, the
+event loop and threads of `enrichment.eventloop`, the Enricher's skip logic and validation, the database
+read and the write-back through the unmodified firebase-admin SDK. What this measures next to the real
+function is the model's and the helpdesk's share. Served by `python -m bench.pipeline` only
+(`Stack(enrich_source=...)`); never deployed.
 """
 
 import itertools
 import threading
 
 import firebase_admin
-import functions_framework
+import functions_framework.aio
 
+from enrichment import eventloop
 from enrichment import settings as settings_module
 from enrichment.logs import get_logger
 from enrichment.pipeline import Enricher
@@ -57,6 +59,6 @@ def _instance() -> Enricher:
     return _enricher[0]
 
 
-@functions_framework.cloud_event
-def enrich_ticket(cloud_event):
-    _instance().handle(dict(cloud_event.get_attributes()), cloud_event.get_data())
+@functions_framework.aio.cloud_event
+async def enrich_ticket(cloud_event):
+    await eventloop.handle(cloud_event, _instance, built=lambda: bool(_enricher))

@@ -15,13 +15,14 @@ import os
 import threading
 
 import functions_framework
+import functions_framework.aio
 from cloudevents.exceptions import GenericException as UnreadableCloudEvent
 from firebase_functions import db_fn, https_fn
 from flask import jsonify
 
-from enrichment import events, metrics, webhook
+from enrichment import eventloop, events, metrics, webhook
 from enrichment.errors import MalformedEvent
-from enrichment.runtime import state
+from enrichment.runtime import loaded, state
 
 _MAX_ERROR_CHARS = 300
 TICKET_REFERENCE = "/tickets/{ticketId}"
@@ -46,21 +47,24 @@ def _refuse_malformed_event(error):
 
     functions-framework parses the request before calling the function and would answer 500 for an event it
     cannot read (a body nested too deep for JSON, say); the emulator retries a 400 too, then dead-letters it.
-    It serves whichever entry point of this file is the target, so the SDK's ones get it too.
+    Flask serves the SDK's entry points, so they get it; `enrich_ticket` is served by functions-framework's ASGI
+    server, which answers 400 itself to an event it cannot read and `_malformed`'s 400 to one the function refuses.
     """
     if isinstance(error, UnreadableCloudEvent):  # (the entry points count the MalformedEvents they raise)
         metrics.EVENTS.labels("malformed").inc()
     return jsonify({"error": f"Malformed CloudEvent: {str(error)[:_MAX_ERROR_CHARS]}"}), 400
 
 
-@functions_framework.cloud_event
-def enrich_ticket(cloud_event):
+@functions_framework.aio.cloud_event
+async def enrich_ticket(cloud_event):
     """Enrich the ticket named by a Realtime Database CloudEvent.
+
+    A coroutine, so that functions-framework serves it with its ASGI server: the event loop answers the
+    function's own write-back events, and threads do the rest (`enrichment.eventloop`).
 
     Raises TransientError (so the platform redelivers) when the database or helpdesk fails.
     """
-    attributes = {key: value for key, value in cloud_event.get_attributes().items()}
-    state()["enricher"].handle(attributes, cloud_event.get_data())
+    await eventloop.handle(cloud_event, lambda: state()["enricher"], built=lambda: loaded() is not None)
 
 
 @functions_framework.http

@@ -10,7 +10,9 @@ the write redelivers the event, which predicts again and forwards again without 
 ticket: see `Enricher._may_exist` for why.
 """
 
+import functools
 import time
+from typing import Callable
 
 from ticketml import explain
 from ticketml.features import input_hash
@@ -46,18 +48,37 @@ class Enricher:
           TransientError: the database or helpdesk failed in a way worth retrying.
           MalformedEvent: `data` is not an object (a database event's data is {"data", "delta"}).
         """
+        return self.process(self.parse(attributes, data))
+
+    def parse(self, attributes: dict, data: dict | None) -> events.TicketEvent:
+        """The ticket event of a raw CloudEvent, counted as `malformed` when it is refused.
+
+        Raises:
+          MalformedEvent: `data` is not an object, or the event misses an attribute a database event has.
+        """
         try:
-            event = events.from_cloud_event(attributes, data)
+            return events.from_cloud_event(attributes, data)
         except MalformedEvent:
             metrics.EVENTS.labels("malformed").inc()
             raise
-        return self.process(event)
 
     def process(self, event: events.TicketEvent) -> str:
         """Process one database event on a ticket, whichever entry point parsed it. Returns the outcome's name.
 
         Raises:
           TransientError: the database or helpdesk failed in a way worth retrying.
+        """
+        outcome, rest = self.triage(event)
+        return outcome if rest is None else rest()
+
+    def triage(self, event: events.TicketEvent) -> tuple[str | None, Callable[[], str] | None]:
+        """The part of `process` that reads nothing but the event: no database, helpdesk or model.
+
+        Returns:
+          (outcome, None) when the event needs nothing more (a delete, another path, one of the function's own
+          write-backs: counted and logged), else (None, the rest of `process`), which reads the ticket and may
+          predict, forward and write back: it blocks, and raises TransientError when a call fails. An event
+          loop can so answer half of every ticket's events itself and hand only the others to a thread.
         """
         started = time.perf_counter()
         ticket_id, before, after = event.ticket_id, event.before, event.after
@@ -67,18 +88,21 @@ class Enricher:
             fields["event_age_ms"] = round(age * 1000, 2)
             metrics.EVENT_AGE_SECONDS.observe(max(age, 0.0))
         if ticket_id is None:
-            return self._done("ignored_other_path", fields, started)
+            return self._done("ignored_other_path", fields, started), None
         if event.deleted:
-            return self._done("skipped_delete", fields, started)
+            return self._done("skipped_delete", fields, started), None
         digest = input_hash(after) if isinstance(after, dict) else None
         if isinstance(before, dict) and digest is not None and input_hash(before) == digest:
             # Nothing the model reads changed (our own write-backs, a status change, the outcome):
             # the event that last changed the inputs does, or did, the work; a crash in it redelivers it.
             # One of every ticket's two events is this: logged at DEBUG, as a line costs a sixth of the
             # event's CPU (the counter of outcomes still counts them).
-            return self._done("skipped_inputs_unchanged", fields, started, severity="DEBUG")
+            return self._done("skipped_inputs_unchanged", fields, started, severity="DEBUG"), None
         if _up_to_date(after, digest):
-            return self._done("skipped_up_to_date", fields, started)
+            return self._done("skipped_up_to_date", fields, started), None
+        return None, functools.partial(self._rest, event, fields, started)
+
+    def _rest(self, event: events.TicketEvent, fields: dict, started: float) -> str:
         try:
             return self._enrich(event, fields, started)
         except TransientError as exc:

@@ -84,6 +84,11 @@ def skip_environment_lookups(session: requests.Session, url: str) -> None:
         session.trust_env = False
 
 
+def loaded() -> dict | None:
+    """The instance's state if it is built, else None (never blocks, unlike `state`)."""
+    return _state or None
+
+
 def state() -> dict:
     """The instance's settings, tickets, enricher (built on first use)."""
     if not _state:

@@ -3,9 +3,11 @@
 A raw socket sends a request body one byte at a time over several seconds while other clients'
 requests are timed; they must all complete, each well within a bound ~100x their usual latency.
 The emulator (asyncio) and the helpdesk stub (a thread per connection) serve others whatever the
-number of stalled clients. functions-framework's gunicorn worker has THREADS threads (4 per CPU by
-default) and gives each connection a thread until its request is read: fewer stalled clients than
-threads leave it serving (tested here); as many block it entirely (measured, see the report).
+number of stalled clients, and so does `enrich_ticket`, which functions-framework serves with its ASGI
+server (uvicorn reads requests on its event loop). functions-framework's threaded gunicorn worker, which
+serves `helpdesk_webhook`, has THREADS threads (4 per CPU by default) and gives each connection a thread
+until its request is read: fewer stalled clients than threads leave it serving (tested here); as many
+block it entirely (measured, see the report).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 import requests
 
 from tests.hostile.conftest import HELPDESK_AUTH, alive
+from tests.hostile.test_oversized import EVENT
 from tests.hostile.wire import head, open_socket, read_reply, request, rss_kb
 
 TRICKLE_S = 4.0
@@ -169,6 +172,28 @@ def test_helpdesk_serves_others_while_bodies_trickle_in(helpdesk, http):
 
 
 # ---- a function -----------------------------------------------------------------------------------
+
+
+def test_enrich_function_serves_others_while_more_bodies_than_threads_trickle_in(functions, http):
+    enrich = functions["enrich"]
+    # An event for a path that is no ticket: answered 200 without a call, as a ticket's write-back is.
+    other = {**EVENT, "ce-subject": "refs/elsewhere/x", "ce-ref": "elsewhere/x"}
+    body = b'{"data": null, "delta": {"a": 1}}'
+    trickle = Trickle(enrich.port, "POST", "/", body, other)
+    stalled = stall(enrich.port, "POST", "/", other, count=max(STALLED_CLIENTS, 2 * FUNCTION_THREADS))
+    try:
+        trickle.start()
+
+        def event():
+            assert http.post(enrich.url + "/", data=body, headers=other, timeout=30).status_code == 200
+
+        assert_served(others_while(trickle, event))
+        trickle.join(60)
+        assert trickle.error is None and trickle.reply.status == 200, (trickle.error, trickle.reply)
+    finally:
+        for sock in stalled:
+            sock.close()
+    assert alive(enrich)
 
 
 def test_webhook_function_serves_others_while_fewer_bodies_than_threads_trickle_in(functions, http):

@@ -1,0 +1,77 @@
+"""`enrich_ticket` on functions-framework's event loop (`enrichment.eventloop`), served as deployed.
+
+The loop answers the events that need no call (the function's own write-backs) itself; the others wait for one
+of THREADS threads. So a write-back is answered while every thread waits on a database that never answers.
+"""
+
+import json
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from bench.framework import event_request, metrics_url
+from enrichment import eventloop
+from tests.functions.test_sdk_entry import MAIN, MODEL_DIR, serve_function
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "", "2.5", "1e3", "257", "٣"])
+def test_threads_refuses_a_value_that_is_no_count_of_threads(value):
+    with pytest.raises(ValueError) as refused:
+        eventloop.threads({"THREADS": value})
+    assert str(refused.value) == f'Invalid THREADS: "{value}". It must be a whole number from 1 to 256.'
+
+
+def test_threads_is_the_setting_or_four_per_cpu(monkeypatch):
+    assert eventloop.threads({"THREADS": "1"}) == 1
+    assert eventloop.threads({"THREADS": "256"}) == 256
+    monkeypatch.setattr(eventloop.os, "cpu_count", lambda: 3)
+    assert eventloop.threads({}) == 12
+
+
+class _Post(threading.Thread):
+    """One POST in the background; `status` is its answer's, or the exception's name."""
+
+    def __init__(self, url: str, headers: dict, body: bytes):
+        super().__init__(daemon=True)
+        self.url, self.headers, self.body, self.status = url, headers, body, None
+
+    def run(self):
+        try:
+            self.status = requests.post(self.url, data=self.body, headers=self.headers, timeout=120).status_code
+        except requests.RequestException as exc:
+            self.status = type(exc).__name__
+
+
+def test_write_backs_are_answered_while_every_thread_waits_on_the_database():
+    # A database that takes connections (into the kernel's backlog) and never answers.
+    silent = socket.create_server(("127.0.0.1", 0), backlog=64)
+    env = {"FIREBASE_DATABASE_EMULATOR_HOST": f"127.0.0.1:{silent.getsockname()[1]}",
+           "GCLOUD_PROJECT": "demo-tickets", "HELPDESK_URL": "http://127.0.0.1:9", "MODEL_DIR": str(MODEL_DIR),
+           "THREADS": "1", "METRICS_PORT": "0"}
+    function = serve_function(MAIN, "enrich_ticket", env)
+    try:
+        url = function.url + "/"
+        headers, write_back = event_request(1)
+        creation = json.dumps({"data": None, "delta": json.loads(write_back)["data"]}).encode()
+        # A new ticket: the one thread reads it from the silent database and waits.
+        waiting = _Post(url, {**headers, "ce-id": "new-1"}, creation)
+        waiting.start()
+        time.sleep(1.0)
+        assert waiting.is_alive()
+        for i in range(20):  # write-backs (of other tickets): answered on the loop
+            started = time.monotonic()
+            headers, body = event_request(100 + i)
+            assert requests.post(url, data=body, headers=headers, timeout=30).status_code == 200
+            assert time.monotonic() - started < 5.0
+        assert waiting.is_alive(), f"the new ticket's event ended ({waiting.status}): the thread was not held"
+        text = requests.get(metrics_url(function), timeout=10).text
+        assert 'enrich_events_total{outcome="skipped_inputs_unchanged"} 20.0' in text
+        silent.close()  # the read fails: the event answers 500, for the platform to deliver it again
+        waiting.join(60)
+        assert waiting.status == 500
+    finally:
+        silent.close()
+        function.stop()
