@@ -24,7 +24,6 @@ from enrichment import eventloop, events, metrics, webhook
 from enrichment.errors import MalformedEvent
 from enrichment.runtime import loaded, state
 
-_MAX_ERROR_CHARS = 300
 TICKET_REFERENCE = "/tickets/{ticketId}"
 
 
@@ -47,12 +46,13 @@ def _refuse_malformed_event(error):
 
     functions-framework parses the request before calling the function and would answer 500 for an event it
     cannot read (a body nested too deep for JSON, say); the emulator retries a 400 too, then dead-letters it.
-    Flask serves the SDK's entry points, so they get it; `enrich_ticket` is served by functions-framework's ASGI
-    server, which answers 400 itself to an event it cannot read and `_malformed`'s 400 to one the function refuses.
+    Flask serves the SDK's entry points, so they get it. `enrich_ticket` is served by functions-framework's ASGI
+    server, which answers an event it cannot read with its own 400 (not counted as `malformed`: the function never
+    sees it), and one the function refuses with `eventloop.malformed`.
     """
     if isinstance(error, UnreadableCloudEvent):  # (the entry points count the MalformedEvents they raise)
         metrics.EVENTS.labels("malformed").inc()
-    return jsonify({"error": f"Malformed CloudEvent: {str(error)[:_MAX_ERROR_CHARS]}"}), 400
+    return jsonify(eventloop.malformed_body(error)), 400
 
 
 @functions_framework.aio.cloud_event

@@ -80,7 +80,11 @@ def threads(environ) -> int:
 
 
 def malformed(error: Exception) -> HTTPException:
-    """The 400 of an event the function refuses: `{"error": "Malformed CloudEvent: ..."}`, as main.py's Flask
-    error handler answers it for the SDK's entry points."""
-    body = {"error": f"Malformed CloudEvent: {str(error)[:_MAX_ERROR_CHARS]}"}
-    return HTTPException(400, detail=json.dumps(body), headers={"Content-Type": "application/json"})
+    """The 400 of an event the function refuses, with `malformed_body`, as main.py's Flask error handler
+    answers it for the SDK's entry points."""
+    return HTTPException(400, detail=json.dumps(malformed_body(error)), headers={"Content-Type": "application/json"})
+
+
+def malformed_body(error: Exception) -> dict:
+    """`{"error": "Malformed CloudEvent: <the reason>"}`, the reason cut at 300 characters."""
+    return {"error": f"Malformed CloudEvent: {str(error)[:_MAX_ERROR_CHARS]}"}

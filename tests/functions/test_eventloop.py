@@ -75,3 +75,26 @@ def test_write_backs_are_answered_while_every_thread_waits_on_the_database():
     finally:
         silent.close()
         function.stop()
+
+
+def test_events_no_retry_can_fix_are_answered_400_on_the_event_loop():
+    env = {"FIREBASE_DATABASE_EMULATOR_HOST": "127.0.0.1:9", "GCLOUD_PROJECT": "demo-tickets",
+           "HELPDESK_URL": "http://127.0.0.1:9", "MODEL_DIR": str(MODEL_DIR), "METRICS_PORT": "0"}
+    function = serve_function(MAIN, "enrich_ticket", env)
+    try:
+        url = function.url + "/"
+        headers, _ = event_request(1)
+        # Data that is not an object: the function refuses it, as the Flask entry points do.
+        refused = requests.post(url, data=b"[1, 2]", headers=headers, timeout=30)
+        assert refused.status_code == 400 and refused.headers["Content-Type"] == "application/json"
+        assert refused.json()["error"].startswith("Malformed CloudEvent: "), refused.text
+        # No ce-id: functions-framework cannot read it as a CloudEvent and refuses it before the function.
+        unreadable = requests.post(url, data=b"{}", headers={k: v for k, v in headers.items() if k != "ce-id"},
+                                   timeout=30)
+        assert unreadable.status_code == 400 and "MissingRequiredFields" in unreadable.text, unreadable.text
+        text = requests.get(metrics_url(function), timeout=10).text
+        assert 'enrich_events_total{outcome="malformed"} 1.0' in text
+        headers, body = event_request(2)  # and it goes on serving
+        assert requests.post(url, data=body, headers=headers, timeout=30).status_code == 200
+    finally:
+        function.stop()
