@@ -16,6 +16,9 @@ from emulator.store import ADMIN, Auth
 
 ADMIN_TOKEN = "owner"
 UNAUTHENTICATED = Auth(kind="unauthenticated")
+# Where a request keeps its Auth once worked out. aiohttp 3.14 warns (NotAppKeyWarning) on a plain string key;
+# the releases before it have no RequestKey and take the string.
+_AUTH_KEY = web.RequestKey("auth_obj", Auth) if hasattr(web, "RequestKey") else "auth_obj"
 
 
 def identify(request: web.Request) -> Auth:
@@ -25,8 +28,8 @@ def identify(request: web.Request) -> Auth:
       PermissionDenied: an `auth` token that is not a decodable JWT, or an
         `auth_variable_override` from someone other than the admin.
     """
-    if "auth_obj" in request:
-        return request["auth_obj"]
+    if _AUTH_KEY in request:
+        return request[_AUTH_KEY]
     header = request.headers.get("Authorization", "")
     bearer = header[7:].strip() if header.lower().startswith("bearer ") else None
     token = bearer or request.query.get("access_token")
@@ -39,7 +42,7 @@ def identify(request: web.Request) -> Auth:
         auth = _end_user(request.query.get("auth") or token)
     else:
         auth = UNAUTHENTICATED
-    request["auth_obj"] = auth
+    request[_AUTH_KEY] = auth
     return auth
 
 
