@@ -34,7 +34,9 @@ class PushIdGenerator:
                 if not self._increment():
                     now += 1  # 64**12 ids in one millisecond: borrow the next millisecond
             else:
-                self._last_random = [secrets.randbelow(64) for _ in range(_RANDOM_CHARS)]
+                # 72 random bits drawn at once, six to a character: one read of the system's source, not twelve.
+                bits = secrets.randbits(6 * _RANDOM_CHARS)
+                self._last_random = [(bits >> (6 * i)) & 63 for i in range(_RANDOM_CHARS)]
             self._last_ms = now
             stamp, ms = [], now
             for _ in range(_TIME_CHARS):

@@ -87,6 +87,18 @@ def test_push_ids_strictly_increase(clock_values):
     assert all(len(i) == 20 and set(i) <= set(PUSH_CHARS) for i in ids)
 
 
+def test_push_ids_random_characters_are_uniform_in_every_position():
+    # Each of the 12 characters is six bits of one draw: every position takes every value, none favoured.
+    ticks = iter(range(1000, 5000))
+    gen = PushIdGenerator(clock=lambda: next(ticks))
+    ids = [gen.next_id() for _ in range(4000)]
+    for position in range(8, 20):
+        counts = {ch: 0 for ch in PUSH_CHARS}
+        for i in ids:
+            counts[i[position]] += 1
+        assert min(counts.values()) >= 15 and max(counts.values()) <= 120, (position, counts)  # 62.5 expected
+
+
 def test_push_id_encodes_the_timestamp():
     gen = PushIdGenerator(clock=lambda: 1_700_000_000_000)
     stamp = gen.next_id()[:8]
@@ -129,3 +141,4 @@ def test_a_write_whose_request_is_cancelled_still_commits_and_strands_no_other_w
     reopened = Database(Journal(tmp_path))
     reopened.load()
     assert reopened.roots["ns"] == {"warm": 0, "a": 0, "b": 1, "c": 2, "d": 3}
+
