@@ -86,6 +86,9 @@ class Database:
         self._pending: list[tuple[Change | None, Record, asyncio.Future | None]] = []
         self._flushing = False
         self._settled: asyncio.Event | None = None
+        # Writes applied in memory and not yet durable, counted by where they write: (ns, first key, second key)
+        # for a set two or more keys deep, (ns,) for a shallower one. A read elsewhere need not wait for them.
+        self._undurable: dict[tuple, int] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._since_snapshot = 0
 
@@ -108,6 +111,23 @@ class Database:
     def get(self, ns: str, path: tuple[str, ...]):
         """The stored node at `path` (may include writes not yet durable: see `settle`)."""
         return tree.get(self.roots.get(ns), path)
+
+    def durable_at(self, ns: str, path: tuple[str, ...]) -> bool:
+        """True when nothing at, above or below `path` waits to be durable, so what `get` answers there is
+        durable now. Known only for paths two or more keys deep (one ticket, not all of them): a shallower path
+        answers True only when nothing of `ns` waits."""
+        if len(path) < 2:
+            return not any(key[0] == ns for key in self._undurable)
+        return (ns,) not in self._undurable and (ns, path[0], path[1]) not in self._undurable
+
+    def _count_undurable(self, change: "Change", step: int) -> None:
+        for path, _ in change.sets:
+            key = (change.ns, path[0], path[1]) if len(path) >= 2 else (change.ns,)
+            left = self._undurable.get(key, 0) + step
+            if left:
+                self._undurable[key] = left
+            else:
+                del self._undurable[key]
 
     async def settle(self) -> None:
         """Wait until every write applied so far is durable (or rolled back)."""
@@ -183,6 +203,7 @@ class Database:
         payload = values.dumps([[list(p), v] for p, v in resolved])
         change.done = asyncio.get_running_loop().create_future()
         self._enqueue(change, Record("write", ns, change.seq, payload, outbox))
+        self._count_undurable(change, +1)
         self._since_snapshot += 1
         if self._since_snapshot >= SNAPSHOT_EVERY:
             self.snapshot()
@@ -230,6 +251,7 @@ class Database:
                 self._durable_seq = max([self._durable_seq] + [c.seq for c, _, _ in batch if c is not None])
                 for change, _, fut in batch:
                     if change is not None:
+                        self._count_undurable(change, -1)
                         self._announce(change)
                         if not change.done.done():  # its request may be gone (client disconnected)
                             change.done.set_result(None)
@@ -256,6 +278,7 @@ class Database:
         """Undo every applied-but-not-durable write, newest first, and fail its request."""
         for change, _, fut in reversed(entries):
             if change is not None:
+                self._count_undurable(change, -1)
                 root = self.roots.get(change.ns)
                 for path, old in reversed(change.undo):
                     root, _ = tree.set_at(root, path, old)

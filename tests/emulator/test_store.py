@@ -142,3 +142,48 @@ def test_a_write_whose_request_is_cancelled_still_commits_and_strands_no_other_w
     reopened.load()
     assert reopened.roots["ns"] == {"warm": 0, "a": 0, "b": 1, "c": 2, "d": 3}
 
+
+class GatedJournal(FlakyJournal):
+    """A real SQLite journal whose commits wait until the test opens the gate (and can fail, as FlakyJournal)."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        import threading
+        self.gate = threading.Event()
+
+    def commit(self, records):
+        self.gate.wait(5)
+        super().commit(records)
+
+
+def test_a_read_knows_which_locations_wait_for_a_commit(tmp_path):
+    # A read of one ticket must not wait for the commit of another (at 200 tickets/s one is always in flight),
+    # and must wait for its own: durable_at says which.
+    async def scenario():
+        db = Database(GatedJournal(tmp_path))
+        db.journal.gate.set()
+        await db.write("ns", "put", ("tickets", "a"), [(("tickets", "a"), {"s": 1})])
+        db.journal.gate.clear()
+        held = asyncio.ensure_future(db.write("ns", "patch", ("tickets", "a"),
+                                              [(("tickets", "a", "e"), 1), (("tickets", "a", "f"), 2)]))
+        await asyncio.sleep(0.05)
+        assert not held.done()
+        assert not db.durable_at("ns", ("tickets", "a"))  # the location written
+        assert not db.durable_at("ns", ("tickets", "a", "s"))  # below it, in the same ticket
+        assert not db.durable_at("ns", ("tickets",)) and not db.durable_at("ns", ())  # above it
+        assert db.durable_at("ns", ("tickets", "b")) and db.durable_at("ns", ("users", "a"))  # elsewhere
+        assert db.durable_at("other", ()) and db.durable_at("other", ("tickets", "a"))  # another namespace
+        root = asyncio.ensure_future(db.write("ns", "put", ("k",), [(("k",), 1)]))  # one key deep: every
+        await asyncio.sleep(0.05)
+        assert not db.durable_at("ns", ("tickets", "b"))  # read of the namespace waits, as it may hold it
+        db.journal.gate.set()
+        await asyncio.gather(held, root)
+        assert db.durable_at("ns", ("tickets", "a")) and db.durable_at("ns", ())
+        db.journal.fail = True  # a failed commit: rolled back, nothing left waiting
+        with pytest.raises(StorageUnavailable):
+            await db.write("ns", "put", ("tickets", "c"), [(("tickets", "c"), 1)])
+        assert db.durable_at("ns", ("tickets", "c")) and db.durable_at("ns", ()) and db._undurable == {}
+        db.journal.fail = False
+        await db.close()
+
+    run(scenario())
