@@ -256,8 +256,7 @@ class Connection:
             self.api.registry.remove(old)
             old.close()
         listen = wire.WireListen(self, self.ns, path, query, self.auth, qobj, req.get("t"))
-        if not self.db.durable_at(self.ns, path):  # what it may contain waits for a commit
-            await self.db.settle()
+        await self.db.settle(self.ns, path)
         if query is None:
             node = self.db.get(self.ns, path)
             self.push(wire.push_text("d", path, wire.dumps(node)))
@@ -288,8 +287,7 @@ class Connection:
         _check_key_bounds(query)
         if not self.api.access.can_read(self.ns, path, self.auth, query):
             raise PermissionDenied(PERMISSION_DENIED)
-        if not self.db.durable_at(self.ns, path):  # what it may contain waits for a commit
-            await self.db.settle()
+        await self.db.settle(self.ns, path)
         if query is None:
             text = wire.dumps(self.db.get(self.ns, path))
         else:

@@ -103,9 +103,7 @@ class RestApi:
         while True:
             seq = self.db._seq
             text = render(ns, path)
-            if self.db.durable_at(ns, path):  # nothing there waits for a commit (one ticket, most of the time)
-                return text
-            await self.db.settle()
+            await self.db.settle(ns, path)
             if self.db._seq >= seq:
                 return text
 
@@ -154,8 +152,7 @@ class RestApi:
         resp = web.StreamResponse(headers={**CORS_HEADERS, "Content-Type": "text/event-stream; charset=utf-8",
                                            "Cache-Control": "no-cache", "Connection": "keep-alive"})
         await resp.prepare(request)
-        if not self.db.durable_at(ns, path):  # what it may contain waits for a commit
-            await self.db.settle()
+        await self.db.settle(ns, path)
         if query is None:  # no await between reading and registering
             initial, _ = render(ns, path)
         else:

@@ -129,8 +129,11 @@ class Database:
             else:
                 del self._undurable[key]
 
-    async def settle(self) -> None:
-        """Wait until every write applied so far is durable (or rolled back)."""
+    async def settle(self, ns: str | None = None, path: tuple[str, ...] | None = None) -> None:
+        """Wait until every write applied so far is durable (or rolled back); with a location (`ns`, `path`), only
+        if one of them touches what a read there answers (`durable_at`)."""
+        if ns is not None and path is not None and self.durable_at(ns, path):
+            return
         target = self._seq
         while self._durable_seq < target and self._pending_or_flushing():
             if self._settled is None:

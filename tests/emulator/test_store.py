@@ -1,6 +1,7 @@
 """The store in-process: commit, rollback when the journal fails, snapshots, replay, push ids."""
 
 import asyncio
+import threading
 
 import pytest
 
@@ -148,7 +149,6 @@ class GatedJournal(FlakyJournal):
 
     def __init__(self, path):
         super().__init__(path)
-        import threading
         self.gate = threading.Event()
 
     def commit(self, records):
@@ -173,9 +173,10 @@ def test_a_read_knows_which_locations_wait_for_a_commit(tmp_path):
         assert not db.durable_at("ns", ("tickets",)) and not db.durable_at("ns", ())  # above it
         assert db.durable_at("ns", ("tickets", "b")) and db.durable_at("ns", ("users", "a"))  # elsewhere
         assert db.durable_at("other", ()) and db.durable_at("other", ("tickets", "a"))  # another namespace
-        root = asyncio.ensure_future(db.write("ns", "put", ("k",), [(("k",), 1)]))  # one key deep: every
+        # A write one key deep may change any location of its namespace: every read there waits for it.
+        root = asyncio.ensure_future(db.write("ns", "put", ("k",), [(("k",), 1)]))
         await asyncio.sleep(0.05)
-        assert not db.durable_at("ns", ("tickets", "b"))  # read of the namespace waits, as it may hold it
+        assert not db.durable_at("ns", ("tickets", "b"))
         db.journal.gate.set()
         await asyncio.gather(held, root)
         assert db.durable_at("ns", ("tickets", "a")) and db.durable_at("ns", ())
