@@ -920,46 +920,71 @@ def _text_only(x: sp.csr_matrix, n_text: int) -> sp.csr_matrix:
 def _cv_resolution_models(dense, x, y, closed, w, times, ridge, params: TrainParams) -> dict:
     """Log-MAE of the training median, the ridge and the median trees on the same folds over
     the training rows (time-aware when all are timed), measured on the resolved ones (the
-    others' targets are imputed). In each fold the ridge is refitted on the fold's rows and
-    its outputs for the validated rows feed the trees, which learnt from out-of-fold
-    outputs, as at serving. As at serving, the ridge and the trees are recentred (the median
-    residual) on resolved validated rows, every other one, and scored on the rest; each is
-    also scored on the same rows as it is, not recentred (``<model>_not_recentred``), so
-    that recentring is chosen by these folds too. The median is not recentred, as it is not
-    at serving."""
+    others' targets are imputed). In each fold the ridge's outputs for the validated rows feed
+    the trees, which learnt from out-of-fold outputs, as at serving.
+
+    Each fold is a small copy of training: as the head is fitted on the training rows and
+    recentred by its median residual on the validation rows, which it did not learn from and
+    which are not the rows it will be scored on, so each model here is fitted on the fold's
+    rows but a held share of them (``params.val_share``: the newest, for time folds, else a
+    seeded share), recentred by its median residual on the held rows that are resolved, and
+    scored on every resolved row of the fold's validation block, recentred and not
+    (``<model>_not_recentred``), so that recentring is chosen by these folds too. (Until
+    2026-12-06 the offset came from every other row of the scored block itself: in a block
+    that shares a level the model missed, that half tells the other half's level, which a
+    validation slice taken before the test rows cannot; it kept recentring where gitbugs' test
+    rows were better without it.) The median is not recentred, as it is not at serving."""
     pick = subsample(len(y), _CV_MAX_GBM_ROWS, params.seed)
-    folds, _ = cv_folds([times[i] for i in pick], None, params.seed)
+    picked_times = [times[i] for i in pick]
+    folds, method = cv_folds(picked_times, None, params.seed)
     imputed = not closed.all()
     models = ["ridge", "gbm"] + (["ridge_resolved"] if imputed else [])
     totals = {"median": 0.0, **{m: 0.0 for m in models}, **{f"{m}_not_recentred": 0.0 for m in models}}
     counted = 0
     with threadpool_limits(1, "openmp"):
-        for fit_idx, val_idx in folds:
-            fit, val = pick[fit_idx], pick[val_idx]
-            val = val[closed[val]]
-            if len(val) < 2:
+        for k, (fit_idx, val_idx) in enumerate(folds):
+            learn_idx, held_idx = _held_share(fit_idx, picked_times, method, params.val_share,
+                                              params.seed + k)
+            learn, held, val = pick[learn_idx], pick[held_idx], pick[val_idx]
+            held, val = held[closed[held]], val[closed[val]]
+            if len(val) < 2 or not len(held) or not closed[learn].any():
                 continue
             counted += 1
-            calib = np.arange(len(val)) % 2 == 0
-            scored = val[~calib]
+            both = np.concatenate([held, val])
 
             def add(name, predicted):
-                offset = float(np.median(y[val][calib] - predicted[calib]))
-                totals[name] += float(np.mean(np.abs(y[scored] - predicted[~calib] - offset)))
-                totals[f"{name}_not_recentred"] += float(np.mean(np.abs(y[scored] - predicted[~calib])))
-            totals["median"] += float(np.mean(np.abs(y[scored] - np.median(y[fit][closed[fit]]))))
-            mu_val = ridge().fit(x[fit], y[fit], sample_weight=_w(w, fit)).predict(x[val])
-            add("ridge", mu_val)
+                offset = float(np.median(y[held] - predicted[:len(held)]))
+                predicted = predicted[len(held):]
+                totals[name] += float(np.mean(np.abs(y[val] - predicted - offset)))
+                totals[f"{name}_not_recentred"] += float(np.mean(np.abs(y[val] - predicted)))
+            totals["median"] += float(np.mean(np.abs(y[val] - np.median(y[learn][closed[learn]]))))
+            mu_both = ridge().fit(x[learn], y[learn], sample_weight=_w(w, learn)).predict(x[both])
+            add("ridge", mu_both)
             if imputed:
-                resolved = fit[closed[fit]]
+                resolved = learn[closed[learn]]
                 add("ridge_resolved", ridge().fit(
-                    x[resolved], y[resolved], sample_weight=_w(w, resolved)).predict(x[val]))
-            dense_val = dense[val].copy()
-            dense_val[:, -2] = mu_val  # The second-last column is the ridge's centre.
-            trees = _gbm("absolute_error", None, params).fit(dense[fit], y[fit],
-                                                             sample_weight=_w(w, fit))
-            add("gbm", trees.predict(dense_val))
+                    x[resolved], y[resolved], sample_weight=_w(w, resolved)).predict(x[both]))
+            dense_both = dense[both].copy()
+            dense_both[:, -2] = mu_both  # The second-last column is the ridge's centre.
+            trees = _gbm("absolute_error", None, params).fit(dense[learn], y[learn],
+                                                             sample_weight=_w(w, learn))
+            add("gbm", trees.predict(dense_both))
     return {k: round(v / max(counted, 1), 4) for k, v in totals.items()}
+
+
+def _held_share(fit_idx: np.ndarray, times: list, method: str, share: float,
+                seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A fold's fitted rows split as training splits the training file: (the rows to learn
+    from, the held rows to recentre on), the held ones being ``share`` of them (at least one):
+    the newest for time folds, a seeded draw otherwise."""
+    n_held = min(max(int(round(share * len(fit_idx))), 1), len(fit_idx) - 1)
+    if method == "time":
+        ordered = np.array(sorted(fit_idx, key=lambda i: (times[i], i)), dtype=int)
+        learn, held = ordered[:len(ordered) - n_held], ordered[len(ordered) - n_held:]
+    else:
+        held = np.random.default_rng(seed).choice(fit_idx, n_held, replace=False)
+        learn = np.setdiff1d(fit_idx, held)
+    return np.sort(learn), np.sort(held)
 
 
 def _gbm(loss: str, quantile: float | None, params: TrainParams):

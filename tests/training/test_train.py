@@ -233,3 +233,38 @@ def test_each_models_recentring_and_the_shipped_offset_follow_its_own_folds(demo
     # Whichever way it went, the choice for every model follows its own folds.
     for name, chose in head["search"]["recentre"].items():
         assert chose == (scores[name] < scores[f"{name}_not_recentred"]), (name, scores)
+
+
+def test_recentring_is_left_out_when_the_rows_before_a_block_do_not_tell_its_level(demo_file):
+    """The folds recentre as serving does: by rows the model did not learn from, taken before the scored ones.
+
+    The newest tenth of every fold's training rows is slow and the block after it mostly quick (a level that comes
+    and goes, which neither text nor fields tell). Recentred on half of the scored block itself, as the folds did
+    until 2026-12-06, each block would tell its own level and recentring would look as if it paid; recentred on
+    the newest rows before the block, as serving recentres on the validation slice before new tickets, it costs.
+    """
+    resolved = _resolved_by_time(demo_file)[:600]
+    # The last 30% of each block of 120 (the time folds' blocks over 480 training rows) takes 20 times longer.
+    blocky = [replace(e, hours=e.hours * (20.0 if i % 120 >= 84 else 1.0)) for i, e in enumerate(resolved)]
+    _, params = fit_heads(blocky[:480], blocky[480:], TrainParams(), lambda s: None)
+    head = params["resolution"]
+    scores = head["search"]["cv_log_mae"]
+    assert head["search"]["recentre"] and not any(head["search"]["recentre"].values()), scores
+    for name in head["search"]["recentre"]:
+        assert scores[name] > scores[f"{name}_not_recentred"], (name, scores)
+    assert head["centre_offset"] == 0.0
+
+
+def test_the_folds_recentre_on_a_held_share_of_their_training_rows():
+    """The newest share for time folds, a seeded draw otherwise; never a row of the scored block."""
+    fit_idx = np.array([0, 1, 2, 3, 5, 6, 7, 8, 9, 10])
+    times = [float(t) for t in (9, 8, 7, 6, 0, 5, 4, 3, 2, 1, 0)]
+    learn, held = train_module._held_share(fit_idx, times, "time", 0.2, 7)
+    assert held.tolist() == [0, 1] and learn.tolist() == [2, 3, 5, 6, 7, 8, 9, 10]
+    learn, held = train_module._held_share(fit_idx, [None] * 11, "random", 0.3, 7)
+    again = train_module._held_share(fit_idx, [None] * 11, "random", 0.3, 7)[1]
+    assert len(held) == 3 and held.tolist() == again.tolist()
+    assert sorted(learn.tolist() + held.tolist()) == fit_idx.tolist() and 4 not in held
+    # At least one row is held, and at least one left to learn from.
+    assert len(train_module._held_share(fit_idx, times, "time", 0.0, 7)[1]) == 1
+    assert len(train_module._held_share(np.array([3, 4]), times, "time", 0.9, 7)[0]) == 1
