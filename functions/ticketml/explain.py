@@ -12,8 +12,8 @@ contribution of a feature is exact and cheap; only a row's non-zero features are
     leaf value to the split's column (Saabas' path attribution, children weighted equally as
     bundles do not store node counts). The two text columns (the ridge centre and spread)
     hand their share on to the words and fields that made them, in proportion.
-  * VADER's scores, a sentiment input, are handed on to the words VADER scored, in
-    proportion to their valence; a lexicon-only sentiment head is explained by those words.
+  * VADER's scores, a sentiment input, are handed on to the words VADER scored (in the opening
+    it reads, ``lexicon.scored_text``), in proportion to their valence; a lexicon-only sentiment head is explained by those words.
 Features become what a person recognises: a word n-gram splits between its words; a
 character n-gram goes to the words of the ticket it occurs in; a field is shown as
 ``name=value`` ("impact=4", "seniority=3"). To stay cheap, only the ``_CANDIDATES`` largest
@@ -235,11 +235,12 @@ class _Words:
     """The words of one ticket's masked text (placeholders left out), lower-cased."""
 
     def __init__(self, text: str):
+        self._original = text
         text = _PLACEHOLDERS.sub(" ", text).lower()
         self.text = text
         self.tokens = set(_TOKENS.findall(text))
         self.chunks: dict[str, str] = {}  # whitespace-separated piece -> its word
-        for chunk in text.split():
+        for chunk in dict.fromkeys(text.split()):  # each distinct piece once (a pasted log repeats many)
             word = _EDGE_PUNCTUATION.sub("", chunk)
             if word:
                 self.chunks[chunk] = word
@@ -258,9 +259,15 @@ class _Words:
             self._owners[gram] = owners
         return owners
 
+    def scored(self) -> list[str]:
+        """The words VADER reads (those of ``lexicon.scored_text``, the text's opening), sorted."""
+        prefix = lexicon.scored_text(self._original)
+        words = self if len(prefix) == len(self._original) else _Words(prefix)
+        return sorted(set(words.chunks.values()) | words.tokens)
+
     def by_valence(self, total: float) -> dict:
         """``total`` shared among the words VADER scores, by |valence|."""
-        valences = lexicon.valences(sorted(set(self.chunks.values()) | self.tokens))
+        valences = lexicon.valences(self.scored())
         scale = sum(abs(v) for v in valences.values())
         if not scale or not total:
             return {}
@@ -355,7 +362,7 @@ def _lexicon_only(label: str, words: _Words) -> list[dict]:
     if label == "neutral":
         return []
     sign = 1.0 if label == "positive" else -1.0
-    valences = lexicon.valences(sorted(set(words.chunks.values()) | words.tokens))
+    valences = lexicon.valences(words.scored())
     return _top({(w, "word"): sign * v for w, v in valences.items()}, positive=True)
 
 

@@ -100,3 +100,16 @@ def test_stored_explanations_are_one_json_text_per_head_and_read_back(shipped_bu
     assert explain.loaded({"priority": "not json", "sentiment": "[1, [\"a\"], [\"w\", \"word\", 0.5]]",
                            "resolution": 7}) == {"sentiment": [{"feature": "w", "kind": "word", "weight": 0.5}]}
     assert explain.loaded(None) == {} and explain.loaded("[]") == {}
+
+
+def test_vaders_share_goes_to_words_it_read():
+    from ticketml import lexicon
+    from ticketml.explain import _Words
+
+    filler = " ".join(["server"] * lexicon.MAX_WORDS)
+    words = _Words(f"Great support, thanks! {filler} terrible awful")
+    assert "great" in words.scored() and "terrible" not in words.scored()  # past the opening VADER reads
+    shares = words.by_valence(-1.0)
+    assert {w for w, _ in shares} >= {"great"} and not {"terrible", "awful"} & {w for w, _ in shares}
+    short = _Words("Great support, but the app is terrible")
+    assert {"great", "terrible"} <= set(short.scored())

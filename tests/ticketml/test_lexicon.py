@@ -1,5 +1,6 @@
 """The VADER fallback: shipped with its lexicon, sensible on everyday complaints and thanks."""
 
+import numpy as np
 import pytest
 
 from ticketml import lexicon
@@ -41,3 +42,28 @@ def test_features_are_four_scores_per_text():
     features = lexicon.features(["Great, thanks!", "", "awful"])
     assert features.shape == (3, len(lexicon.FEATURE_NAMES))
     assert features[0, 3] > 0 > features[2, 3] and features[1, 3] == 0
+
+
+def test_vader_reads_the_first_hundred_words_as_written():
+    words = [f"w{i}" for i in range(250)]
+    text = "  ".join(words[:50]) + "\n\n" + "\t".join(words[50:])
+    prefix = lexicon.scored_text(text)
+    assert prefix.split() == words[:lexicon.MAX_WORDS]
+    assert text.startswith(prefix)  # its whitespace kept, cut right after the last word read
+    short = "Thanks a lot,\n  really appreciate it!"
+    assert lexicon.scored_text(short) == short  # a shorter text is read whole
+    exactly = " ".join(words[:lexicon.MAX_WORDS]) + "  "
+    assert lexicon.scored_text(exactly) == exactly.rstrip()
+
+
+def test_a_long_ticket_is_scored_by_its_opening():
+    # VADER's own cost grows with the square of the words: a 5,000-character ticket must not cost
+    # what reading it whole would (see scored_text). Its opening carries the tone.
+    opening = "This is unacceptable, I am extremely frustrated: checkout fails for every customer. "
+    log = "INFO request handled in 12 ms by worker 3 for tenant 42 " * 80
+    text = (opening + log)[:5000]
+    assert len(text.split()) > 4 * lexicon.MAX_WORDS
+    np.testing.assert_array_equal(lexicon.features([text]), lexicon.features([lexicon.scored_text(text)]))
+    assert lexicon.label(text) == "negative"
+    late = log + " This is unacceptable, terrible, awful!"  # a complaint after the opening is not read
+    assert lexicon.score(late) == lexicon.score(log)
