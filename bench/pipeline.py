@@ -19,6 +19,7 @@ total, as it takes its share of the same cores.
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import shutil
@@ -48,12 +49,39 @@ VARIANTS = {"model": ROOT / "functions" / "main.py", "noop": ROOT / "bench" / "n
 STAGES = ("delivery", "read", "predict", "write_back", "helpdesk", "handler")
 
 
-def ticket(i: int) -> dict:
+# `--text real`: descriptions as long as real helpdesk e-mails. Endava's support tickets (../shared/datasets) have
+# bodies of 131 characters at the median, 596 at p90 and 1,946 at p99: a log-normal through the first two, cut at
+# the rules' 5,000. The short default is one sentence of about 50.
+TEXTS = ("short", "real")
+REAL_MEDIAN_CHARS, REAL_P90_CHARS, MAX_CHARS = 131, 596, 5000
+SENTENCES = (
+    "Production is down for all users, please help now.", "A small question about an invoice line, no rush.",
+    "Pages take thirty seconds to load since the update.", "We restarted the service twice and cleared the cache.",
+    "The error says: connection reset by peer (code 104) after about a minute.",
+    "This is the third time this week and our customers are getting really frustrated.",
+    "Attached are the logs from this morning; the first failure is at 09:14.",
+    "Thanks for the quick answer last time, it helped a lot.", "Could you tell us when a fix will be ready?",
+    "INFO worker-3 request handled in 1240 ms, status 502, upstream timeout.",
+    "Our finance team cannot export the monthly report as CSV any more.",
+    "I am not sure whether this is a bug or a setting on our side.")
+
+
+def real_description(rnd: random.Random) -> str:
+    """Sentences up to the length of a real helpdesk e-mail, drawn from ``rnd``."""
+    sigma = (math.log(REAL_P90_CHARS) - math.log(REAL_MEDIAN_CHARS)) / 1.2816  # z of the 90th percentile
+    length = min(MAX_CHARS, max(20, int(rnd.lognormvariate(math.log(REAL_MEDIAN_CHARS), sigma))))
+    parts, size = [], 0
+    while size < length:
+        parts.append(rnd.choice(SENTENCES))
+        size += len(parts[-1]) + 1
+    return " ".join(parts)[:length].rsplit(" ", 1)[0] if size > length else " ".join(parts)
+
+
+def ticket(i: int, text: str = "short") -> dict:
     rnd = random.Random(i)
-    return {"subject": f"{rnd.choice(SUBJECTS)} #{i}",
-            "description": rnd.choice(["Production is down for all users, please help now.",
-                                       "A small question about an invoice line, no rush.",
-                                       "Pages take thirty seconds to load since the update."]),
+    subject, short = f"{rnd.choice(SUBJECTS)} #{i}", rnd.choice(SENTENCES[:3])
+    # (a real-length text from a generator of its own, so that the ticket's other fields stay the same)
+    return {"subject": subject, "description": short if text == "short" else real_description(random.Random(-1 - i)),
             "contact": {"name": "Bench User", "email": f"user{i}@example.com"},
             "category": rnd.choice(["technical", "performance", "authentication", "billing"]),
             "type": rnd.choice(["request", "issue"]), "impact": rnd.randint(0, 4),
@@ -117,7 +145,8 @@ def cpu_seconds(stack: Stack) -> dict[str, float]:
     return {name: tree_cpu_seconds(proc.proc.pid) for name, proc in stack.procs.items()}
 
 
-async def run_rate(db: str, rate: float, seconds: float, offset: int, writer: str = "rest", ns: str = "") -> dict:
+async def run_rate(db: str, rate: float, seconds: float, offset: int, writer: str = "rest", ns: str = "",
+                   text: str = "short") -> dict:
     sent: dict[str, float] = {}
     seen: dict[str, dict[str, float]] = {}
     total = int(rate * seconds)
@@ -153,7 +182,7 @@ async def run_rate(db: str, rate: float, seconds: float, offset: int, writer: st
         async def submit(i):
             t0 = time.time()
             async with session.post(f"{db}/tickets.json", params={"auth": token},
-                                    json={**ticket(offset + i), "uid": BENCH_UID}) as r:
+                                    json={**ticket(offset + i, text), "uid": BENCH_UID}) as r:
                 body = await r.json()
                 if "name" not in body:
                     raise RuntimeError(f"submit refused: {r.status} {body}")
@@ -161,7 +190,7 @@ async def run_rate(db: str, rate: float, seconds: float, offset: int, writer: st
             sent[name] = t0
 
         if writer == "jssdk":
-            await _jssdk_submit(f"{db}/?ns={ns}", rate, [ticket(offset + i) for i in range(total)], sent)
+            await _jssdk_submit(f"{db}/?ns={ns}", rate, [ticket(offset + i, text) for i in range(total)], sent)
         else:
             tasks = []
             for i in range(total):
@@ -227,7 +256,7 @@ async def _lines(content):
 
 
 def run_variant(variant: str, rates: list[float], seconds: float, model_dir: Path,
-                writer: str = "rest") -> list[dict]:
+                writer: str = "rest", text: str = "short") -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         stack = Stack(ports=Ports.free(), data_dir=Path(tmp), model_dir=model_dir,
@@ -242,9 +271,10 @@ def run_variant(variant: str, rates: list[float], seconds: float, model_dir: Pat
             for rate in rates:
                 log.take()
                 before, generator = cpu_seconds(stack), load_generator_seconds()
-                row = asyncio.run(run_rate(stack.urls["database"], rate, seconds, offset, writer, stack.namespace))
+                row = asyncio.run(run_rate(stack.urls["database"], rate, seconds, offset, writer, stack.namespace,
+                                          text))
                 after, generator = cpu_seconds(stack), load_generator_seconds() - generator
-                row = {"variant": variant, "writer": writer, **row, **breakdown(log.take())}
+                row = {"variant": variant, "writer": writer, "text": text, **row, **breakdown(log.take())}
                 tickets = max(row["forwarded"], 1)
                 row["cpu_ms_per_ticket"] = {n: round((after[n] - before[n]) / tickets * 1000, 2) for n in after}
                 row["cpu_ms_per_ticket_total"] = round(sum(row["cpu_ms_per_ticket"].values()), 1)
@@ -264,6 +294,9 @@ def main(argv=None):
     p.add_argument("--writer", default="rest", choices=WRITERS,
                    help="who writes the tickets: REST POSTs (the form's fallback, default) or the Firebase JS SDK "
                         "over the realtime protocol (needs Node and tests/jssdk's npm packages)")
+    p.add_argument("--text", default="short", choices=TEXTS,
+                   help="ticket descriptions: one short sentence (default), or as long as real helpdesk e-mails "
+                        f"(median {REAL_MEDIAN_CHARS} characters, p90 {REAL_P90_CHARS}, at most {MAX_CHARS})")
     p.add_argument("--model-dir", default=str(ROOT / "model"))
     p.add_argument("--out", default="bench/results/pipeline.json")
     args = p.parse_args(argv)
@@ -277,7 +310,7 @@ def main(argv=None):
     print(f"The data dir's disk: one fsync takes {disk['p50']} ms (p50), {disk['p99']} ms (p99); "
           f"the speed probe takes {host['speed_probe_ms']} ms")
     for variant in args.variants.split(","):
-        rows += run_variant(variant, rates, args.seconds, Path(args.model_dir), args.writer)
+        rows += run_variant(variant, rates, args.seconds, Path(args.model_dir), args.writer, args.text)
     for r in rows:
         r["cpu_split"] = ", ".join(f"{n} {v:.1f}" for n, v in r["cpu_ms_per_ticket"].items() if v >= 0.05)
     table("End to end: write -> enrichment visible on a stream, write -> helpdesk link (ms)",
@@ -301,8 +334,8 @@ def main(argv=None):
               f"highest sustained rate tried: {summary[variant]:.0f}/s")
     for r in rows:
         del r["cpu_split"]
-    save(args.out, {"benchmark": "pipeline", "writer": args.writer, "machine": host, "fsync_ms": disk, "rows": rows,
-                    "highest_sustained_rate": summary})
+    save(args.out, {"benchmark": "pipeline", "writer": args.writer, "text": args.text, "machine": host,
+                    "fsync_ms": disk, "rows": rows, "highest_sustained_rate": summary})
 
 
 if __name__ == "__main__":

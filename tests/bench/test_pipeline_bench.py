@@ -2,13 +2,14 @@
 
 import pytest
 
-from bench.pipeline import jssdk_missing
+from bench.pipeline import MAX_CHARS, REAL_MEDIAN_CHARS, REAL_P90_CHARS, jssdk_missing, ticket
 from tests.bench.conftest import run_bench
 
 
 def test_a_short_pipeline_benchmark_measures_every_stage(tmp_path):
     run, result = run_bench("bench.pipeline", "--seconds", "1", "--rates", "5", "--variants", "model,noop",
-                            out=tmp_path / "pipeline.json", timeout=240)
+                            "--text", "real", out=tmp_path / "pipeline.json", timeout=240)
+    assert result["text"] == "real"
     rows = {row["variant"]: row for row in result["rows"]}
     assert set(rows) == {"model", "noop"}
     for variant, row in rows.items():
@@ -41,3 +42,17 @@ def test_tickets_written_by_the_js_sdk_go_through_the_pipeline(tmp_path):
     assert 0 < p50 <= p99 < 30_000, row  # send times from Node's clock and arrivals on Python's: one machine
     # The finished Node writer's CPU is the load generator's: starting Node and the SDK alone takes ticks.
     assert row["load_generator_cpu_ms_per_ticket"] > 0, row
+
+
+def test_real_length_tickets_follow_real_helpdesk_mail():
+    lengths = sorted(len(ticket(i, "real")["description"]) for i in range(4000))
+    assert 0.8 * REAL_MEDIAN_CHARS <= lengths[2000] <= 1.2 * REAL_MEDIAN_CHARS
+    assert 0.8 * REAL_P90_CHARS <= lengths[3600] <= 1.2 * REAL_P90_CHARS
+    assert 1 <= lengths[0] and lengths[-1] <= MAX_CHARS  # the rules' limits
+    assert ticket(7, "real") == ticket(7, "real")  # seeded by the ticket's number
+    short = ticket(7)
+    assert short["description"] in ("Production is down for all users, please help now.",
+                                    "A small question about an invoice line, no rush.",
+                                    "Pages take thirty seconds to load since the update.")
+    assert {k: v for k, v in ticket(7, "real").items() if k != "description"} == {
+        k: v for k, v in short.items() if k != "description"}
