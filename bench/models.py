@@ -31,6 +31,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench.texts import MAX_CHARS, real_length, run_together
+
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
 RESULTS = ROOT / "bench" / "results"
@@ -168,15 +170,44 @@ def serving_cost() -> dict:
         started = time.perf_counter()
         bundle.predict(ticket)
         durations.append((time.perf_counter() - started) * 1000)
-    durations.sort()
     return {
         "version": bundle.version, "bundle_bytes": size,
         "load_s": {"median": round(statistics.median(loads), 3), "max": round(max(loads), 3)},
-        "predict_ms": {"n": len(durations), "p50": round(durations[len(durations) // 2], 3),
-                       "p99": round(durations[int(len(durations) * 0.99)], 3),
-                       "max": round(durations[-1], 3)},
+        "predict_ms": _spread(durations),
+        "predict_ms_by_text": _by_text(bundle, tickets),
         "fresh_process": _fresh_process_load(),
     }
+
+
+# Tickets as long as real ones (bench.texts): the demo tickets' own descriptions run together up to a real helpdesk
+# e-mail's length, and up to 2,000 and 5,000 characters (the rules' limit), each over this many tickets.
+TEXT_TICKETS = 500
+
+
+def _by_text(bundle, tickets: list[dict]) -> dict:
+    """One ticket's latency (ms) by description length: the demo's (about 200 characters), a real e-mail's, 2,000
+    and 5,000."""
+    pool = [t["description"] for t in tickets if t.get("description")]
+    lengths = {"demo": None, "real_mail": real_length, "2000_chars": 2000, "5000_chars": MAX_CHARS}
+    out = {}
+    for name, length in lengths.items():
+        rnd = random.Random(SEED)
+        durations = []
+        for ticket in tickets[:TEXT_TICKETS]:
+            if length is not None:
+                chars = length(rnd) if callable(length) else length
+                ticket = {**ticket, "description": run_together(pool, chars, rnd)}
+            started = time.perf_counter()
+            bundle.predict(ticket)
+            durations.append((time.perf_counter() - started) * 1000)
+        out[name] = _spread(durations)
+    return out
+
+
+def _spread(durations: list[float]) -> dict:
+    durations = sorted(durations)
+    return {"n": len(durations), "p50": round(durations[len(durations) // 2], 3),
+            "p99": round(durations[int(len(durations) * 0.99)], 3), "max": round(durations[-1], 3)}
 
 
 _FRESH_LOAD = """

@@ -19,7 +19,6 @@ total, as it takes its share of the same cores.
 import argparse
 import asyncio
 import json
-import math
 import os
 import random
 import shutil
@@ -31,6 +30,7 @@ from pathlib import Path
 import aiohttp
 
 from bench.report import fsync_ms, machine, pct, save, table, tree_cpu_seconds
+from bench.texts import MAX_CHARS, REAL_MEDIAN_CHARS, REAL_P90_CHARS, real_length, run_together
 from stack import Ports, Stack
 from stack.procs import ROOT
 from stack.tokens import user_token
@@ -49,11 +49,9 @@ VARIANTS = {"model": ROOT / "functions" / "main.py", "noop": ROOT / "bench" / "n
 STAGES = ("delivery", "read", "predict", "write_back", "helpdesk", "handler")
 
 
-# `--text real`: descriptions as long as real helpdesk e-mails. Endava's support tickets (../shared/datasets) have
-# bodies of 131 characters at the median, 596 at p90 and 1,946 at p99: a log-normal through the first two, cut at
-# the rules' 5,000. The short default is one sentence of about 50.
+# `--text real`: descriptions as long as real helpdesk e-mails (bench.texts); the short default is one sentence of
+# about 50 characters.
 TEXTS = ("short", "real")
-REAL_MEDIAN_CHARS, REAL_P90_CHARS, MAX_CHARS = 131, 596, 5000
 SENTENCES = (
     "Production is down for all users, please help now.", "A small question about an invoice line, no rush.",
     "Pages take thirty seconds to load since the update.", "We restarted the service twice and cleared the cache.",
@@ -68,13 +66,7 @@ SENTENCES = (
 
 def real_description(rnd: random.Random) -> str:
     """Sentences up to the length of a real helpdesk e-mail, drawn from ``rnd``."""
-    sigma = (math.log(REAL_P90_CHARS) - math.log(REAL_MEDIAN_CHARS)) / 1.2816  # z of the 90th percentile
-    length = min(MAX_CHARS, max(20, int(rnd.lognormvariate(math.log(REAL_MEDIAN_CHARS), sigma))))
-    parts, size = [], 0
-    while size < length:
-        parts.append(rnd.choice(SENTENCES))
-        size += len(parts[-1]) + 1
-    return " ".join(parts)[:length].rsplit(" ", 1)[0] if size > length else " ".join(parts)
+    return run_together(list(SENTENCES), real_length(rnd), rnd)
 
 
 def ticket(i: int, text: str = "short") -> dict:

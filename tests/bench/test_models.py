@@ -2,7 +2,8 @@
 
 import csv
 
-from bench.models import _table, judge, split_file
+from bench.models import ROOT, _by_text, _latency_tickets, _table, judge, split_file
+from bench.texts import MAX_CHARS, run_together
 
 
 def _write(path, rows):
@@ -62,3 +63,17 @@ def test_targets_are_judged_and_shown_in_the_table():
                                             "targets": {"resolution": verdicts}}}})
     assert "fields_gbm 1.400 [1.300, 1.500]" in table  # The best baseline: lowest error.
     assert "log_mae <=1.1 MISSED" in table and "p90_coverage 0.85-0.95 met" in table
+
+
+def test_serving_latency_is_measured_on_tickets_as_long_as_real_ones():
+    import random
+
+    from ticketml.bundle import load_bundle
+
+    tickets = _latency_tickets()[:4]
+    figures = _by_text(load_bundle(ROOT / "model"), tickets)
+    assert list(figures) == ["demo", "real_mail", "2000_chars", "5000_chars"]
+    assert all(f["n"] == 4 and 0 < f["p50"] <= f["p99"] <= f["max"] for f in figures.values()), figures
+    pool = [t["description"] for t in tickets]
+    text = run_together(pool, MAX_CHARS, random.Random(1))
+    assert MAX_CHARS - max(map(len, pool)) <= len(text) <= MAX_CHARS and not text.endswith(" ")

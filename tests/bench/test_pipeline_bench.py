@@ -2,7 +2,8 @@
 
 import pytest
 
-from bench.pipeline import MAX_CHARS, REAL_MEDIAN_CHARS, REAL_P90_CHARS, jssdk_missing, ticket
+from bench.pipeline import jssdk_missing, ticket
+from bench.texts import MAX_CHARS, REAL_MEDIAN_CHARS, REAL_P90_CHARS
 from tests.bench.conftest import run_bench
 
 
