@@ -10,6 +10,7 @@ from sklearn.preprocessing import FunctionTransformer
 from ticketml import lexicon
 from ticketml.bundle import load_bundle
 from ticketml.errors import BundleError
+from ticketml.features import model_inputs
 from training import evaluate as evaluate_module
 from training import train as train_module
 from training.data import prepare, read_records
@@ -268,3 +269,19 @@ def test_the_folds_recentre_on_a_held_share_of_their_training_rows():
     # At least one row is held, and at least one left to learn from.
     assert len(train_module._held_share(fit_idx, times, "time", 0.0, 7)[1]) == 1
     assert len(train_module._held_share(np.array([3, 4]), times, "time", 0.9, 7)[0]) == 1
+
+
+def test_the_vocabulary_is_the_baselines_below_the_cap_and_capped_from_it(demo_file):
+    examples = prepare(read_records(demo_file), NATIVE).examples[:600]
+    train, val = examples[:500], examples[500:]
+    texts, fields = model_inputs([e.ticket for e in train])
+    plain = train_module._featurise(train, val, TrainParams(), texts, fields)
+    # Below vocabulary_cap_rows: every word and character n-gram in two tickets, as the plain baselines keep.
+    assert plain.word.min_df == plain.char.min_df == 2 and plain.word.max_features is plain.char.max_features is None
+    capped_params = TrainParams(vocabulary_cap_rows=len(train) + len(val), word_max_features=300,
+                                char_max_features=400)
+    capped = train_module._featurise(train, val, capped_params, texts, fields)
+    assert capped.char.min_df == capped_params.char_min_df == 3
+    assert len(capped.word.vocabulary_) == 300 and len(capped.char.vocabulary_) == 400
+    assert len(plain.char.vocabulary_) > 400 and len(plain.word.vocabulary_) > 300
+    assert set(capped.char.vocabulary_) <= set(plain.char.vocabulary_)
