@@ -4,6 +4,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ticketml.arraymodels import TreeEnsemble
 from ticketml.explain import MAX_ITEMS, _Paths
@@ -113,3 +115,17 @@ def test_vaders_share_goes_to_words_it_read():
     assert {w for w, _ in shares} >= {"great"} and not {"terrible", "awful"} & {w for w, _ in shares}
     short = _Words("Great support, but the app is terrible")
     assert {"great", "terrible"} <= set(short.scored())
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("ab cd,.!\0é\n-")), max_size=80),
+       gram=st.text(alphabet=st.sampled_from(list("ab cd,.\0é")), min_size=1, max_size=5))
+def test_the_words_of_a_character_ngram_are_those_a_scan_finds(text, gram):
+    from ticketml.explain import _Words
+
+    words = _Words(text)
+    scanned = sorted({w for c, w in words._padded if gram in c})
+    assert words.containing(gram, "char_wb") == scanned
+    for c, _ in words._padded[:3]:  # grams that are there, from each piece's edges
+        for piece in (c[:3], c[-3:], c[1:4]):
+            assert _Words(text).containing(piece, "char_wb") == sorted({w for p, w in words._padded if piece in p})
