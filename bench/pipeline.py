@@ -52,9 +52,11 @@ STAGES = ("delivery", "read", "predict", "write_back", "helpdesk", "handler")
 # `--text real`: descriptions as long as real helpdesk e-mails (bench.texts); the short default is one sentence of
 # about 50 characters.
 TEXTS = ("short", "real")
-SENTENCES = (
-    "Production is down for all users, please help now.", "A small question about an invoice line, no rush.",
-    "Pages take thirty seconds to load since the update.", "We restarted the service twice and cleared the cache.",
+SHORT_SENTENCES = ("Production is down for all users, please help now.",
+                   "A small question about an invoice line, no rush.",
+                   "Pages take thirty seconds to load since the update.")
+SENTENCES = SHORT_SENTENCES + (
+    "We restarted the service twice and cleared the cache.",
     "The error says: connection reset by peer (code 104) after about a minute.",
     "This is the third time this week and our customers are getting really frustrated.",
     "Attached are the logs from this morning; the first failure is at 09:14.",
@@ -71,7 +73,7 @@ def real_description(rnd: random.Random) -> str:
 
 def ticket(i: int, text: str = "short") -> dict:
     rnd = random.Random(i)
-    subject, short = f"{rnd.choice(SUBJECTS)} #{i}", rnd.choice(SENTENCES[:3])
+    subject, short = f"{rnd.choice(SUBJECTS)} #{i}", rnd.choice(SHORT_SENTENCES)
     # (a real-length text from a generator of its own, so that the ticket's other fields stay the same)
     return {"subject": subject, "description": short if text == "short" else real_description(random.Random(-1 - i)),
             "contact": {"name": "Bench User", "email": f"user{i}@example.com"},

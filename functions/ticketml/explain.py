@@ -13,7 +13,8 @@ contribution of a feature is exact and cheap; only a row's non-zero features are
     bundles do not store node counts). The two text columns (the ridge centre and spread)
     hand their share on to the words and fields that made them, in proportion.
   * VADER's scores, a sentiment input, are handed on to the words VADER scored (in the opening
-    it reads, ``lexicon.scored_text``), in proportion to their valence; a lexicon-only sentiment head is explained by those words.
+    it reads, ``lexicon.scored_text``), in proportion to their valence; a lexicon-only
+    sentiment head is explained by those words.
 Features become what a person recognises: a word n-gram splits between its words; a
 character n-gram goes to the words of the ticket it occurs in; a field is shown as
 ``name=value`` ("impact=4", "seniority=3"). To stay cheap, only the ``_CANDIDATES`` largest
