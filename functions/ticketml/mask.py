@@ -13,7 +13,10 @@ PHONE = "[PHONE]"
 CARD = "[CARD]"
 SECRET = "[SECRET]"
 
-# Every repetition is bounded so that no input makes a pattern scan quadratically.
+# Every repetition is bounded so that no input makes a pattern scan quadratically. A pattern that must not follow
+# some character consumes its first character before looking back (``\d(?<![\w.-]\d)`` where it would read
+# ``(?<![\w.-])\d``): the same matches, but the engine then skips in C to where that first character occurs
+# instead of trying the look-behind at every position (a card or phone scan of 5,000 characters: 0.15 -> 0.01-0.08 ms).
 # Words that mark a URL query parameter (or a bare ``name=value``) as a credential. A
 # parameter name is split into words on ``_ . -`` and camelCase, so ``X-Amz-Signature``,
 # ``access_token`` and ``apiKey`` match while ``design`` or ``keyword`` do not.
@@ -27,20 +30,20 @@ _PHONE_DIGITS = (7, 15)  # E.164 allows at most 15 digits.
 
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,31}://)([^\s/:@]{1,256}):([^\s/@]{1,256})@")
 _PARAM = re.compile(r"(?:(?<=[?&;])|(?<![^\s,(\"'<]))([A-Za-z][\w.-]{0,63})=([^\s&#\"'<>]+)")
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/-]{12,}=*")
+_BEARER = re.compile(r"(?i)(b(?<!\wb)(?:earer|asic))\s+[A-Za-z0-9._~+/-]{12,}=*")
 _EMAIL = re.compile(
     r"(?i)(?<![\w.%+-])[a-z0-9._%+-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){0,8}\.[a-z]{2,24}\b"
 )
-_CARD = re.compile(r"(?<![\w.,/-])\d(?:[ -]?\d){12,18}(?![\w.,/-]?\d)")
+_CARD = re.compile(r"\d(?<![\w.,/-]\d)(?:[ -]?\d){12,18}(?![\w.,/-]?\d)")
 _PHONE_PATTERNS = (
     # International: +CC then groups, optionally with an (area) part.
-    re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){2,5}(?![\w.-]?\d)"),
+    re.compile(r"\+(?<![\w+]\+)\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){2,5}(?![\w.-]?\d)"),
     # (555) 123-4567 / (030) 1234567
-    re.compile(r"(?<![\w)])\(\d{2,5}\)[ .-]?\d{3,4}[ .-]?\d{3,4}(?![\w.-]?\d)"),
+    re.compile(r"\((?<![\w)]\()\d{2,5}\)[ .-]?\d{3,4}[ .-]?\d{3,4}(?![\w.-]?\d)"),
     # 555-123-4567 / 555.123.4567 / 555 123 4567 (North American grouping only).
-    re.compile(r"(?<![\w.-])\d{3}([-. ])\d{3}\1\d{4}(?![\w.-]?\d)"),
+    re.compile(r"\d(?<![\w.-]\d)\d{2}([-. ])\d{3}\1\d{4}(?![\w.-]?\d)"),
     # National numbers with a trunk zero: 030 12345678, 0171-1234567, 020 7946 0018.
-    re.compile(r"(?<![\w.-])0\d{1,4}[ /-]\d{3,8}(?:[ -]\d{2,4})?(?![\w.-]?\d)"),
+    re.compile(r"0(?<![\w.-]0)\d{1,4}[ /-]\d{3,8}(?:[ -]\d{2,4})?(?![\w.-]?\d)"),
 )
 # Every card and phone pattern (the cued one included) needs seven or more digits, each at most 24 of these
 # separators from the next; most texts with digits (versions, order numbers, dates) have no such run.
@@ -51,9 +54,10 @@ _FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u212a": "k", "\u017f": "s
 _BEARER_WORDS = ("bearer", "basic")
 _CUE_WORDS = ("phone", "tel", "mobile", "cell", "fax", "whatsapp", "call", "reach", "text")
 # Any digit run after an explicit cue ("call me at 5551234567", "tel: 12 34 56 78").
+# (The cues' first letters come first, so that the scan skips to them: ``p(?<!\wp)hone`` is ``\bphone``.)
 _PHONE_CUED = re.compile(
-    r"(?i)\b((?:phone|tel|telephone|mobile|cell|fax|whatsapp|(?:call|reach|text) me (?:at|on))"
-    r"[:.]?\s*)(\+?\d[\d ().-]{5,24}\d)(?![\w.-]?\d)"
+    r"(?i)([cfmprtw](?<!\w[cfmprtw])(?:(?<=p)hone|(?<=t)el(?:ephone)?|(?<=m)obile|(?<=c)ell|(?<=f)ax|(?<=w)hatsapp"
+    r"|(?:(?<=c)all|(?<=r)each|(?<=t)ext) me (?:at|on))[:.]?\s*)(\+?\d[\d ().-]{5,24}\d)(?![\w.-]?\d)"
 )
 
 

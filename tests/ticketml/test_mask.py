@@ -1,5 +1,6 @@
 """Masking removes each kind of personal data and leaves ordinary ticket text alone."""
 
+import re
 import time
 
 import pytest
@@ -104,26 +105,69 @@ def test_adversarial_text_is_masked_in_linear_time(unit):
     assert time.perf_counter() - start < 0.1
 
 
+# The patterns as first written, each look-behind before the character it guards; mask_pii's own consume that
+# character first (so that the engine can skip to it), which must find the same matches.
+_PLAIN_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/-]{12,}=*")
+_PLAIN_CARD = re.compile(r"(?<![\w.,/-])\d(?:[ -]?\d){12,18}(?![\w.,/-]?\d)")
+_PLAIN_PHONES = (
+    re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){2,5}(?![\w.-]?\d)"),
+    re.compile(r"(?<![\w)])\(\d{2,5}\)[ .-]?\d{3,4}[ .-]?\d{3,4}(?![\w.-]?\d)"),
+    re.compile(r"(?<![\w.-])\d{3}([-. ])\d{3}\1\d{4}(?![\w.-]?\d)"),
+    re.compile(r"(?<![\w.-])0\d{1,4}[ /-]\d{3,8}(?:[ -]\d{2,4})?(?![\w.-]?\d)"),
+)
+
+_PLAIN_CUED = re.compile(
+    r"(?i)\b((?:phone|tel|telephone|mobile|cell|fax|whatsapp|(?:call|reach|text) me (?:at|on))"
+    r"[:.]?\s*)(\+?\d[\d ().-]{5,24}\d)(?![\w.-]?\d)"
+)
+
+
 def _unguarded(text):
-    """Every pattern applied in order, as mask_pii did before its substring guards."""
+    """Every pattern, as first written, applied in order, as mask_pii did before its substring guards."""
     from ticketml import mask as m
     if not text:
         return text
     text = m._URL_USERINFO.sub(lambda x: f"{x[1]}{x[2]}:{m.SECRET}@", text)
     text = m._PARAM.sub(m._mask_param, text)
-    text = m._BEARER.sub(lambda x: f"{x[1]} {m.SECRET}", text)
+    text = _PLAIN_BEARER.sub(lambda x: f"{x[1]} {m.SECRET}", text)
     text = m._EMAIL.sub(m.EMAIL, text)
-    text = m._CARD.sub(m._mask_card, text)
-    for pattern in m._PHONE_PATTERNS:
+    text = _PLAIN_CARD.sub(m._mask_card, text)
+    for pattern in _PLAIN_PHONES:
         text = pattern.sub(m._mask_phone, text)
-    return m._PHONE_CUED.sub(lambda x: x[1] + m._mask_phone(x, group=2), text)
+    return _PLAIN_CUED.sub(lambda x: x[1] + m._mask_phone(x, group=2), text)
+
+
+# Text where the guarded patterns' first characters and their look-behinds meet: groups of digits, separators and
+# the characters the look-behinds refuse, in any order, at the start of the text too.
+_EDGE_PIECES = st.one_of(
+    st.sampled_from(["+", "(", ")", "-", ".", "/", " ", ",", "_", "a", "B", "\u00e9", "\u0663", "0", "00"]),
+    st.text(alphabet="0123456789", min_size=1, max_size=8))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_EDGE_PIECES, max_size=12).map("".join))
+def test_the_rewritten_patterns_find_what_the_plain_ones_find(text):
+    from ticketml import mask as m
+    pairs = [(_PLAIN_CARD, m._CARD), *zip(_PLAIN_PHONES, m._PHONE_PATTERNS)]
+    for plain, rewritten in pairs:
+        assert [x.span() for x in plain.finditer(text)] == [x.span() for x in rewritten.finditer(text)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="bBasicerEARIC \t_x1=", max_size=40))
+def test_the_rewritten_bearer_pattern_finds_what_the_plain_one_finds(text):
+    from ticketml import mask as m
+    assert ([(x.span(), x[1]) for x in _PLAIN_BEARER.finditer(text + "abcdefghijklm")]
+            == [(x.span(), x[1]) for x in m._BEARER.finditer(text + "abcdefghijklm")])
 
 
 _PIECES = ["call me at 555-123-4567", "ada@example.com", "https://u:p@h.example.com/x?token=abc", "Bearer abcdefghijklmn",
            "baſic QWxhZGRpbjpvcGVuIHNlc2FtZQ", "4111 1111 1111 1111", "+49 30 1234567", "version 1.2.3", "Kelvin=1",
            "hello world", "tel: 12 34 56 78", "١٢٣٤٥٦٧٨٩٠", "password=hunter2", "(030) 1234567", "=", "@", "://",
            "TEL. 5551234567", "whatſapp 1 2 3 4 5 6 7", "1 (2) 3.4/5-6 7", "reach me on 0301234567", "PHONE:",
-           "BASIC QWxhZGRpbjpvcGVuIHNlc2FtZQ", "mobİle 12345678", "1", "12", "-", "(", "/"]
+           "BASIC QWxhZGRpbjpvcGVuIHNlc2FtZQ", "mobİle 12345678", "1", "12", "-", "(", "/", "x+1 555 1234567",
+           "a(030) 1234567", "5551234567", "4111111111111111", "1.4111 1111 1111 1111", "0301234567", "_0171-1234567",
+           "xbearer abcdefghijklmn", "é555-123-4567", "+", "0", ")"]
 
 
 @settings(max_examples=1500, deadline=None)
@@ -131,3 +175,18 @@ _PIECES = ["call me at 555-123-4567", "ada@example.com", "https://u:p@h.example.
 def test_the_substring_guards_change_no_result(parts):
     text = " ".join(parts)
     assert mask_pii(text) == _unguarded(text)
+
+
+_CUE_PIECES = st.one_of(
+    st.sampled_from(["phone", "PHONE", "tel", "Tel.", "telephone", "mobile", "mob\u0130le", "cell", "fax", "whatsapp",
+                     "whatſapp", "call me at", "Reach me on", "text me at", "call", "me", "at", "p", "t", "c", "x",
+                     "\u00e9", "_", ":", ".", " ", "\n", "+", "(", ")", "-", "5551234567", "12 34 56 78"]),
+    st.text(alphabet="0123456789 ", min_size=1, max_size=6))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_CUE_PIECES, max_size=10).map("".join))
+def test_the_rewritten_cue_pattern_finds_what_the_plain_one_finds(text):
+    from ticketml import mask as m
+    assert ([(x.span(), x[1], x[2]) for x in _PLAIN_CUED.finditer(text)]
+            == [(x.span(), x[1], x[2]) for x in m._PHONE_CUED.finditer(text)])
