@@ -243,7 +243,10 @@ class _Words:
         self.tokens = set(_TOKENS.findall(text))
         self.chunks: dict[str, str] = {}  # whitespace-separated piece -> its word
         for chunk in dict.fromkeys(text.split()):  # each distinct piece once (a pasted log repeats many)
-            word = _EDGE_PUNCTUATION.sub("", chunk)
+            first, last = chunk[0], chunk[-1]
+            # (most pieces are words already; \w is what str.isalnum() accepts, and "_")
+            word = chunk if ((first.isalnum() or first == "_") and (last.isalnum() or last == "_")) else (
+                _EDGE_PUNCTUATION.sub("", chunk))
             if word:
                 self.chunks[chunk] = word
         self._padded = [(f" {c} ", w) for c, w in self.chunks.items()]

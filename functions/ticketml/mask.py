@@ -6,6 +6,7 @@ address, phone number, card number or credentials. Placeholders contain no digit
 ``@``, so masking is idempotent: ``mask_pii(mask_pii(t)) == mask_pii(t)``.
 """
 
+import functools
 import re
 
 EMAIL = "[EMAIL]"
@@ -29,7 +30,10 @@ _CARD_DIGITS = (13, 19)
 _PHONE_DIGITS = (7, 15)  # E.164 allows at most 15 digits.
 
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,31}://)([^\s/:@]{1,256}):([^\s/@]{1,256})@")
-_PARAM = re.compile(r"(?:(?<=[?&;])|(?<![^\s,(\"'<]))([A-Za-z][\w.-]{0,63})=([^\s&#\"'<>]+)")
+# A parameter's name and "=", then its value. The value of a credential is masked whole; another parameter's value is
+# searched on, as it may hold parameters of its own (``next=/reset?token=...``, ``a=1;api_key=...``).
+_PARAM_NAME = re.compile(r"(?:(?<=[?&;])|(?<![^\s,(\"'<]))([A-Za-z][\w.-]{0,63})=")
+_PARAM_VALUE = re.compile(r"[^\s&#\"'<>]+")
 _BEARER = re.compile(r"(?i)(b(?<!\wb)(?:earer|asic))\s+[A-Za-z0-9._~+/-]{12,}=*")
 _EMAIL = re.compile(
     r"(?i)(?<![\w.%+-])[a-z0-9._%+-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){0,8}\.[a-z]{2,24}\b"
@@ -61,6 +65,9 @@ _PHONE_CUED = re.compile(
 )
 
 
+# The function masks each ticket's subject and description twice, for the model's input and for the helpdesk's
+# copy: the second time is a lookup. A few hundred texts are kept, the last ones masked.
+@functools.lru_cache(maxsize=256)
 def mask_pii(text: str) -> str:
     """Replace e-mails, phone numbers, card numbers and URL secrets with placeholders.
 
@@ -81,7 +88,7 @@ def mask_pii(text: str) -> str:
     if "://" in text and "@" in text:
         text = _URL_USERINFO.sub(lambda m: f"{m[1]}{m[2]}:{SECRET}@", text)
     if "=" in text:
-        text = _PARAM.sub(_mask_param, text)
+        text = _mask_params(text)
     folded = (text if text.isascii() else text.translate(_FOLD)).lower()
     if any(word in folded for word in _BEARER_WORDS):
         text = _BEARER.sub(lambda m: f"{m[1]} {SECRET}", text)
@@ -109,11 +116,19 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _mask_param(match: re.Match) -> str:
-    name, value = match[1], match[2]
-    if value == SECRET or not (_name_words(name) & _SECRET_WORDS):
-        return match[0]
-    return f"{name}={SECRET}"
+def _mask_params(text: str) -> str:
+    """Each credential-like ``name=value`` with its value replaced by ``[SECRET]``."""
+    pieces, done, at = [], 0, 0
+    while (name := _PARAM_NAME.search(text, at)) is not None:
+        at = name.end()
+        if not _name_words(name[1]) & _SECRET_WORDS:
+            continue  # not a credential: its value is searched on
+        value = _PARAM_VALUE.match(text, at)
+        if value is None or value[0] == SECRET:
+            continue
+        pieces += (text[done:at], SECRET)
+        done = at = value.end()
+    return "".join(pieces) + text[done:] if pieces else text
 
 
 def _name_words(name: str) -> set[str]:

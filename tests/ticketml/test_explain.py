@@ -129,3 +129,17 @@ def test_the_words_of_a_character_ngram_are_those_a_scan_finds(text, gram):
     for c, _ in words._padded[:3]:  # grams that are there, from each piece's edges
         for piece in (c[:3], c[-3:], c[1:4]):
             assert _Words(text).containing(piece, "char_wb") == sorted({w for p, w in words._padded if piece in p})
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=6), st.sampled_from(["_", "word", "__x__", "(a)", "é", "٣", "—", "x.", "'"])),
+                max_size=8).map(" ".join))
+def test_each_piece_is_stripped_of_its_edge_punctuation_as_the_pattern_strips_it(text):
+    from ticketml.explain import _Words
+    lowered = text.lower()
+    expected = {}
+    for chunk in dict.fromkeys(lowered.split()):
+        word = re.sub(r"^\W+|\W+$", "", chunk)
+        if word:
+            expected[chunk] = word
+    assert _Words(text).chunks == expected
