@@ -28,6 +28,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.report import machine, save, table, tree_cpu_seconds
+from ticketml.features import input_hash
 from stack import FUNCTIONS_FRAMEWORK
 from stack.procs import GUNICORN_READY, ROOT, ManagedProcess, answers_http
 
@@ -40,10 +41,10 @@ TICKET = {"subject": "Cannot log in since the update", "description": "Since thi
 WRITE_BACK = {"enrichment": {"priority": "P2", "priority_scores": {"P1": 0.1, "P2": 0.6, "P3": 0.2, "P4": 0.1},
                              "sentiment": {"label": "negative", "score": -0.42},
                              "resolution_hours": {"p50": 5.1, "p90": 21.0}, "needs_review": False,
-                             "model_version": "bench", "input_hash": "0" * 64, "enriched_at": 1765000000100},
+                             "model_version": "bench", "input_hash": input_hash(TICKET), "enriched_at": 1765000000100},
               "enrichment_error": None,
               "helpdesk": {"system": "zendesk", "id": 1, "url": "http://127.0.0.1:9/agent/tickets/1",
-                           "synced_at": 1765000000200, "input_hash": "0" * 64},
+                           "synced_at": 1765000000200, "input_hash": input_hash(TICKET)},
               "helpdesk_error": None}
 VARIANTS = {"empty": (ROOT / "bench" / "empty_function.py", "empty"),
             "empty_async": (ROOT / "bench" / "empty_function.py", "empty_async"),

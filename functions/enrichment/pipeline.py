@@ -2,7 +2,8 @@
 
 Every step is decided from the `input_hash` of the fields the model reads, which makes the handler
 idempotent: an event that changed none of those fields (the function's own write-back, a status
-change) is skipped without a database read; a redelivered event finds the work done in the
+change) is skipped without a database read, unless the ticket's enrichment was made for other inputs
+(a write-back that landed after a newer one: see `_stale`); a redelivered event finds the work done in the
 ticket's current state and stops; an edit of the text changes the hash and re-enriches. The
 enrichment and the helpdesk link are written together after the helpdesk call (the enrichment
 alone when the helpdesk is down, so the ticket shows it meanwhile). A crash between the call and
@@ -92,7 +93,8 @@ class Enricher:
         if event.deleted:
             return self._done("skipped_delete", fields, started), None
         digest = input_hash(after) if isinstance(after, dict) else None
-        if isinstance(before, dict) and digest is not None and input_hash(before) == digest:
+        if (isinstance(before, dict) and digest is not None and input_hash(before) == digest
+                and not _stale(after, digest)):
             # Nothing the model reads changed (our own write-backs, a status change, the outcome):
             # the event that last changed the inputs does, or did, the work; a crash in it redelivers it.
             # One of every ticket's two events is this: logged at DEBUG, as a line costs a sixth of the
@@ -219,6 +221,19 @@ class Enricher:
 
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+
+
+def _stale(ticket: dict, digest: str) -> bool:
+    """True when the ticket carries an enrichment made for other inputs than its own (`digest`).
+
+    A write-back can land after a newer one: an admin edits a ticket's text while its creation is being enriched,
+    the edit's event finishes first, and the creation's write-back then puts the old text's enrichment (and
+    helpdesk link) over the new one. Its own event changes no input, so it would be skipped as a write-back; it is
+    processed instead, and that redoes the work for the current inputs (prediction, helpdesk update, write-back).
+    """
+    enrichment = ticket.get("enrichment")
+    made_for = enrichment.get("input_hash") if isinstance(enrichment, dict) else None
+    return isinstance(made_for, str) and made_for != digest
 
 
 def _up_to_date(ticket: dict, digest: str | None) -> bool:

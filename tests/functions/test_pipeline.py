@@ -16,6 +16,7 @@ from ticketml.bundle import load_bundle
 from ticketml.features import input_hash
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "model"
+WRITTEN = "google.firebase.database.ref.v1.written"
 NOW = 1_800_000_000.0
 TICKET = {"subject": "Cannot log in since this morning",
           "description": "Every login fails. Production is down for our whole team!",
@@ -113,3 +114,40 @@ def test_the_functions_own_write_backs_are_logged_only_at_debug(model, caplog):
         assert enricher.process(events.from_cloud_event(attributes, write_back)) == "skipped_inputs_unchanged"
     [record] = caplog.records
     assert record.levelname == "DEBUG" and record.fields["outcome"] == "skipped_inputs_unchanged"
+
+
+def test_a_write_back_that_lands_after_a_newer_one_is_redone_for_the_current_text(model):
+    """An admin edits a ticket's text while its creation is being enriched, and the edit's event finishes first:
+    the creation's write-back then puts the old text's enrichment over the new one. Its own event changes no input,
+    yet it is not skipped: it redoes the work for the text the ticket has."""
+    edited = {**TICKET, "description": "Sorry, false alarm: only my own account is locked out."}
+    tickets = Tickets({"t1": TICKET})
+    at = datetime.fromtimestamp(NOW, timezone.utc)
+    before_late_write = []
+
+    class RacingHelpdesk(Helpdesk):
+        def upsert(self, ticket_id, ticket, enrichment, idempotency_key, known_id=None, may_exist=True):
+            self.sent.append(ticket_fields(ticket_id, ticket, enrichment))
+            first = len(self.sent) == 1
+            if first:  # the creation's call: the admin's edit is written and enriched meanwhile
+                before = tickets.get("t1")
+                tickets.data["t1"]["description"] = edited["description"]
+                edit = events.TicketEvent("t1", "e2", WRITTEN, at, before, tickets.get("t1"))
+                assert enricher.process(edit) == "helpdesk_updated"
+                before_late_write.append(tickets.get("t1"))
+            return {"id": 7, "url": "http://desk.invalid/agent/tickets/7", "created": first}
+
+    helpdesk = RacingHelpdesk()
+    enricher = Enricher(tickets, model, helpdesk, logging.getLogger("test-pipeline-race"), clock=lambda: NOW)
+    assert enricher.process(events.TicketEvent("t1", "e1", WRITTEN, at, None, TICKET)) == "forwarded"
+    # The creation's write-back landed last: the old text's enrichment sits on the edited ticket.
+    assert tickets.data["t1"]["enrichment"]["input_hash"] == input_hash(TICKET) != input_hash(edited)
+    late_write = events.TicketEvent("t1", "e3", WRITTEN, at, before_late_write[0], tickets.get("t1"))
+    assert input_hash(late_write.before) == input_hash(late_write.after)  # its event changed no input
+    assert enricher.process(late_write) == "helpdesk_updated"
+    assert tickets.data["t1"]["enrichment"]["input_hash"] == input_hash(edited)
+    assert tickets.data["t1"]["helpdesk"]["input_hash"] == input_hash(edited)
+    assert edited["description"] in helpdesk.sent[-1]["comment"]["body"] and len(helpdesk.sent) == 3
+    # The event of that write-back is the function's own again, and skipped.
+    last = events.TicketEvent("t1", "e4", WRITTEN, at, late_write.after, tickets.get("t1"))
+    assert enricher.process(last) == "skipped_inputs_unchanged"
