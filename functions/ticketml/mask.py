@@ -2,8 +2,8 @@
 
 The same masking runs before training (text is stored, trained on and logged masked) and
 at prediction time, so the model never sees, and never learns from, a customer's e-mail
-address, phone number, card number or credentials. Placeholders contain no digits and no
-``@``, so masking is idempotent: ``mask_pii(mask_pii(t)) == mask_pii(t)``.
+address, phone number, card number or credentials. A text is masked again until nothing changes
+(what one pass masks can uncover more), so masking is idempotent: ``mask_pii(mask_pii(t)) == mask_pii(t)``.
 """
 
 import functools
@@ -83,6 +83,23 @@ def mask_pii(text: str) -> str:
     """
     if not text:
         return text
+    for _ in range(MAX_PASSES):
+        masked = _masked_once(text)
+        if masked == text:
+            return masked
+        text = masked
+    return text
+
+
+# What one pass masks can uncover more: in ``4567Bearer abc...`` the token hides behind a digit until the phone
+# number before it is ``[PHONE]``; in ``tel: 12 34 56 78 4111111111111111`` the card's digits are taken by a
+# longer candidate that fails the Luhn check until the phone number is masked. So a text that a pass changed is
+# masked again, until nothing changes, at most this many times (each pass is linear in the text; a text without
+# personal data takes one pass, one with some usually two).
+MAX_PASSES = 8
+
+
+def _masked_once(text: str) -> str:
     # Each pattern needs a character it cannot match without; most tickets lack them, and a substring test
     # costs far less than a regex scan (training masks every stored ticket).
     if "://" in text and "@" in text:
