@@ -31,14 +31,18 @@ _CARD_DIGITS = (13, 19)
 _PHONE_DIGITS = (7, 15)  # E.164 allows at most 15 digits.
 
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,31}://)([^\s/:@]{1,256}):([^\s/@]{1,256})@")
-# A parameter's name and "=", then its value. The value of a credential is masked whole; another parameter's value is
-# searched on, as it may hold parameters of its own (``next=/reset?token=...``, ``a=1;api_key=...``).
-_PARAM_NAME = re.compile(r"(?:(?<=[?&;])|(?<![^\s,(\"'<]))([A-Za-z][\w.-]{0,63})=")
+# A parameter is a name (``(?:(?<=[?&;])|(?<![^\s,(\"'<]))[A-Za-z][\w.-]{0,63}``, read back from its "=", see
+# ``_name_before``), "=" and a value. The value of a credential is masked whole; another parameter's value is searched
+# on, as it may hold parameters of its own (``next=/reset?token=...``, ``a=1;api_key=...``).
 _PARAM_VALUE = re.compile(r"[^\s&#\"'<>]+")
+_NAME_MAX = 64
 _BEARER = re.compile(r"(?i)(b(?<!\wb)(?:earer|asic))\s+[A-Za-z0-9._~+/-]{12,}=*")
 _EMAIL = re.compile(
     r"(?i)(?<![\w.%+-])[a-z0-9._%+-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){0,8}\.[a-z]{2,24}\b"
 )
+# The local part's characters up to the "@" (endpos), one more than a local part may have.
+_LOCAL_MAX = 64
+_LOCAL_RUN = re.compile(r"(?i)[a-z0-9._%+-]{1,65}\Z")
 _CARD = re.compile(r"\d(?<![\w.,/-]\d)(?:[ -]?\d){12,18}(?![\w.,/-]?\d)")
 _PHONE_PATTERNS = (
     # International: +CC then groups, optionally with an (area) part.
@@ -111,7 +115,7 @@ def _masked_once(text: str) -> str:
     if any(word in folded for word in _BEARER_WORDS):
         text = _BEARER.sub(lambda m: f"{m[1]} {SECRET}", text)
     if "@" in text:
-        text = _EMAIL.sub(EMAIL, text)
+        text = _mask_emails(text)
     if _DIGIT.search(text) and _DIGIT_RUN.search(text):
         text = _CARD.sub(_mask_card, text)
         for pattern in _PHONE_PATTERNS:
@@ -135,18 +139,69 @@ def luhn_valid(digits: str) -> bool:
 
 
 def _mask_params(text: str) -> str:
-    """Each credential-like ``name=value`` with its value replaced by ``[SECRET]``."""
-    pieces, done, at = [], 0, 0
-    while (name := _PARAM_NAME.search(text, at)) is not None:
-        at = name.end()
-        if not _name_words(name[1]) & _SECRET_WORDS:
-            continue  # not a credential: its value is searched on
-        value = _PARAM_VALUE.match(text, at)
-        if value is None or value[0] == SECRET:
-            continue
-        pieces += (text[done:at], SECRET)
-        done = at = value.end()
+    """Each credential-like ``name=value`` with its value replaced by ``[SECRET]``, each name read back from its "="
+    (a regex scan for names tries every word of a text; its "="s are few)."""
+    pieces, done = [], 0
+    equals = text.find("=")
+    while equals != -1:
+        name = _name_before(text, equals, done)
+        if name is not None and _name_words(name) & _SECRET_WORDS:
+            value = _PARAM_VALUE.match(text, equals + 1)
+            if value is not None and value[0] != SECRET:
+                pieces += (text[done:equals + 1], SECRET)
+                done = value.end()
+                equals = text.find("=", done)
+                continue
+        equals = text.find("=", equals + 1)  # not a credential: its value is searched on
     return "".join(pieces) + text[done:] if pieces else text
+
+
+def _mask_emails(text: str) -> str:
+    """What ``_EMAIL.sub(EMAIL, text)`` gives, the addresses found from their "@"s: an address holds one, and its
+    local part is the whole run of local-part characters before it (the look-behind refuses a start inside the
+    run). A scan of a text for addresses tries every word; its "@"s are few."""
+    pieces, done = [], 0
+    at = text.find("@")
+    while at != -1:
+        local = _LOCAL_RUN.search(text, max(done, at - _LOCAL_MAX - 1), at)
+        if local is not None and at - local.start() <= _LOCAL_MAX:
+            start = local.start()
+            if not (start > 0 and _is_email_char(text[start - 1])):
+                address = _EMAIL.match(text, start)
+                if address is not None:
+                    pieces += (text[done:start], EMAIL)
+                    done = address.end()
+                    at = text.find("@", done)
+                    continue
+        at = text.find("@", at + 1)
+    return "".join(pieces) + text[done:] if pieces else text
+
+
+def _is_email_char(ch: str) -> bool:
+    """``[\w.%+-]``, what may not come before an address."""
+    return ch.isalnum() or ch in "_.%+-"
+
+
+def _name_before(text: str, equals: int, start: int) -> str | None:
+    """The parameter name that ends at ``text[equals]`` (an "="), as the pattern above matches it, or None: the whole
+    run of ``[\w.-]`` before it (a match cannot begin inside the run, whose characters the look-behind refuses), at
+    most 64 characters, beginning with an ASCII letter, at or after ``start``, after nothing or one of ``?&;,("'<``
+    or white space."""
+    begin = equals
+    while begin > 0 and equals - begin < _NAME_MAX and _is_word_char(text[begin - 1]):
+        begin -= 1
+    if begin == equals or begin < start or not ("a" <= text[begin] <= "z" or "A" <= text[begin] <= "Z"):
+        return None
+    if begin > 0:
+        before = text[begin - 1]
+        if _is_word_char(before) or not (before in "?&;,(\"'<" or before.isspace()):
+            return None
+    return text[begin:equals]
+
+
+def _is_word_char(ch: str) -> bool:
+    """``[\w.-]`` as the patterns read it (``\w``: what str.isalnum() accepts, and "_")."""
+    return ch.isalnum() or ch in "_.-"
 
 
 def _name_words(name: str) -> set[str]:

@@ -131,6 +131,24 @@ _PLAIN_CUED = re.compile(
     r"[:.]?\s*)(\+?\d[\d ().-]{5,24}\d)(?![\w.-]?\d)"
 )
 
+# Parameters as a regex scan finds them; mask._mask_params reads each name back from its "=" instead.
+_PLAIN_PARAM_NAME = re.compile(r"(?:(?<=[?&;])|(?<![^\s,(\"'<]))([A-Za-z][\w.-]{0,63})=")
+
+
+def _plain_params(text):
+    from ticketml import mask as m
+    pieces, done, at = [], 0, 0
+    while (name := _PLAIN_PARAM_NAME.search(text, at)) is not None:
+        at = name.end()
+        if not m._name_words(name[1]) & m._SECRET_WORDS:
+            continue
+        value = m._PARAM_VALUE.match(text, at)
+        if value is None or value[0] == m.SECRET:
+            continue
+        pieces += (text[done:at], m.SECRET)
+        done = at = value.end()
+    return "".join(pieces) + text[done:] if pieces else text
+
 
 def _unguarded(text):
     """Every pattern, as first written, applied in order, as mask_pii did before its substring guards."""
@@ -138,9 +156,9 @@ def _unguarded(text):
     if not text:
         return text
     text = m._URL_USERINFO.sub(lambda x: f"{x[1]}{x[2]}:{m.SECRET}@", text)
-    text = m._mask_params(text)
+    text = _plain_params(text)
     text = _PLAIN_BEARER.sub(lambda x: f"{x[1]} {m.SECRET}", text)
-    text = m._EMAIL.sub(m.EMAIL, text)
+    text = m._EMAIL.sub(m.EMAIL, text)  # (a scan, where mask_pii reads each address back from its @)
     text = _PLAIN_CARD.sub(m._mask_card, text)
     for pattern in _PLAIN_PHONES:
         text = pattern.sub(m._mask_phone, text)
@@ -228,3 +246,39 @@ def test_a_secret_that_a_placeholder_uncovers_is_masked_too():
     assert mask_pii("call me at 555-123-4567Bearer abcdefghijklmn") == f"call me at {PHONE}Bearer {SECRET}"
     # the card's digits first taken by a longer candidate ("78 4111...") that fails the Luhn check
     assert mask_pii("tel: 12 34 56 78 4111111111111111") == f"tel: {PHONE} {CARD}"
+
+
+_NAME_WORDS = st.sampled_from(["token", "api", "key", "Key", "page", "x", "k" * 20, "k" * 58, "k" * 59, "\u00e9", "1", "_", ""])
+_NAMES = st.lists(_NAME_WORDS, min_size=1, max_size=6).flatmap(
+    lambda words: st.sampled_from(["_", ".", "-", ""]).map(lambda sep: sep.join(words)))
+_NAME_PIECES = st.one_of(
+    st.tuples(st.sampled_from(["", " ", "?", "&", ";", ",", "(", "\"", "'", "<", "\u00a0", "=", ".", "a", "#", ">"]),
+              _NAMES, st.sampled_from(["=", "=="]), st.sampled_from(["", "abc", "[SECRET]", "a?b", "x;y", "1&2"])
+              ).map("".join),
+    st.sampled_from(["=", " ", "&", "[SECRET]"]),
+    st.text(max_size=3))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_NAME_PIECES, max_size=8).map("".join))
+def test_names_read_back_from_their_equals_sign_are_the_ones_a_scan_finds(text):
+    from ticketml import mask as m
+    assert m._mask_params(text) == _plain_params(text)
+
+
+_LOCAL_WORDS = st.sampled_from(["ada", "j.doe+tickets", "x", "K", "\u212a", "\u017f", "\u0130", "\u00e9", "1", "_", "%",
+                                "k" * 30, "k" * 32, "k" * 64])
+_ADDRESS_PIECES = st.one_of(
+    st.tuples(st.sampled_from(["", " ", ".", "-", "a", "\u00e9", "<", "(", "@"]),
+              st.lists(_LOCAL_WORDS, min_size=1, max_size=3).map("".join), st.sampled_from(["@", "@@"]),
+              st.sampled_from(["example.com", "mail.example.co.uk", "x.c", "EXAMPLE.ORG", "a-b.io", "b.com.x", "h"]),
+              st.sampled_from(["", " ", ".", "x", "@", "1", "\u00e9"])).map("".join),
+    st.sampled_from([" ", "@", ".", "[EMAIL]"]),
+    st.text(max_size=3))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_ADDRESS_PIECES, max_size=8).map("".join))
+def test_addresses_read_back_from_their_at_sign_are_the_ones_a_scan_finds(text):
+    from ticketml import mask as m
+    assert m._mask_emails(text) == m._EMAIL.sub(m.EMAIL, text)
