@@ -40,7 +40,8 @@ _BEARER = re.compile(r"(?i)(b(?<!\wb)(?:earer|asic))\s+[A-Za-z0-9._~+/-]{12,}=*"
 _EMAIL = re.compile(
     r"(?i)(?<![\w.%+-])[a-z0-9._%+-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){0,8}\.[a-z]{2,24}\b"
 )
-# The local part's characters up to the "@" (endpos), one more than a local part may have.
+# An address's local part has at most 64 characters; searched up to its "@" (as endpos), _LOCAL_RUN finds the run of
+# local-part characters before it, up to one more.
 _LOCAL_MAX = 64
 _LOCAL_RUN = re.compile(r"(?i)[a-z0-9._%+-]{1,65}\Z")
 _CARD = re.compile(r"\d(?<![\w.,/-]\d)(?:[ -]?\d){12,18}(?![\w.,/-]?\d)")
@@ -178,12 +179,12 @@ def _mask_emails(text: str) -> str:
 
 
 def _is_email_char(ch: str) -> bool:
-    """``[\w.%+-]``, what may not come before an address."""
+    r"""``[\w.%+-]``, what may not come before an address."""
     return ch.isalnum() or ch in "_.%+-"
 
 
 def _name_before(text: str, equals: int, start: int) -> str | None:
-    """The parameter name that ends at ``text[equals]`` (an "="), as the pattern above matches it, or None: the whole
+    r"""The parameter name that ends at ``text[equals]`` (an "="), as the pattern above matches it, or None: the whole
     run of ``[\w.-]`` before it (a match cannot begin inside the run, whose characters the look-behind refuses), at
     most 64 characters, beginning with an ASCII letter, at or after ``start``, after nothing or one of ``?&;,("'<``
     or white space."""
@@ -200,7 +201,7 @@ def _name_before(text: str, equals: int, start: int) -> str | None:
 
 
 def _is_word_char(ch: str) -> bool:
-    """``[\w.-]`` as the patterns read it (``\w``: what str.isalnum() accepts, and "_")."""
+    r"""``[\w.-]`` as the patterns read it (``\w``: what str.isalnum() accepts, and "_")."""
     return ch.isalnum() or ch in "_.-"
 
 
