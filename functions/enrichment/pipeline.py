@@ -230,7 +230,11 @@ def _stale(ticket: dict, digest: str) -> bool:
     the edit's event finishes first, and the creation's write-back then puts the old text's enrichment (and
     helpdesk link) over the new one. Its own event changes no input, so it would be skipped as a write-back; it is
     processed instead, and that redoes the work for the current inputs (prediction, helpdesk update, write-back).
+    A ticket with an outcome (`resolution`) is left as it is: its enrichment is the prediction that monitoring
+    compares with the outcome, and the helpdesk refuses changes to a closed ticket.
     """
+    if "resolution" in ticket:
+        return False
     enrichment = ticket.get("enrichment")
     made_for = enrichment.get("input_hash") if isinstance(enrichment, dict) else None
     return isinstance(made_for, str) and made_for != digest

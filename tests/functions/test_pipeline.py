@@ -151,3 +151,8 @@ def test_a_write_back_that_lands_after_a_newer_one_is_redone_for_the_current_tex
     # The event of that write-back is the function's own again, and skipped.
     last = events.TicketEvent("t1", "e4", WRITTEN, at, late_write.after, tickets.get("t1"))
     assert enricher.process(last) == "skipped_inputs_unchanged"
+    # A ticket with an outcome keeps the enrichment it has, whatever its input_hash.
+    solved = {**late_write.after, "status": "solved", "resolution": {"status": "solved", "final_priority": "P2"}}
+    outcome = events.TicketEvent("t1", "e5", WRITTEN, at, late_write.after, solved)
+    assert input_hash(solved) != solved["enrichment"]["input_hash"]
+    assert enricher.process(outcome) == "skipped_inputs_unchanged"
