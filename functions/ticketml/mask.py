@@ -2,7 +2,7 @@
 
 The same masking runs before training (text is stored, trained on and logged masked) and
 at prediction time, so the model never sees, and never learns from, a customer's e-mail
-address, phone number, card number or credentials. A text is masked again until nothing changes
+address, phone number, card or bank account number or credentials. A text is masked again until nothing changes
 (what one pass masks can uncover more), so masking is idempotent: ``mask_pii(mask_pii(t)) == mask_pii(t)``.
 """
 
@@ -12,6 +12,7 @@ import re
 EMAIL = "[EMAIL]"
 PHONE = "[PHONE]"
 CARD = "[CARD]"
+IBAN = "[IBAN]"
 SECRET = "[SECRET]"
 
 # Every repetition is bounded so that no input makes a pattern scan quadratically. A pattern that must not follow
@@ -45,6 +46,10 @@ _EMAIL = re.compile(
 _LOCAL_MAX = 64
 _LOCAL_RUN = re.compile(r"(?i)[a-z0-9._%+-]{1,65}\Z")
 _CARD = re.compile(r"\d(?<![\w.,/-]\d)(?:[ -]?\d){12,18}(?![\w.,/-]?\d)")
+# An IBAN (ISO 13616): country code, two check digits and up to 30 letters and digits, compact or in groups of four
+# (``DE89 3704 0044 0532 0130 00``), upper case as banks print it; kept only when the mod-97 check holds.
+_IBAN = re.compile(r"[A-Z](?<!\w[A-Z])[A-Z][0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?!\w)")
+_IBAN_LENGTH = (15, 34)
 _PHONE_PATTERNS = (
     # International: +CC then groups, optionally with an (area) part.
     re.compile(r"\+(?<![\w+]\+)\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){2,5}(?![\w.-]?\d)"),
@@ -82,7 +87,8 @@ def mask_pii(text: str) -> str:
 
     Returns:
         The text with each e-mail address replaced by ``[EMAIL]``, each phone number by
-        ``[PHONE]``, each Luhn-valid payment card number by ``[CARD]``, and each password
+        ``[PHONE]``, each Luhn-valid payment card number by ``[CARD]``, each IBAN that passes
+        its mod-97 check by ``[IBAN]``, and each password
         in a URL's userinfo, credential-like ``name=value`` parameter (``token=``,
         ``api_key=``, ``password=``, ``X-Amz-Signature=`` ...) or bearer token by
         ``[SECRET]``. Version numbers, dates, IP addresses and ticket numbers are kept.
@@ -117,7 +123,11 @@ def _masked_once(text: str) -> str:
         text = _BEARER.sub(lambda m: f"{m[1]} {SECRET}", text)
     if "@" in text:
         text = _mask_emails(text)
-    if _DIGIT.search(text) and _DIGIT_RUN.search(text):
+    if not _DIGIT.search(text):
+        return text
+    if not text.islower():
+        text = _IBAN.sub(_mask_iban, text)
+    if _DIGIT_RUN.search(text):
         text = _CARD.sub(_mask_card, text)
         for pattern in _PHONE_PATTERNS:
             text = pattern.sub(_mask_phone, text)
@@ -208,6 +218,26 @@ def _is_word_char(ch: str) -> bool:
 def _name_words(name: str) -> set[str]:
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
     return {w for w in re.split(r"[\s_.-]+", spaced.lower()) if w}
+
+
+def iban_valid(iban: str) -> bool:
+    """Return True if a compact IBAN (letters upper case) has a valid length and passes the mod-97 check."""
+    low, high = _IBAN_LENGTH
+    if not low <= len(iban) <= high:
+        return False
+    rearranged = iban[4:] + iban[:4]
+    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+
+
+def _mask_iban(match: re.Match) -> str:
+    # The pattern may take a word of four capitals or digits after the IBAN's last group ("... 7034 DONE"): the
+    # longest run of whole groups that passes the check is the IBAN.
+    found = match[0]
+    ends = [len(found)] + [i for i in range(len(found) - 1, 0, -1) if found[i] == " "]
+    for end in ends:
+        if iban_valid(found[:end].replace(" ", "")):
+            return IBAN + found[end:]
+    return found
 
 
 def _mask_card(match: re.Match) -> str:

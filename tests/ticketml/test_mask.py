@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ticketml.mask import CARD, EMAIL, PHONE, SECRET, luhn_valid, mask_pii
+from ticketml.mask import CARD, EMAIL, IBAN, PHONE, SECRET, iban_valid, luhn_valid, mask_pii
 
 
 @pytest.mark.parametrize("email", [
@@ -159,6 +159,7 @@ def _unguarded(text):
     text = _plain_params(text)
     text = _PLAIN_BEARER.sub(lambda x: f"{x[1]} {m.SECRET}", text)
     text = m._EMAIL.sub(m.EMAIL, text)  # (a scan, where mask_pii reads each address back from its @)
+    text = m._IBAN.sub(m._mask_iban, text)
     text = _PLAIN_CARD.sub(m._mask_card, text)
     for pattern in _PLAIN_PHONES:
         text = pattern.sub(m._mask_phone, text)
@@ -195,7 +196,8 @@ _PIECES = ["call me at 555-123-4567", "ada@example.com", "https://u:p@h.example.
            "TEL. 5551234567", "whatſapp 1 2 3 4 5 6 7", "1 (2) 3.4/5-6 7", "reach me on 0301234567", "PHONE:",
            "BASIC QWxhZGRpbjpvcGVuIHNlc2FtZQ", "mobİle 12345678", "1", "12", "-", "(", "/", "x+1 555 1234567",
            "a(030) 1234567", "5551234567", "4111111111111111", "1.4111 1111 1111 1111", "0301234567", "_0171-1234567",
-           "xbearer abcdefghijklmn", "é555-123-4567", "+", "0", ")"]
+           "xbearer abcdefghijklmn", "é555-123-4567", "+", "0", ")",
+           "DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432", "BE68 5390 0754 7034", "DONE", "[IBAN]"]
 
 
 @settings(max_examples=1500, deadline=None)
@@ -282,3 +284,32 @@ _ADDRESS_PIECES = st.one_of(
 def test_addresses_read_back_from_their_at_sign_are_the_ones_a_scan_finds(text):
     from ticketml import mask as m
     assert m._mask_emails(text) == m._EMAIL.sub(m.EMAIL, text)
+
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Please refund to IBAN DE89 3704 0044 0532 0130 00, thanks", f"Please refund to IBAN {IBAN}, thanks"),
+    ("IBAN: GB82WEST12345698765432", f"IBAN: {IBAN}"),
+    ("NL91 ABNA 0417 1643 00", IBAN),
+    ("account FR76 3000 6000 0112 3456 7890 189.", f"account {IBAN}."),
+    # a word of four capitals after the last group is not taken with it
+    ("BE68 5390 0754 7034 DONE", f"{IBAN} DONE"),
+])
+def test_masks_ibans(text, expected):
+    assert mask_pii(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "ORDER AB12 3456 7890 1234 and HTTP 502",  # fails the mod-97 check
+    "see RFC2616 and ISO 9001, build X86 64",
+])
+def test_keeps_codes_that_are_not_ibans(text):
+    assert mask_pii(text) == text
+
+
+@pytest.mark.parametrize("iban, valid", [
+    ("DE89370400440532013000", True), ("GB82WEST12345698765432", True), ("NL91ABNA0417164300", True),
+    ("DE89370400440532013001", False), ("DE8937040044", False), ("GB82WEST1234569876543212345678901234", False),
+])
+def test_iban_valid(iban, valid):
+    assert iban_valid(iban) is valid
