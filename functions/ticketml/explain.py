@@ -33,13 +33,13 @@ import numpy as np
 
 from ticketml import lexicon
 from ticketml.features import ATTRIBUTES_FIELD, number
-from ticketml.mask import CARD, EMAIL, IBAN, PHONE, SECRET
+from ticketml.mask import CARD, EMAIL, IBAN, PHONE, SECRET, SSN
 
 MAX_ITEMS = 5
 _CANDIDATES = 30
 _DECIMALS = 4
 _TOKENS = re.compile(r"(?u)\b\w\w+\b")
-_PLACEHOLDERS = re.compile("|".join(re.escape(p) for p in (EMAIL, PHONE, CARD, IBAN, SECRET)))
+_PLACEHOLDERS = re.compile("|".join(re.escape(p) for p in (EMAIL, PHONE, CARD, IBAN, SSN, SECRET)))
 _EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")
 
 

@@ -2,7 +2,7 @@
 
 The same masking runs before training (text is stored, trained on and logged masked) and
 at prediction time, so the model never sees, and never learns from, a customer's e-mail
-address, phone number, card or bank account number or credentials. A text is masked again until nothing changes
+address, phone number, card or bank account number, Social Security number or credentials. A text is masked again until nothing changes
 (what one pass masks can uncover more), so masking is idempotent: ``mask_pii(mask_pii(t)) == mask_pii(t)``.
 """
 
@@ -13,6 +13,7 @@ EMAIL = "[EMAIL]"
 PHONE = "[PHONE]"
 CARD = "[CARD]"
 IBAN = "[IBAN]"
+SSN = "[SSN]"
 SECRET = "[SECRET]"
 
 # Every repetition is bounded so that no input makes a pattern scan quadratically. A pattern that must not follow
@@ -50,6 +51,9 @@ _CARD = re.compile(r"\d(?<![\w.,/-]\d)(?:[ -]?\d){12,18}(?![\w.,/-]?\d)")
 # (``DE89 3704 0044 0532 0130 00``), upper case as banks print it; kept only when the mod-97 check holds.
 _IBAN = re.compile(r"[A-Z](?<!\w[A-Z])[A-Z][0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?!\w)")
 _IBAN_LENGTH = (15, 34)
+# A US Social Security number as it is written, 123-45-6789; kept when it cannot be one (area 000, 666 or 900-999,
+# group 00, serial 0000).
+_SSN = re.compile(r"\d(?<![\w.-]\d)\d\d-\d\d-\d{4}(?![\w-]|\.\d)")
 _PHONE_PATTERNS = (
     # International: +CC then groups, optionally with an (area) part.
     re.compile(r"\+(?<![\w+]\+)\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){2,5}(?![\w.-]?\d)"),
@@ -88,7 +92,7 @@ def mask_pii(text: str) -> str:
     Returns:
         The text with each e-mail address replaced by ``[EMAIL]``, each phone number by
         ``[PHONE]``, each Luhn-valid payment card number by ``[CARD]``, each IBAN that passes
-        its mod-97 check by ``[IBAN]``, and each password
+        its mod-97 check by ``[IBAN]``, each US Social Security number by ``[SSN]``, and each password
         in a URL's userinfo, credential-like ``name=value`` parameter (``token=``,
         ``api_key=``, ``password=``, ``X-Amz-Signature=`` ...) or bearer token by
         ``[SECRET]``. Version numbers, dates, IP addresses and ticket numbers are kept.
@@ -128,6 +132,8 @@ def _masked_once(text: str) -> str:
     if not text.islower():
         text = _IBAN.sub(_mask_iban, text)
     if _DIGIT_RUN.search(text):
+        if "-" in text:
+            text = _SSN.sub(_mask_ssn, text)
         text = _CARD.sub(_mask_card, text)
         for pattern in _PHONE_PATTERNS:
             text = pattern.sub(_mask_phone, text)
@@ -238,6 +244,13 @@ def _mask_iban(match: re.Match) -> str:
         if iban_valid(found[:end].replace(" ", "")):
             return IBAN + found[end:]
     return found
+
+
+def _mask_ssn(match: re.Match) -> str:
+    area, group, serial = match[0].split("-")
+    if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
+        return match[0]
+    return SSN
 
 
 def _mask_card(match: re.Match) -> str:

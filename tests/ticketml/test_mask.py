@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ticketml.mask import CARD, EMAIL, IBAN, PHONE, SECRET, iban_valid, luhn_valid, mask_pii
+from ticketml.mask import CARD, EMAIL, IBAN, PHONE, SECRET, SSN, iban_valid, luhn_valid, mask_pii
 
 
 @pytest.mark.parametrize("email", [
@@ -118,6 +118,7 @@ def test_adversarial_text_is_masked_in_linear_time(unit):
 # The patterns as first written, each look-behind before the character it guards; mask_pii's own consume that
 # character first (so that the engine can skip to it), which must find the same matches.
 _PLAIN_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/-]{12,}=*")
+_PLAIN_SSN = re.compile(r"(?<![\w.-])\d{3}-\d{2}-\d{4}(?![\w-]|\.\d)")
 _PLAIN_CARD = re.compile(r"(?<![\w.,/-])\d(?:[ -]?\d){12,18}(?![\w.,/-]?\d)")
 _PLAIN_PHONES = (
     re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){2,5}(?![\w.-]?\d)"),
@@ -160,6 +161,7 @@ def _unguarded(text):
     text = _PLAIN_BEARER.sub(lambda x: f"{x[1]} {m.SECRET}", text)
     text = m._EMAIL.sub(m.EMAIL, text)  # (a scan, where mask_pii reads each address back from its @)
     text = m._IBAN.sub(m._mask_iban, text)
+    text = _PLAIN_SSN.sub(m._mask_ssn, text)
     text = _PLAIN_CARD.sub(m._mask_card, text)
     for pattern in _PLAIN_PHONES:
         text = pattern.sub(m._mask_phone, text)
@@ -169,7 +171,8 @@ def _unguarded(text):
 # Text where the guarded patterns' first characters and their look-behinds meet: groups of digits, separators and
 # the characters the look-behinds refuse, in any order, at the start of the text too.
 _EDGE_PIECES = st.one_of(
-    st.sampled_from(["+", "(", ")", "-", ".", "/", " ", ",", "_", "a", "B", "\u00e9", "\u0663", "0", "00"]),
+    st.sampled_from(["+", "(", ")", "-", ".", "/", " ", ",", "_", "a", "B", "\u00e9", "\u0663", "0", "00",
+                     "123-", "45-", "6789", "078-05-1120"]),
     st.text(alphabet="0123456789", min_size=1, max_size=8))
 
 
@@ -177,7 +180,7 @@ _EDGE_PIECES = st.one_of(
 @given(st.lists(_EDGE_PIECES, max_size=12).map("".join))
 def test_the_rewritten_patterns_find_what_the_plain_ones_find(text):
     from ticketml import mask as m
-    pairs = [(_PLAIN_CARD, m._CARD), *zip(_PLAIN_PHONES, m._PHONE_PATTERNS)]
+    pairs = [(_PLAIN_CARD, m._CARD), (_PLAIN_SSN, m._SSN), *zip(_PLAIN_PHONES, m._PHONE_PATTERNS)]
     for plain, rewritten in pairs:
         assert [x.span() for x in plain.finditer(text)] == [x.span() for x in rewritten.finditer(text)]
 
@@ -197,7 +200,8 @@ _PIECES = ["call me at 555-123-4567", "ada@example.com", "https://u:p@h.example.
            "BASIC QWxhZGRpbjpvcGVuIHNlc2FtZQ", "mobİle 12345678", "1", "12", "-", "(", "/", "x+1 555 1234567",
            "a(030) 1234567", "5551234567", "4111111111111111", "1.4111 1111 1111 1111", "0301234567", "_0171-1234567",
            "xbearer abcdefghijklmn", "é555-123-4567", "+", "0", ")",
-           "DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432", "BE68 5390 0754 7034", "DONE", "[IBAN]"]
+           "DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432", "BE68 5390 0754 7034", "DONE", "[IBAN]",
+           "078-05-1120", "666-12-3456", "[SSN]"]
 
 
 @settings(max_examples=1500, deadline=None)
@@ -313,3 +317,17 @@ def test_keeps_codes_that_are_not_ibans(text):
 ])
 def test_iban_valid(iban, valid):
     assert iban_valid(iban) is valid
+
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("SSN 123-45-6789", f"SSN {SSN}"),
+    ("my ssn is 078-05-1120.", f"my ssn is {SSN}."),
+    ("ids 123-45-6789, 234-56-7890", f"ids {SSN}, {SSN}"),
+    # numbers no Social Security number can be, and longer codes
+    ("000-12-3456 and 666-12-3456 and 912-34-5678 and 123-00-4567 and 123-45-0000",
+     "000-12-3456 and 666-12-3456 and 912-34-5678 and 123-00-4567 and 123-45-0000"),
+    ("part 123-45-6789-1, v1.123-45-6789, x123-45-6789", "part 123-45-6789-1, v1.123-45-6789, x123-45-6789"),
+])
+def test_masks_social_security_numbers(text, expected):
+    assert mask_pii(text) == expected
