@@ -2,8 +2,9 @@
 
 The same masking runs before training (text is stored, trained on and logged masked) and
 at prediction time, so the model never sees, and never learns from, a customer's e-mail
-address, phone number, card or bank account number, Social Security number or credentials. A text is masked again until nothing changes
-(what one pass masks can uncover more), so masking is idempotent: ``mask_pii(mask_pii(t)) == mask_pii(t)``.
+address, phone number, card or bank account number, Social Security number or credentials. A
+text is masked again until nothing changes (what one pass masks can uncover more), so masking
+is idempotent: ``mask_pii(mask_pii(t)) == mask_pii(t)``.
 """
 
 import functools

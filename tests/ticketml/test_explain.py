@@ -132,11 +132,11 @@ def test_the_words_of_a_character_ngram_are_those_a_scan_finds(text, gram):
 
 
 @settings(max_examples=1000, deadline=None)
-@given(st.lists(st.one_of(st.text(max_size=6), st.sampled_from(["_", "word", "__x__", "(a)", "é", "٣", "—", "x.", "'"])),
-                max_size=8).map(" ".join))
+@given(st.lists(st.one_of(st.text(max_size=6),
+                          st.sampled_from(["_", "word", "__x__", "(a)", "é", "٣", "—", "x.", "'"])), max_size=8).map(" ".join))
 def test_each_piece_is_stripped_of_its_edge_punctuation_as_the_pattern_strips_it(text):
-    from ticketml.explain import _Words
-    lowered = text.lower()
+    from ticketml.explain import _PLACEHOLDERS, _Words
+    lowered = _PLACEHOLDERS.sub(" ", text).lower()  # (placeholders are not the ticket's words)
     expected = {}
     for chunk in dict.fromkeys(lowered.split()):
         word = re.sub(r"^\W+|\W+$", "", chunk)

@@ -254,7 +254,8 @@ def test_a_secret_that_a_placeholder_uncovers_is_masked_too():
     assert mask_pii("tel: 12 34 56 78 4111111111111111") == f"tel: {PHONE} {CARD}"
 
 
-_NAME_WORDS = st.sampled_from(["token", "api", "key", "Key", "page", "x", "k" * 20, "k" * 58, "k" * 59, "\u00e9", "1", "_", ""])
+_NAME_WORDS = st.sampled_from(["token", "api", "key", "Key", "page", "x", "k" * 20, "k" * 58, "k" * 59, "\u00e9", "1",
+                               "_", ""])
 _NAMES = st.lists(_NAME_WORDS, min_size=1, max_size=6).flatmap(
     lambda words: st.sampled_from(["_", ".", "-", ""]).map(lambda sep: sep.join(words)))
 _NAME_PIECES = st.one_of(
