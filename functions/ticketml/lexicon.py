@@ -16,10 +16,12 @@ import numpy as np
 FEATURE_NAMES = ("lexicon_neg", "lexicon_neu", "lexicon_pos", "lexicon_compound")
 NEUTRAL_BAND = 0.05
 """|compound| below this is neutral: the thresholds VADER's authors recommend."""
-# VADER reads a ticket's opening only: its cost grows with the square of the words (each word with a valence
-# lower-cases the whole text again, three or four times), 11 ms for 1,700 characters of ordinary prose and 59 ms
-# for 4,700, where 100 words take under 1 ms. A ticket's opening carries its tone; the demo tickets (69 words at
-# most) and the airline tweets (36) are read whole. Measured in the README ("Models").
+# VADER reads a ticket's opening only. As shipped, its cost grows with the square of the words (each word with a
+# valence lower-cases the whole text again, three or four times): 11 ms for 1,700 characters of ordinary prose and
+# 59 ms for 4,700, where 100 words took under 1 ms. ``_WindowedAnalyzer`` hands those checks only the words they read,
+# which makes the cost linear, but the cap stays: a ticket's opening carries its tone, the trained heads read VADER's
+# scores of it, and the demo tickets (69 words at most) and the airline tweets (36) are read whole anyway.
+# Measured in the README ("Models").
 MAX_WORDS = 100
 _MAX_CHARS = 2_000  # and at most this much of it (a few very long "words", such as a pasted token)
 _WORD = re.compile(r"\S+")
@@ -99,7 +101,38 @@ def _get_analyzer():
     if _analyzer is None:
         with _lock:
             if _analyzer is None:
-                # Imported here: reading the lexicons takes ~0.1 s, paid on first use only.
-                from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-                _analyzer = SentimentIntensityAnalyzer()
+                _analyzer = _windowed_analyzer_class()()
     return _analyzer
+
+
+# The checks' reach: the three words before a valence word and the two after it.
+_BEFORE, _AFTER = 3, 2
+
+
+def _windowed_analyzer_class():
+    """VADER's analyzer, whose two look-around checks are handed the words around the scored one only.
+
+    ``_negation_check`` and ``_special_idioms_check`` lower-case every word of the text on each call, to read at
+    most three before the word and two after it; VADER calls them for each of up to three preceding words of each
+    word with a valence. Given those words alone, at the same relative place, they compute the same values in the
+    same order, so the scores are bit for bit VADER's (``tests/ticketml/test_lexicon.py`` compares them with the
+    stock analyzer's on generated and real text). Neither check is reached with fewer than one (negation) or three
+    (idioms) words before the scored one, so no index the window shifts was negative before.
+    """
+    # Imported here: reading the lexicons takes ~0.1 s, paid on first use only.
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    class _WindowedAnalyzer(SentimentIntensityAnalyzer):
+        @staticmethod
+        def _negation_check(valence, words_and_emoticons, start_i, i):
+            start = max(i - _BEFORE, 0)
+            return SentimentIntensityAnalyzer._negation_check(
+                valence, words_and_emoticons[start:i + _AFTER + 1], start_i, i - start)
+
+        @staticmethod
+        def _special_idioms_check(valence, words_and_emoticons, i):
+            start = max(i - _BEFORE, 0)
+            return SentimentIntensityAnalyzer._special_idioms_check(
+                valence, words_and_emoticons[start:i + _AFTER + 1], i - start)
+
+    return _WindowedAnalyzer

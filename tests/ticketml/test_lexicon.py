@@ -1,7 +1,13 @@
 """The VADER fallback: shipped with its lexicon, sensible on everyday complaints and thanks."""
 
+import csv
+import random
+from pathlib import Path
+
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from ticketml import lexicon
 
@@ -67,3 +73,47 @@ def test_a_long_ticket_is_scored_by_its_opening():
     assert lexicon.label(text) == "negative"
     late = log + " This is unacceptable, terrible, awful!"  # a complaint after the opening is not read
     assert lexicon.score(late) == lexicon.score(log)
+
+
+# --- The windowed analyzer scores exactly as stock VADER -------------------------------------------------------------
+
+DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+# Words that VADER's look-around checks act on (negations, boosters, "no", "least", "but", idioms' words, "kind of"),
+# valence words in several cases, emoticons and a few plain words.
+_VADER_WORDS = [
+    "not", "never", "isn't", "without", "doubt", "no", "or", "nor", "so", "this", "least", "at", "very", "but",
+    "kind", "of", "sort", "extremely", "barely", "hardly", "the", "shit", "bomb", "bad", "ass", "yeah", "right",
+    "cut", "mustard", "kiss", "death", "hand", "to", "mouth", "back", "handed", "good", "GOOD", "Good", "great",
+    "terrible", "TERRIBLE", "love", "hate", "awful!", "thanks,", "fine.", ":)", ":(", "server", "checkout",
+    "again", "really", "😠", "🙂", "!!!", "??", "upgrade", "quite", "die", "for", "bus", "stop", "beating", "heart",
+]
+
+
+def _stock_scores(texts):
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    stock = SentimentIntensityAnalyzer()
+    return [stock.polarity_scores(t) for t in texts]
+
+
+@given(st.lists(st.sampled_from(_VADER_WORDS) | st.text(min_size=1, max_size=8), min_size=0, max_size=40))
+@settings(max_examples=400, deadline=None)
+@example(["we", "all", "knew", "it", "was", "the", "kiss", "of", "death"])  # an idiom two words after the scored one
+@example(["and", "the", "new", "release", "is", "to", "die", "for"])
+@example(["not", "so", "very", "good", "but", "the", "bus", "stop", "is", "never", "this", "bad"])
+def test_the_windowed_analyzer_scores_generated_text_as_vader_does(words):
+    text = " ".join(words)
+    assert lexicon._get_analyzer().polarity_scores(text) == _stock_scores([text])[0]
+
+
+def test_the_windowed_analyzer_scores_demo_and_real_text_as_vader_does():
+    from training.demo_data import generate
+    texts = [f"{r['subject']}. {r['description']}" for r in generate(300, seed=5)]
+    for folder, file, column in (("twitter-airline-sentiment", "Tweets_exact_ids_reduced_cols.csv", "text"),
+                                 ("gitbugs-hadoop", "hadoop_bugs.csv", "Description")):
+        source = DATASETS / folder / file
+        if source.is_file():  # The public datasets live beside the repository, not beside a clone elsewhere.
+            with open(source, encoding="utf-8", newline="") as f:
+                rows = list(csv.DictReader(f))
+            texts += [lexicon.scored_text(r[column]) for r in random.Random(3).sample(rows, 500)]
+    analyzer = lexicon._get_analyzer()
+    assert [analyzer.polarity_scores(t) for t in texts] == _stock_scores(texts)
