@@ -224,6 +224,8 @@ def test_text_vectorizer_settings_match_scikit_learn(settings):
         assert model.analyze(text) == vec.build_analyzer()(text)
     texts = AWKWARD_TEXTS + CORPUS
     _assert_same_rows(vec.transform(texts), model.transform(texts))
+    for text in texts + [" ".join(texts)]:  # One text at a time, as serving asks, takes a path of its own.
+        _assert_same_rows(vec.transform([text]), model.transform([text]))
 
 
 def test_dict_vectorizer_matches_scikit_learn_on_numbers_strings_and_unknowns():
