@@ -55,6 +55,13 @@ _IBAN_LENGTH = (15, 34)
 # A US Social Security number as it is written, 123-45-6789; kept when it cannot be one (area 000, 666 or 900-999,
 # group 00, serial 0000).
 _SSN = re.compile(r"\d(?<![\w.-]\d)\d\d-\d\d-\d{4}(?![\w-]|\.\d)")
+# Written otherwise (123456789, 123 45 6789), nine digits are too common to be taken for one, unless named:
+# "SSN: 123456789", "social security number 123 45 6789".
+_SSN_CUED = re.compile(
+    r"(?i)(s(?<!\ws)(?:sn|ocial[ -]security(?:[ -](?:number|num|no))?)s?\.?(?:\s*(?:is|:|#|=))?\s*)"
+    r"(\d(?<![\w.-]\d)\d\d([ -]?)\d\d\3\d{4})(?![\w-]|\.\d)"
+)
+_SSN_CUE_WORDS = ("ssn", "social security", "social-security")
 _PHONE_PATTERNS = (
     # International: +CC then groups, optionally with an (area) part.
     re.compile(r"\+(?<![\w+]\+)\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){2,5}(?![\w.-]?\d)"),
@@ -93,7 +100,8 @@ def mask_pii(text: str) -> str:
     Returns:
         The text with each e-mail address replaced by ``[EMAIL]``, each phone number by
         ``[PHONE]``, each Luhn-valid payment card number by ``[CARD]``, each IBAN that passes
-        its mod-97 check by ``[IBAN]``, each US Social Security number by ``[SSN]``, and each password
+        its mod-97 check by ``[IBAN]``, each US Social Security number by ``[SSN]`` (written
+        123-45-6789, or otherwise after "SSN" or "social security number"), and each password
         in a URL's userinfo, credential-like ``name=value`` parameter (``token=``,
         ``api_key=``, ``password=``, ``X-Amz-Signature=`` ...) or bearer token by
         ``[SECRET]``. Version numbers, dates, IP addresses and ticket numbers are kept.
@@ -135,6 +143,8 @@ def _masked_once(text: str) -> str:
     if _DIGIT_RUN.search(text):
         if "-" in text:
             text = _SSN.sub(_mask_ssn, text)
+        if any(word in folded for word in _SSN_CUE_WORDS):
+            text = _SSN_CUED.sub(lambda m: m[1] + _mask_ssn(m, group=2), text)
         text = _CARD.sub(_mask_card, text)
         for pattern in _PHONE_PATTERNS:
             text = pattern.sub(_mask_phone, text)
@@ -247,10 +257,12 @@ def _mask_iban(match: re.Match) -> str:
     return found
 
 
-def _mask_ssn(match: re.Match) -> str:
-    area, group, serial = match[0].split("-")
-    if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
-        return match[0]
+def _mask_ssn(match: re.Match, group: int = 0) -> str:
+    found = match[group]
+    digits = found.replace("-", "").replace(" ", "")
+    area, group_, serial = digits[:3], digits[3:5], digits[5:]
+    if area in ("000", "666") or area[0] == "9" or group_ == "00" or serial == "0000":
+        return found
     return SSN
 
 

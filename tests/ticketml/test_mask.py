@@ -162,6 +162,7 @@ def _unguarded(text):
     text = m._EMAIL.sub(m.EMAIL, text)  # (a scan, where mask_pii reads each address back from its @)
     text = m._IBAN.sub(m._mask_iban, text)
     text = _PLAIN_SSN.sub(m._mask_ssn, text)
+    text = m._SSN_CUED.sub(lambda x: x[1] + m._mask_ssn(x, group=2), text)
     text = _PLAIN_CARD.sub(m._mask_card, text)
     for pattern in _PLAIN_PHONES:
         text = pattern.sub(m._mask_phone, text)
@@ -196,7 +197,7 @@ def test_the_rewritten_bearer_pattern_finds_what_the_plain_one_finds(text):
 _PIECES = ["call me at 555-123-4567", "ada@example.com", "https://u:p@h.example.com/x?token=abc", "Bearer abcdefghijklmn",
            "baſic QWxhZGRpbjpvcGVuIHNlc2FtZQ", "4111 1111 1111 1111", "+49 30 1234567", "version 1.2.3", "Kelvin=1",
            "hello world", "tel: 12 34 56 78", "١٢٣٤٥٦٧٨٩٠", "password=hunter2", "(030) 1234567", "=", "@", "://",
-           "TEL. 5551234567", "whatſapp 1 2 3 4 5 6 7", "1 (2) 3.4/5-6 7", "reach me on 0301234567", "PHONE:",
+           "TEL. 5551234567", "whatſapp 1 2 3 4 5 6 7", "SSN: 123 45 6789", "ſocial ſecurity 078051120", "1 (2) 3.4/5-6 7", "reach me on 0301234567", "PHONE:",
            "BASIC QWxhZGRpbjpvcGVuIHNlc2FtZQ", "mobİle 12345678", "1", "12", "-", "(", "/", "x+1 555 1234567",
            "a(030) 1234567", "5551234567", "4111111111111111", "1.4111 1111 1111 1111", "0301234567", "_0171-1234567",
            "xbearer abcdefghijklmn", "é555-123-4567", "+", "0", ")",
@@ -329,6 +330,15 @@ def test_iban_valid(iban, valid):
     ("000-12-3456 and 666-12-3456 and 912-34-5678 and 123-00-4567 and 123-45-0000",
      "000-12-3456 and 666-12-3456 and 912-34-5678 and 123-00-4567 and 123-45-0000"),
     ("part 123-45-6789-1, v1.123-45-6789, x123-45-6789", "part 123-45-6789-1, v1.123-45-6789, x123-45-6789"),
+    # written without dashes: only after a cue, since nine digits alone are as often an order number
+    ("SSN: 123456789", f"SSN: {SSN}"),
+    ("my social security number is 123 45 6789.", f"my social security number is {SSN}."),
+    ("Social-Security No. 078051120, thanks", f"Social-Security No. {SSN}, thanks"),
+    ("ssn#123456789 and order 123456789", f"ssn#{SSN} and order 123456789"),
+    ("SSNs 123456789", f"SSNs {SSN}"),
+    ("order 123456789 shipped", "order 123456789 shipped"),
+    ("ssn 912345678, ssn 123004567, ssn 1234567890, ssn 123 456789, ssn 12345678.9, lassn 123456789",
+     "ssn 912345678, ssn 123004567, ssn 1234567890, ssn 123 456789, ssn 12345678.9, lassn 123456789"),
 ])
 def test_masks_social_security_numbers(text, expected):
     assert mask_pii(text) == expected
