@@ -225,7 +225,7 @@ class TextVectorizer:
                 columns = np.fromiter(map(self._index.get, grams, repeat(-1)), dtype=np.int64,
                                       count=len(grams))
                 columns = columns[columns >= 0]
-            indices, counts = np.unique(columns, return_counts=True)
+            indices, counts = _counted(columns, width)
             indptr = np.array([0, len(indices)], dtype=np.int64)
             return self._weighted(indptr, indices, counts)
         grams = []
@@ -667,6 +667,21 @@ def read_npz(data: bytes, source: str = "model.npz") -> dict[str, np.ndarray]:
                 f'Invalid model file "{source}": array "{name}" has dtype {array.dtype}; only '
                 "bool, integer and float arrays are allowed.")
     return arrays
+
+
+# Sorting costs about 25 ns a column found, counting into a vocabulary-wide array about 2 ns a vocabulary column:
+# a text with more than a twelfth as many n-grams as the vocabulary has columns is counted, not sorted (a
+# 5,000-character ticket's 15,000 character n-grams against 24,560 columns: 470 -> 80 µs).
+_COUNT_NOT_SORT = 12
+
+
+def _counted(columns: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct column of one text, ascending, and how many times it occurs."""
+    if len(columns) * _COUNT_NOT_SORT <= width:
+        return np.unique(columns, return_counts=True)
+    counts = np.bincount(columns, minlength=width)
+    indices = np.flatnonzero(counts)
+    return indices.astype(np.int64, copy=False), counts[indices]
 
 
 def _word_ngrams(tokens: list[str], min_n: int, max_n: int) -> list[str]:

@@ -17,7 +17,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from ticketml import lexicon
-from ticketml.arraymodels import Rows, hstack
+from ticketml.arraymodels import Rows, _counted, hstack
 from ticketml.features import PRIORITIES, SENTIMENTS, model_inputs
 from ticketml.predictor import Predictor, check_dimensions
 from training.data import prepare, read_records
@@ -226,6 +226,16 @@ def test_text_vectorizer_settings_match_scikit_learn(settings):
     _assert_same_rows(vec.transform(texts), model.transform(texts))
     for text in texts + [" ".join(texts)]:  # One text at a time, as serving asks, takes a path of its own.
         _assert_same_rows(vec.transform([text]), model.transform([text]))
+
+
+@pytest.mark.parametrize("n, width", [(0, 10), (5, 1000), (100, 1000), (5000, 1000), (40, 40)])
+def test_a_texts_columns_are_counted_as_sorting_counts_them(n, width):
+    # Few columns against the width are sorted, many are counted into a vocabulary-wide array: the same answer.
+    columns = np.random.default_rng(n).integers(0, width, n).astype(np.int64)
+    expected_indices, expected_counts = np.unique(columns, return_counts=True)
+    indices, counts = _counted(columns, width)
+    assert indices.dtype == expected_indices.dtype and counts.dtype == expected_counts.dtype
+    assert np.array_equal(indices, expected_indices) and np.array_equal(counts, expected_counts)
 
 
 def test_dict_vectorizer_matches_scikit_learn_on_numbers_strings_and_unknowns():
