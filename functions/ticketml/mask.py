@@ -52,6 +52,12 @@ _CARD = re.compile(r"\d(?<![\w.,/-]\d)(?:[ -]?\d){12,18}(?![\w.,/-]?\d)")
 # (``DE89 3704 0044 0532 0130 00``), upper case as banks print it; kept only when the mod-97 check holds.
 _IBAN = re.compile(r"[A-Z](?<!\w[A-Z])[A-Z][0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?!\w)")
 _IBAN_LENGTH = (15, 34)
+# Typed in lower or mixed case ("iban: de89 3704 0044 ..."), it is taken only after the word IBAN: runs of lower-case
+# letters and digits are as often hashes and ids.
+_IBAN_CUED = re.compile(
+    r"((?i:i(?<!\wi)ban)\b[:#.]?\s*(?:(?i:is)\s*)?)"
+    r"([A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,4})?)(?!\w)"
+)
 # A US Social Security number as it is written, 123-45-6789; kept when it cannot be one (area 000, 666 or 900-999,
 # group 00, serial 0000).
 _SSN = re.compile(r"\d(?<![\w.-]\d)\d\d-\d\d-\d{4}(?![\w-]|\.\d)")
@@ -100,8 +106,9 @@ def mask_pii(text: str) -> str:
     Returns:
         The text with each e-mail address replaced by ``[EMAIL]``, each phone number by
         ``[PHONE]``, each Luhn-valid payment card number by ``[CARD]``, each IBAN that passes
-        its mod-97 check by ``[IBAN]``, each US Social Security number by ``[SSN]`` (written
-        123-45-6789, or otherwise after "SSN" or "social security number"), and each password
+        its mod-97 check by ``[IBAN]`` (upper case, or any case after the word "IBAN"), each US
+        Social Security number by ``[SSN]`` (written 123-45-6789, or otherwise after "SSN" or
+        "social security number"), and each password
         in a URL's userinfo, credential-like ``name=value`` parameter (``token=``,
         ``api_key=``, ``password=``, ``X-Amz-Signature=`` ...) or bearer token by
         ``[SECRET]``. Version numbers, dates, IP addresses and ticket numbers are kept.
@@ -140,6 +147,8 @@ def _masked_once(text: str) -> str:
         return text
     if not text.islower():
         text = _IBAN.sub(_mask_iban, text)
+    if "iban" in folded:
+        text = _IBAN_CUED.sub(lambda m: m[1] + _mask_iban(m, group=2), text)
     if _DIGIT_RUN.search(text):
         if "-" in text:
             text = _SSN.sub(_mask_ssn, text)
@@ -246,13 +255,13 @@ def iban_valid(iban: str) -> bool:
     return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
 
 
-def _mask_iban(match: re.Match) -> str:
+def _mask_iban(match: re.Match, group: int = 0) -> str:
     # The pattern may take a word of four capitals or digits after the IBAN's last group ("... 7034 DONE"): the
     # longest run of whole groups that passes the check is the IBAN.
-    found = match[0]
+    found = match[group]
     ends = [len(found)] + [i for i in range(len(found) - 1, 0, -1) if found[i] == " "]
     for end in ends:
-        if iban_valid(found[:end].replace(" ", "")):
+        if iban_valid(found[:end].replace(" ", "").upper()):
             return IBAN + found[end:]
     return found
 

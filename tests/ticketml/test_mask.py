@@ -161,6 +161,7 @@ def _unguarded(text):
     text = _PLAIN_BEARER.sub(lambda x: f"{x[1]} {m.SECRET}", text)
     text = m._EMAIL.sub(m.EMAIL, text)  # (a scan, where mask_pii reads each address back from its @)
     text = m._IBAN.sub(m._mask_iban, text)
+    text = m._IBAN_CUED.sub(lambda x: x[1] + m._mask_iban(x, group=2), text)
     text = _PLAIN_SSN.sub(m._mask_ssn, text)
     text = m._SSN_CUED.sub(lambda x: x[1] + m._mask_ssn(x, group=2), text)
     text = _PLAIN_CARD.sub(m._mask_card, text)
@@ -197,7 +198,9 @@ def test_the_rewritten_bearer_pattern_finds_what_the_plain_one_finds(text):
 _PIECES = ["call me at 555-123-4567", "ada@example.com", "https://u:p@h.example.com/x?token=abc", "Bearer abcdefghijklmn",
            "baſic QWxhZGRpbjpvcGVuIHNlc2FtZQ", "4111 1111 1111 1111", "+49 30 1234567", "version 1.2.3", "Kelvin=1",
            "hello world", "tel: 12 34 56 78", "١٢٣٤٥٦٧٨٩٠", "password=hunter2", "(030) 1234567", "=", "@", "://",
-           "TEL. 5551234567", "whatſapp 1 2 3 4 5 6 7", "SSN: 123 45 6789", "ſocial ſecurity 078051120", "1 (2) 3.4/5-6 7", "reach me on 0301234567", "PHONE:",
+           "TEL. 5551234567", "whatſapp 1 2 3 4 5 6 7", "SSN: 123 45 6789", "ſocial ſecurity 078051120",
+           "İBAN de89 3704 0044 0532 0130 00", "iban: gb82west12345698765432",
+           "1 (2) 3.4/5-6 7", "reach me on 0301234567", "PHONE:",
            "BASIC QWxhZGRpbjpvcGVuIHNlc2FtZQ", "mobİle 12345678", "1", "12", "-", "(", "/", "x+1 555 1234567",
            "a(030) 1234567", "5551234567", "4111111111111111", "1.4111 1111 1111 1111", "0301234567", "_0171-1234567",
            "xbearer abcdefghijklmn", "é555-123-4567", "+", "0", ")",
@@ -300,6 +303,13 @@ def test_addresses_read_back_from_their_at_sign_are_the_ones_a_scan_finds(text):
     ("account FR76 3000 6000 0112 3456 7890 189.", f"account {IBAN}."),
     # a word of four capitals after the last group is not taken with it
     ("BE68 5390 0754 7034 DONE", f"{IBAN} DONE"),
+    # typed in lower or mixed case: after the word IBAN only
+    ("my iban is de89 3704 0044 0532 0130 00, thanks", f"my iban is {IBAN}, thanks"),
+    ("Iban# Gb82West12345698765432.", f"Iban# {IBAN}."),
+    ("iban: nl91abna0417164300 done", f"iban: {IBAN} done"),
+    ("commit de89370400440532013000", "commit de89370400440532013000"),
+    ("iban de89370400440532013001, libaN de89370400440532013000",  # the check fails; not the word IBAN
+     "iban de89370400440532013001, libaN de89370400440532013000"),
 ])
 def test_masks_ibans(text, expected):
     assert mask_pii(text) == expected
