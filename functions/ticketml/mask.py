@@ -84,6 +84,7 @@ _DIGIT_RUN = re.compile(r"\d(?:[ ().\/-]{0,24}\d){6}")
 # The non-ASCII letters that (?i) matches to ASCII ones (İ ı to i, the Kelvin sign to k, ſ to s): mapped so
 # that a lower-cased substring test finds every word a case-insensitive pattern could match.
 _FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u212a": "k", "\u017f": "s"})
+_FOLD_CHARS = "".join(map(chr, _FOLD))
 _BEARER_WORDS = ("bearer", "basic")
 _CUE_WORDS = ("phone", "tel", "mobile", "cell", "fax", "whatsapp", "call", "reach", "text")
 # Any digit run after an explicit cue ("call me at 5551234567", "tel: 12 34 56 78").
@@ -138,7 +139,7 @@ def _masked_once(text: str) -> str:
         text = _URL_USERINFO.sub(lambda m: f"{m[1]}{m[2]}:{SECRET}@", text)
     if "=" in text:
         text = _mask_params(text)
-    folded = (text if text.isascii() else text.translate(_FOLD)).lower()
+    folded = _folded(text)
     if any(word in folded for word in _BEARER_WORDS):
         text = _BEARER.sub(lambda m: f"{m[1]} {SECRET}", text)
     if "@" in text:
@@ -158,8 +159,41 @@ def _masked_once(text: str) -> str:
         for pattern in _PHONE_PATTERNS:
             text = pattern.sub(_mask_phone, text)
         if any(word in folded for word in _CUE_WORDS):
-            text = _PHONE_CUED.sub(lambda m: m[1] + _mask_phone(m, group=2), text)
+            text = _mask_cued_phones(text)
     return text
+
+
+def _folded(text: str) -> str:
+    """``text`` lower-cased with the letters of ``_FOLD`` mapped first: each of its characters is one of the text's,
+    at the same index (``str.lower`` lengthens only İ, which ``_FOLD`` maps)."""
+    if not text.isascii() and any(ch in text for ch in _FOLD_CHARS):
+        text = text.translate(_FOLD)
+    return text.lower()
+
+
+def _mask_cued_phones(text: str) -> str:
+    """``_PHONE_CUED.sub``, tried only where a cue word starts instead of at every c, f, m, p, r, t and w.
+
+    A match begins with its cue word, and (?i) matches a letter as ``_folded`` maps it, so every match starts where
+    the folded text has a cue word; tried there in order, skipping those inside the last match, these are the
+    matches a scan finds (property-tested against it).
+    """
+    folded = _folded(text)
+    starts = set()
+    for word in _CUE_WORDS:
+        at = folded.find(word)
+        while at != -1:
+            starts.add(at)
+            at = folded.find(word, at + 1)
+    pieces, done = [], 0
+    for start in sorted(starts):
+        if start < done:
+            continue
+        match = _PHONE_CUED.match(text, start)
+        if match is not None:
+            pieces += (text[done:start], match[1], _mask_phone(match, group=2))
+            done = match.end()
+    return "".join(pieces) + text[done:] if pieces else text
 
 
 def luhn_valid(digits: str) -> bool:

@@ -231,6 +231,22 @@ def test_the_rewritten_cue_pattern_finds_what_the_plain_one_finds(text):
             == [(x.span(), x[1], x[2]) for x in m._PHONE_CUED.finditer(text)])
 
 
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_CUE_PIECES | st.sampled_from(["\u212a", "\u0131", "ſ", "İ", "hotel", "cancelled", "CALL me at"]),
+                max_size=12).map("".join))
+def test_cued_phones_tried_where_cue_words_start_are_the_ones_a_scan_masks(text):
+    from ticketml import mask as m
+    assert m._mask_cued_phones(text) == m._PHONE_CUED.sub(lambda x: x[1] + m._mask_phone(x, group=2), text)
+
+
+@pytest.mark.parametrize("cue", ["phone", "Tel.", "telephone", "mobile", "cell:", "fax", "whatsapp", "call me at",
+                                 "reach me on", "text me at", "PHONE", "whatſapp", "mob\u0130le"])
+def test_each_cue_word_is_where_a_cued_phone_is_tried(cue):
+    from ticketml import mask as m
+    text = f"hotel cancelled; {cue} 12 34 56 78, thanks"
+    assert m._mask_cued_phones(text) == f"hotel cancelled; {cue} {PHONE}, thanks"
+
+
 def test_a_text_masked_again_is_looked_up_not_scanned_again():
     text = "Call me at 555-123-4567 or write to ada@example.com, token=abc123"
     before = mask_pii.cache_info().hits
