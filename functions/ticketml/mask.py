@@ -34,6 +34,8 @@ _CARD_DIGITS = (13, 19)
 _PHONE_DIGITS = (7, 15)  # E.164 allows at most 15 digits.
 
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,31}://)([^\s/:@]{1,256}):([^\s/@]{1,256})@")
+# A URL's scheme as _URL_USERINFO reads it, up to the "://" it is searched before (as endpos): where the scheme may start.
+_SCHEME_RUN = re.compile(r"(?i)[a-z0-9+.-]{1,32}\Z")
 # A parameter is a name (``(?:(?<=[?&;])|(?<![^\s,(\"'<]))[A-Za-z][\w.-]{0,63}``, read back from its "=", see
 # ``_name_before``), "=" and a value. The value of a credential is masked whole; another parameter's value is searched
 # on, as it may hold parameters of its own (``next=/reset?token=...``, ``a=1;api_key=...``).
@@ -136,7 +138,7 @@ def _masked_once(text: str) -> str:
     # Each pattern needs a character it cannot match without; most tickets lack them, and a substring test
     # costs far less than a regex scan (training masks every stored ticket).
     if "://" in text and "@" in text:
-        text = _URL_USERINFO.sub(lambda m: f"{m[1]}{m[2]}:{SECRET}@", text)
+        text = _mask_url_userinfo(text)
     if "=" in text:
         text = _mask_params(text)
     folded = _folded(text)
@@ -161,6 +163,31 @@ def _masked_once(text: str) -> str:
         if any(word in folded for word in _CUE_WORDS):
             text = _mask_cued_phones(text)
     return text
+
+
+def _mask_url_userinfo(text: str) -> str:
+    """``_URL_USERINFO.sub``, tried only in the scheme before each "://" instead of at every word.
+
+    A match's scheme, at most 32 letters, digits, "+", "." or "-", ends at a "://"; so every match starts in the run
+    of those characters before one. Tried there in order, skipping those inside the last match, these are the
+    matches a scan finds (property-tested against it).
+    """
+    starts = set()
+    at = text.find("://")
+    while at != -1:
+        run = _SCHEME_RUN.search(text, max(0, at - 32), at)
+        if run is not None:
+            starts.update(range(run.start(), at))
+        at = text.find("://", at + 3)
+    pieces, done = [], 0
+    for start in sorted(starts):
+        if start < done:
+            continue
+        match = _URL_USERINFO.match(text, start)
+        if match is not None:
+            pieces += (text[done:start], f"{match[1]}{match[2]}:{SECRET}@")
+            done = match.end()
+    return "".join(pieces) + text[done:] if pieces else text
 
 
 def _folded(text: str) -> str:

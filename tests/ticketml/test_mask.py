@@ -4,7 +4,7 @@ import re
 import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ticketml.mask import CARD, EMAIL, IBAN, PHONE, SECRET, SSN, iban_valid, luhn_valid, mask_pii
@@ -237,6 +237,22 @@ def test_the_rewritten_cue_pattern_finds_what_the_plain_one_finds(text):
 def test_cued_phones_tried_where_cue_words_start_are_the_ones_a_scan_masks(text):
     from ticketml import mask as m
     assert m._mask_cued_phones(text) == m._PHONE_CUED.sub(lambda x: x[1] + m._mask_phone(x, group=2), text)
+
+
+_URL_PIECES = st.one_of(
+    st.sampled_from(["https", "ftp", "a+b.c-d", "x", "H", "\u212a", "ſ", "_", "é", "1", "://", ":", "/", "@", "u", "p",
+                     "user:pw@", " ", ".", "-", "+", "s3://k:s@b", "abcdefghijklmnopqrstuvwxyz0123456"]),
+    st.text(alphabet="ab:/@.+-_ ", min_size=1, max_size=6))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_URL_PIECES, max_size=12).map("".join))
+@example("see bcdefghijklmnopqrstuvwxyz0123456://user:pw@host")  # the longest scheme, 32 characters
+@example("see abcdefghijklmnopqrstuvwxyz0123456://user:pw@host")  # one too long
+@example("a-s3://k:s@b \u212a://u:p@")
+def test_url_passwords_tried_before_each_scheme_separator_are_the_ones_a_scan_masks(text):
+    from ticketml import mask as m
+    assert m._mask_url_userinfo(text) == m._URL_USERINFO.sub(lambda x: f"{x[1]}{x[2]}:{m.SECRET}@", text)
 
 
 @pytest.mark.parametrize("cue", ["phone", "Tel.", "telephone", "mobile", "cell:", "fax", "whatsapp", "call me at",
