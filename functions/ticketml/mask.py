@@ -34,7 +34,8 @@ _CARD_DIGITS = (13, 19)
 _PHONE_DIGITS = (7, 15)  # E.164 allows at most 15 digits.
 
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,31}://)([^\s/:@]{1,256}):([^\s/@]{1,256})@")
-# A URL's scheme as _URL_USERINFO reads it, up to the "://" it is searched before (as endpos): where the scheme may start.
+# A URL's scheme as _URL_USERINFO reads it, up to the "://" it is searched before (as endpos): where a scheme may
+# start.
 _SCHEME_RUN = re.compile(r"(?i)[a-z0-9+.-]{1,32}\Z")
 # A parameter is a name (``(?:(?<=[?&;])|(?<![^\s,(\"'<]))[A-Za-z][\w.-]{0,63}``, read back from its "=", see
 # ``_name_before``), "=" and a value. The value of a credential is masked whole; another parameter's value is searched

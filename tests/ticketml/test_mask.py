@@ -240,8 +240,8 @@ def test_cued_phones_tried_where_cue_words_start_are_the_ones_a_scan_masks(text)
 
 
 _URL_PIECES = st.one_of(
-    st.sampled_from(["https", "ftp", "a+b.c-d", "x", "H", "\u212a", "ſ", "_", "é", "1", "://", ":", "/", "@", "u", "p",
-                     "user:pw@", " ", ".", "-", "+", "s3://k:s@b", "abcdefghijklmnopqrstuvwxyz0123456"]),
+    st.sampled_from(["https", "ftp", "a+b.c-d", "x", "H", "\u212a", "ſ", "_", "é", "1", "://", ":", "/", "@", "u",
+                     "p", "user:pw@", " ", ".", "-", "+", "s3://k:s@b", "abcdefghijklmnopqrstuvwxyz0123456"]),
     st.text(alphabet="ab:/@.+-_ ", min_size=1, max_size=6))
 
 
