@@ -20,6 +20,7 @@ compile a regular expression of its choosing.
 May import only the standard library and numpy.
 """
 
+import functools
 import io
 import math
 import re
@@ -208,7 +209,7 @@ class TextVectorizer:
         if self.lowercase:
             text = text.lower()
         if self.analyzer == "word":
-            return _word_ngrams(_TOKENS.findall(text), *self.ngram_range)
+            return _word_ngrams(word_tokens(text), *self.ngram_range)
         text = _WHITE_SPACES.sub(" ", text)
         if self.analyzer == "char":
             return _char_ngrams(text, *self.ngram_range)
@@ -684,9 +685,17 @@ def _counted(columns: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
     return indices.astype(np.int64, copy=False), counts[indices]
 
 
-def _word_ngrams(tokens: list[str], min_n: int, max_n: int) -> list[str]:
+# The explanations read a ticket's words as the word vectorizer does, just after it: its tokens are kept for the
+# last few texts (a 5,000-character ticket's take 0.2 ms to find).
+@functools.lru_cache(maxsize=32)
+def word_tokens(text: str) -> tuple[str, ...]:
+    """The tokens of ``text`` as scikit-learn's default token pattern finds them, in order."""
+    return tuple(_TOKENS.findall(text))
+
+
+def _word_ngrams(tokens: Sequence[str], min_n: int, max_n: int) -> list[str]:
     if max_n == 1:
-        return tokens
+        return list(tokens)
     grams = list(tokens) if min_n == 1 else []
     for n in range(max(min_n, 2), min(max_n, len(tokens)) + 1):
         grams += map(" ".join, zip(*(tokens[k:] for k in range(n))))  # each run of n tokens, in order

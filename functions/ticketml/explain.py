@@ -32,14 +32,15 @@ from collections.abc import Mapping
 import numpy as np
 
 from ticketml import lexicon
+from ticketml.arraymodels import word_tokens
 from ticketml.features import ATTRIBUTES_FIELD, number
 from ticketml.mask import CARD, EMAIL, IBAN, PHONE, SECRET, SSN
 
 MAX_ITEMS = 5
 _CANDIDATES = 30
 _DECIMALS = 4
-_TOKENS = re.compile(r"(?u)\b\w\w+\b")
 _PLACEHOLDERS = re.compile("|".join(re.escape(p) for p in (EMAIL, PHONE, CARD, IBAN, SSN, SECRET)))
+_PLACEHOLDER_TOKENS = tuple((p, p[1:-1].lower()) for p in (EMAIL, PHONE, CARD, IBAN, SSN, SECRET))
 _EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")
 
 
@@ -221,6 +222,22 @@ class Explainer:
         return items
 
 
+def _tokens_outside_placeholders(text: str) -> set[str]:
+    """The distinct tokens of ``text`` lower-cased, placeholders left out: the word vectorizer's tokens of the text
+    with each placeholder replaced by a space, computed from its tokens of the whole text (cached, so not found twice).
+
+    A placeholder is bracketed, so taking it out splits or joins no other token; it adds one token, its name
+    ("[EMAIL]": "email"), which is left out when every occurrence of that token is a placeholder's.
+    """
+    tokens = word_tokens(text.lower())
+    present = set(tokens)
+    for placeholder, name in _PLACEHOLDER_TOKENS:
+        found = text.count(placeholder)
+        if found and name in present and tokens.count(name) == found:
+            present.discard(name)
+    return present
+
+
 class _SplitWords(dict):
     """The words of each word n-gram column, split on first use (the vocabulary holds 10^4-10^5)."""
 
@@ -238,9 +255,9 @@ class _Words:
 
     def __init__(self, text: str):
         self._original = text
+        self.tokens = _tokens_outside_placeholders(text)
         text = _PLACEHOLDERS.sub(" ", text).lower()
         self.text = text
-        self.tokens = set(_TOKENS.findall(text))
         self.chunks: dict[str, str] = {}  # whitespace-separated piece -> its word
         for chunk in dict.fromkeys(text.split()):  # each distinct piece once (a pasted log repeats many)
             first, last = chunk[0], chunk[-1]

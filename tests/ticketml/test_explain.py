@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ticketml.arraymodels import TreeEnsemble
-from ticketml.explain import MAX_ITEMS, _Paths
+from ticketml.explain import MAX_ITEMS, _PLACEHOLDERS, _Paths, _tokens_outside_placeholders
 
 TICKETS = [
     {"subject": "Refund for a double charge",
@@ -143,3 +143,18 @@ def test_each_piece_is_stripped_of_its_edge_punctuation_as_the_pattern_strips_it
         if word:
             expected[chunk] = word
     assert _Words(text).chunks == expected
+
+
+_TOKEN_PIECES = st.sampled_from([
+    "[EMAIL]", "[PHONE]", "[CARD]", "[IBAN]", "[SSN]", "[SECRET]", "email", "Email", "[email]", "phone", "x", "ab",
+    "Café", "İstanbul", "ǅ", "_", "9", " ", "-", "[", "]", "\n", "SECRET", "[SECRET]x", "card-card",
+])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_TOKEN_PIECES, max_size=15).map("".join))
+def test_the_words_tokens_leave_placeholders_out_as_tokenizing_without_them_does(text):
+    # The explanations take a ticket's tokens from the word vectorizer's (of the whole text), then leave the
+    # placeholders' names out: as if the text had been tokenized with its placeholders taken out.
+    expected = set(re.findall(r"(?u)\b\w\w+\b", _PLACEHOLDERS.sub(" ", text).lower()))
+    assert _tokens_outside_placeholders(text) == expected
