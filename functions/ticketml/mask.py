@@ -180,15 +180,7 @@ def _mask_url_userinfo(text: str) -> str:
         if run is not None:
             starts.update(range(run.start(), at))
         at = text.find("://", at + 3)
-    pieces, done = [], 0
-    for start in sorted(starts):
-        if start < done:
-            continue
-        match = _URL_USERINFO.match(text, start)
-        if match is not None:
-            pieces += (text[done:start], f"{match[1]}{match[2]}:{SECRET}@")
-            done = match.end()
-    return "".join(pieces) + text[done:] if pieces else text
+    return _sub_at(_URL_USERINFO, starts, lambda m: f"{m[1]}{m[2]}:{SECRET}@", text)
 
 
 def _folded(text: str) -> str:
@@ -213,13 +205,19 @@ def _mask_cued_phones(text: str) -> str:
         while at != -1:
             starts.add(at)
             at = folded.find(word, at + 1)
+    return _sub_at(_PHONE_CUED, starts, lambda m: m[1] + _mask_phone(m, group=2), text)
+
+
+def _sub_at(pattern: re.Pattern, starts: set[int], replace, text: str) -> str:
+    """``pattern.sub(replace, text)`` when every match starts at one of ``starts``: the pattern is tried at each, in
+    order, those inside the last match skipped, as the scan of ``sub`` would meet them."""
     pieces, done = [], 0
     for start in sorted(starts):
         if start < done:
             continue
-        match = _PHONE_CUED.match(text, start)
+        match = pattern.match(text, start)
         if match is not None:
-            pieces += (text[done:start], match[1], _mask_phone(match, group=2))
+            pieces += (text[done:start], replace(match))
             done = match.end()
     return "".join(pieces) + text[done:] if pieces else text
 
