@@ -34,13 +34,13 @@ import numpy as np
 from ticketml import lexicon
 from ticketml.arraymodels import word_tokens
 from ticketml.features import ATTRIBUTES_FIELD, number
-from ticketml.mask import CARD, EMAIL, IBAN, PHONE, SECRET, SSN
+from ticketml.mask import PLACEHOLDERS
 
 MAX_ITEMS = 5
 _CANDIDATES = 30
 _DECIMALS = 4
-_PLACEHOLDERS = re.compile("|".join(re.escape(p) for p in (EMAIL, PHONE, CARD, IBAN, SSN, SECRET)))
-_PLACEHOLDER_TOKENS = tuple((p, p[1:-1].lower()) for p in (EMAIL, PHONE, CARD, IBAN, SSN, SECRET))
+_PLACEHOLDERS = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
+_PLACEHOLDER_TOKENS = tuple((p, p[1:-1].lower()) for p in PLACEHOLDERS)
 _EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")
 
 

@@ -16,6 +16,8 @@ CARD = "[CARD]"
 IBAN = "[IBAN]"
 SSN = "[SSN]"
 SECRET = "[SECRET]"
+PLACEHOLDERS = (EMAIL, PHONE, CARD, IBAN, SSN, SECRET)
+"""Every placeholder masking writes."""
 
 # Every repetition is bounded so that no input makes a pattern scan quadratically. A pattern that must not follow
 # some character consumes its first character before looking back (``\d(?<![\w.-]\d)`` where it would read
