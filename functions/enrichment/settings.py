@@ -12,7 +12,7 @@
 | HELPDESK_API_TOKEN | Zendesk API token | dev-helpdesk-token |
 | HELPDESK_WEBHOOK_SECRET | signing secret of the helpdesk's webhook | dev-webhook-secret |
 | HELPDESK_TIMEOUT_S | seconds per helpdesk call | 10 |
-| LOG_LEVEL | DEBUG, INFO, WARNING or ERROR; DEBUG adds a line for each event skipped because the fields the model reads did not change (the function's own two write-backs per ticket) | INFO |
+| LOG_LEVEL | DEBUG, INFO, WARNING or ERROR; DEBUG adds a line for each event skipped because the fields the model reads did not change (the function's own write-back, one of each ticket's two events) | INFO |
 """
 
 import json
