@@ -36,7 +36,8 @@ def serving_params(models: Mapping, predictor_params: Mapping, train: Sequence[E
         val: Validation examples (the thresholds).
         targets: ``{head: {"high": precision, "medium": precision}}``.
     """
-    texts, _ = model_inputs([e.ticket for e in train[:_LANGUAGE_SAMPLE]])
+    texts, _ = model_inputs([e.ticket for e in train[:_LANGUAGE_SAMPLE]],
+                            predictor_params.get("description_chars"))  # what serving detects on
     predictor = Predictor(models, predictor_params, "")
     return {"languages": language.training_languages(texts),
             "confidence": confidence_thresholds(predictor, val, targets)}

@@ -65,7 +65,7 @@ from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
 from ticketml import lexicon
-from ticketml.features import PRIORITIES, model_inputs
+from ticketml.features import DESCRIPTION_CHARS, PRIORITIES, model_inputs
 from ticketml.predictor import Predictor
 from training.data import Example
 from training.export import export_models, placeholder_models
@@ -125,6 +125,9 @@ class TrainParams:
     at most ``word_max_features`` and ``char_max_features``, character n-grams kept when in
     ``char_min_df``: the cap keeps training on 100k tickets within its time, and cost gitbugs'
     resolution 0.008-0.009 log-MAE against the baseline (``README.md``).
+    The heads read the masked subject and the opening of the masked description, at most
+    ``description_chars`` characters cut at a word boundary (``features.opening``; None reads it all),
+    and the bundle records it so that serving reads the same.
     """
 
     seed: int = 7
@@ -155,6 +158,7 @@ class TrainParams:
     refit: bool | tuple[str, ...] = ("resolution",)  # see above: not priority, whose thresholds would drift
     refit_max_rows: int = 50_000
     vocabulary_cap_rows: int = 50_000
+    description_chars: int | None = DESCRIPTION_CHARS
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -205,7 +209,7 @@ def fit_heads(
     """
     refit_heads = heads_to_refit(params.refit)
     step("featurise")
-    texts, fields = model_inputs([e.ticket for e in train])
+    texts, fields = model_inputs([e.ticket for e in train], params.description_chars)
     sentiment_rows = [i for i, e in enumerate(train) if e.sentiment]
     refit = bool(refit_heads) and 0 < len(val) and len(train) + len(val) <= params.refit_max_rows
     val_lexicon_scores = None
@@ -213,12 +217,12 @@ def fit_heads(
         # VADER is pure Python: another process scores the texts while this one featurises.
         lexicon_scores = bg.submit(lexicon.features, [texts[i] for i in sentiment_rows])
         if refit and "sentiment" in refit_heads:
-            val_texts = model_inputs([e.ticket for e in val if e.sentiment])[0]
+            val_texts = model_inputs([e.ticket for e in val if e.sentiment], params.description_chars)[0]
             val_lexicon_scores = bg.submit(lexicon.features, val_texts)
         matrices = _featurise(train, val, params, texts, fields)
         heads, heads_params = _fit_heads(train, val, params, step, require, matrices,
                                          lexicon_scores)
-        estimators, predictor_params = _assemble(matrices, heads, heads_params)
+        estimators, predictor_params = _assemble(matrices, heads, heads_params, params.description_chars)
         if on_validated is not None:
             on_validated(estimators, predictor_params)
         if not refit:
@@ -278,7 +282,7 @@ def _featurise(train, val, params, texts, fields) -> _Matrices:
     _compact(char)
     dict_vec = DictVectorizer(dtype=np.float32)
     x_all = sp.hstack([x_text, dict_vec.fit_transform(fields)], format="csr")
-    featurise = _cached(_featuriser(word, char, dict_vec), val)
+    featurise = _cached(_featuriser(word, char, dict_vec, params.description_chars), val)
     half_life, recency_search = _choose_recency(train, x_all, params)
     return _Matrices(word, char, dict_vec, x_text, x_all, fields, featurise, half_life,
                      recency_search)
@@ -328,11 +332,12 @@ def _fit_heads(train, val, params, step, require, m: _Matrices, lexicon_scores,
              "resolution": resolution_params})
 
 
-def _assemble(m: _Matrices, heads: dict, heads_params: dict) -> tuple[dict, dict]:
+def _assemble(m: _Matrices, heads: dict, heads_params: dict, description_chars: int | None) -> tuple[dict, dict]:
     """(estimators, predictor params) as a bundle stores them."""
     estimators = {"word": m.word, "char": m.char, "fields": m.dict_vec, **heads}
     return estimators, {
         **heads_params,
+        **({"description_chars": description_chars} if description_chars is not None else {}),
         "resolution": {**heads_params["resolution"], "recency_half_life_days": m.half_life,
                        **({"recency_search": m.recency_search} if m.recency_search else {})},
     }
@@ -513,9 +518,9 @@ class Background:
         return result
 
 
-def _featuriser(word, char, dict_vec) -> Callable[[list[Example]], tuple]:
+def _featuriser(word, char, dict_vec, description_chars: int | None) -> Callable[[list[Example]], tuple]:
     def featurise(examples: list[Example]) -> tuple[sp.csr_matrix, sp.csr_matrix, list, list]:
-        texts, fields = model_inputs([e.ticket for e in examples])
+        texts, fields = model_inputs([e.ticket for e in examples], description_chars)
         x_text = sp.hstack([word.transform(texts), char.transform(texts)], format="csr")
         return x_text, sp.hstack([x_text, dict_vec.transform(fields)], format="csr"), texts, fields
     return featurise

@@ -113,6 +113,10 @@ class Predictor:
                 raise ValueError(f"languages {languages!r} is not a list of codes")
             self._languages = frozenset(languages)
             self._levels = Levels(params.get("confidence"))
+            self._description_chars = params.get("description_chars")
+            if self._description_chars is not None and (
+                    type(self._description_chars) is not int or self._description_chars < 1):
+                raise ValueError(f"description_chars {self._description_chars!r} is not a whole number from 1")
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BundleError(f"Invalid bundle params: {exc!r}. See ticketml.predictor.") from exc
         self._est = dict(models)
@@ -125,6 +129,11 @@ class Predictor:
     def review_threshold(self) -> float:
         """Top priority probability below which a prediction is flagged ``needs_review``."""
         return self._review_threshold
+
+    @property
+    def description_chars(self) -> int | None:
+        """How much of a description the model reads (``features.opening``); None: all of it."""
+        return self._description_chars
 
     @property
     def languages(self) -> frozenset[str]:
@@ -247,7 +256,7 @@ class Predictor:
         return out
 
     def _features(self, tickets: Sequence[Mapping]):
-        texts, fields = model_inputs(tickets)
+        texts, fields = model_inputs(tickets, self._description_chars)
         x_text = hstack([self._est["word"].transform(texts), self._est["char"].transform(texts)])
         x_all = hstack([x_text, self._est["fields"].transform(fields)])
         return texts, fields, x_text, x_all

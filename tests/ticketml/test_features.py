@@ -2,10 +2,14 @@
 
 import hashlib
 import json
+import re
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from ticketml.features import MISSING, MODEL_INPUT_FIELDS, input_hash, model_input
+from ticketml.features import MISSING, MODEL_INPUT_FIELDS, input_hash, model_input, opening
+from ticketml.mask import PLACEHOLDERS
 
 TICKET = {
     "subject": "Cannot log in", "description": "SSO fails since this morning.",
@@ -110,3 +114,43 @@ def test_odd_attributes_do_not_raise():
     fields = model_input(odd).fields
     assert fields["attr.a=(missing)"] == fields["attr.b=(missing)"] == fields["attr.c=(missing)"] == 1.0
     assert model_input({**TICKET, "attributes": "not a mapping"}).fields == model_input(TICKET).fields
+
+
+def _boundary_cut(text: str, limit: int) -> str:
+    """The opening as the rule reads: the longest prefix of at most ``limit`` characters followed by
+    whitespace (the first ``limit`` characters when there is none), without its trailing whitespace."""
+    if len(text) <= limit:
+        return text
+    ends = [i for i in range(1, limit + 1) if text[i].isspace()]
+    return text[:max(ends) if ends else limit].rstrip()
+
+
+@given(st.text(alphabet=st.sampled_from("ab[]\n\t \u00a0\u2003"), max_size=40), st.integers(1, 45))
+@example("hello world", 8)
+@example("hello world", 5)
+@example("x" * 30, 10)
+@example(" abc", 2)
+def test_the_opening_ends_at_a_word_boundary_within_the_limit(text, limit):
+    cut = opening(text, limit)
+    assert cut == _boundary_cut(text, limit)
+    assert text.startswith(cut) and len(cut) <= max(limit, len(text) if len(text) <= limit else 0)
+    assert opening(text, None) == text
+
+
+def test_the_opening_cuts_back_to_the_last_word_that_fits():
+    assert opening("Printer jams on every page", 16) == "Printer jams on"
+    assert opening("Printer jams on every page", 15) == "Printer jams on"
+    assert opening("Printer jams", 5) == "Print"  # no boundary before the limit: cut at it
+
+
+def test_the_model_reads_the_masked_opening_of_a_long_description():
+    # The address straddles the 1,000th character: cut first, "ann.smith@examp" would be read unmasked.
+    filler = "word " * 197
+    description = filler + "ann.smith@example.com or call +1 415 555 0100 today. " + "tail " * 300
+    assert description.index("ann.smith") < 1000 < description.index(" or call")
+    text = model_input({**TICKET, "description": description}, 1000).text
+    assert "smith" not in text and "exa" not in text
+    assert "tail" not in text and "[EMAIL]" in text
+    assert all(p in PLACEHOLDERS for p in re.findall(r"\[[A-Z]*\]?", text))  # none cut in two
+    assert len(text) <= len(TICKET["subject"]) + 1 + 1000
+    assert "tail" in model_input({**TICKET, "description": description}).text  # None: all of it

@@ -1,12 +1,19 @@
 """The enrichment contract, on ordinary and malformed tickets, and the model's behaviour."""
 
 import copy
+import json
+import re
 import time
 
 import numpy as np
 import pytest
 
+from ticketml.bundle import MANIFEST_FILE, load_bundle
+from ticketml.errors import BundleError
 from ticketml.features import PRIORITIES
+from training.publish import publish
+
+from .conftest import clone_version
 
 TICKET = {
     "subject": "Export to CSV fails",
@@ -174,3 +181,42 @@ def test_p99_of_one_ticket_through_all_three_heads_is_a_few_ms(shipped_bundle):
         durations.append(time.perf_counter() - start)
     # The 5 ms target is measured by bench.models on a quiet machine; CI shares its CPU.
     assert np.percentile(durations, 99) < 0.02
+
+
+def _bundle_with_params(model_dir, **changes):
+    """The shipped bundle, republished under another name with its params changed (None removes a key)."""
+    target = clone_version(model_dir, "params-changed")
+    manifest = json.loads((target / MANIFEST_FILE).read_text())
+    for key, value in changes.items():
+        manifest["params"].pop(key, None)
+        if value is not None:
+            manifest["params"][key] = value
+    (target / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+    publish(model_dir, "params-changed")
+    return load_bundle(model_dir)
+
+
+OPENING = "Exporting the monthly report to CSV fails with a 500 error since this morning."
+
+
+@pytest.mark.parametrize("ending", [" The whole team is blocked, this is unacceptable!!!",
+                                    " Thanks a lot, great work as always, no hurry :)"])
+def test_a_bundle_reads_only_the_opening_of_the_description_it_names(model_dir, ending):
+    reads_opening = _bundle_with_params(model_dir, description_chars=len(OPENING) + 1)
+    assert reads_opening.predictor.description_chars == len(OPENING) + 1
+    assert reads_opening.predict({**TICKET, "description": OPENING + ending}) == \
+        reads_opening.predict({**TICKET, "description": OPENING})
+
+
+def test_a_bundle_without_the_setting_reads_the_whole_description(model_dir):
+    reads_all = _bundle_with_params(model_dir, description_chars=None)
+    assert reads_all.predictor.description_chars is None
+    calm = reads_all.predict({**TICKET, "description": OPENING + " Thanks a lot, great work as always :)"})
+    angry = reads_all.predict({**TICKET, "description": OPENING + " Unacceptable, we are losing money!!!"})
+    assert calm["sentiment"] != angry["sentiment"]
+
+
+@pytest.mark.parametrize("value", [0, -5, 2.5, "1000", True, [1000]])
+def test_a_bundle_with_an_invalid_description_length_is_refused_naming_it(model_dir, value):
+    with pytest.raises(BundleError, match="description_chars " + re.escape(repr(value))):
+        _bundle_with_params(model_dir, description_chars=value)

@@ -152,7 +152,7 @@ def test_trees_match_scikit_learn_including_missing_values(fitted):
 
 def _reference(estimators, params, tickets):
     """What the Predictor computed when it ran the scikit-learn estimators themselves."""
-    texts, fields = model_inputs(tickets)
+    texts, fields = model_inputs(tickets, params["description_chars"])  # the opening the bundle reads
     x_text = sp.hstack([estimators["word"].transform(texts), estimators["char"].transform(texts)],
                        format="csr")
     x_all = sp.hstack([x_text, estimators["fields"].transform(fields)], format="csr")

@@ -10,7 +10,7 @@ from sklearn.preprocessing import FunctionTransformer
 from ticketml import lexicon
 from ticketml.bundle import load_bundle
 from ticketml.errors import BundleError
-from ticketml.features import model_inputs
+from ticketml.features import DESCRIPTION_CHARS, model_inputs
 from training import evaluate as evaluate_module
 from training import train as train_module
 from training.data import prepare, read_records
@@ -89,6 +89,25 @@ def test_a_random_split_trains_with_censored_tickets(demo_file):
     assert open_
     _, params = fit_heads(examples[:800] + open_, examples[800:1000], TrainParams(), lambda s: None)
     assert params["resolution"]["censored_in_training"] == len(open_)
+
+
+@pytest.mark.parametrize("description_chars", [DESCRIPTION_CHARS, None])
+def test_the_heads_learn_from_the_opening_the_bundle_records(demo_file, description_chars):
+    # Every ticket's description ends, past its first thousand characters, with the same two words.
+    examples = prepare(read_records(demo_file), NATIVE).examples[:500]
+    padded = [replace(e, ticket={**e.ticket, "description": e.ticket["description"] + " filler" * 200
+                                 + " zebracrossing quasar"}) for e in examples]
+    estimators, params = fit_heads(padded[:400], padded[400:], TrainParams(
+        description_chars=description_chars, resolution_model="ridge"), lambda s: None)
+    assert params.get("description_chars") == description_chars
+    read_past_the_opening = description_chars is None
+    assert ("zebracrossing" in estimators["word"].vocabulary_) is read_past_the_opening
+    assert ("quasar" in estimators["word"].vocabulary_) is read_past_the_opening
+    # The validation rows (calibration, thresholds) are featurised from the same opening.
+    train_params = TrainParams(description_chars=description_chars)
+    texts, fields = model_inputs([e.ticket for e in padded[:400]], description_chars)
+    matrices = train_module._featurise(padded[:400], padded[400:], train_params, texts, fields)
+    assert matrices.featurise(padded[400:])[2] == model_inputs([e.ticket for e in padded[400:]], description_chars)[0]
 
 
 def test_data_without_sentiment_labels_falls_back_to_the_lexicon(demo_file, tmp_path):
