@@ -112,7 +112,17 @@ def _params(args) -> TrainParams:
     return TrainParams(seed=args.seed, split=args.split,
                        review_target_accuracy=args.review_target_accuracy,
                        recency_half_life_days=args.recency_half_life_days,
-                       resolution_model=args.resolution_model)
+                       resolution_model=args.resolution_model, description_chars=args.description_chars)
+
+
+def _description_chars(value: str) -> int | None:
+    """--description-chars: a whole number of characters from 1, or "all" (None: the whole description)."""
+    if value == "all":
+        return None
+    if value.isascii() and value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise argparse.ArgumentTypeError(
+        f'Invalid --description-chars: "{value}". It must be a whole number of characters from 1, or "all".')
 
 
 def _monitor(args) -> int:
@@ -310,6 +320,9 @@ def _training_options(command) -> None:
     command.add_argument("--resolution-model", choices=("auto", "gbm", "ridge"), default="auto",
                          help="resolution head: trees if they beat the ridge on validation "
                               "data (auto), or one of them")
+    command.add_argument("--description-chars", type=_description_chars, default=TrainParams.description_chars,
+                         help="the heads read this many characters of each masked description, cut back "
+                              "to a word boundary, or 'all' (default %(default)s; recorded in the bundle)")
 
 
 if __name__ == "__main__":

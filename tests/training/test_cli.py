@@ -2,7 +2,9 @@
 
 import json
 
-from training.__main__ import main
+import pytest
+
+from training.__main__ import _description_chars, main
 
 
 def test_demo_data_then_train_then_list_versions(tmp_path, capsys):
@@ -28,3 +30,25 @@ def test_errors_exit_1_with_a_message(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "x.txt"), "--out", str(tmp_path),
                  "--mapping", "no-such"]) == 1
     assert "built-in name" in capsys.readouterr().err
+
+
+def test_the_description_length_read_is_an_option_recorded_in_the_bundle(tmp_path, capsys):
+    data = tmp_path / "demo.jsonl"
+    assert main(["demo-data", "--n", "600", "--seed", "3", "--out", str(data), "--quiet"]) == 0
+    model = tmp_path / "model"
+    assert main(["train", "--data", str(data), "--out", str(model), "--quiet", "--description-chars", "120"]) == 0
+    version = json.loads((model / "current.json").read_text())["version"]
+    manifest = json.loads((model / "versions" / version / "manifest.json").read_text())
+    assert manifest["params"]["description_chars"] == 120
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "1.5", "lots", "１２"])
+def test_an_invalid_description_length_is_refused_naming_it(tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--data", str(tmp_path / "x.jsonl"), "--out", str(tmp_path), "--description-chars", value])
+    assert exit_.value.code == 2
+    assert f'Invalid --description-chars: "{value}"' in capsys.readouterr().err
+
+
+def test_all_of_the_description_is_no_limit():
+    assert _description_chars("all") is None and _description_chars("2000") == 2000
