@@ -149,9 +149,10 @@ def model_inputs(tickets: Sequence[Mapping], description_chars: int | None = Non
 
 
 def opening(text: str, limit: int | None) -> str:
-    """The first ``limit`` characters of ``text``, cut back to its last whitespace so that no word
-    or placeholder is split (at ``limit`` itself when they hold no whitespace); all of ``text``
-    when ``limit`` is None or the text is no longer."""
+    """The first ``limit`` characters of ``text``, cut back to the last whitespace before the
+    character left out, so that no word or placeholder is split (cut at ``limit`` itself when
+    there is none), without trailing whitespace; all of ``text`` when ``limit`` is None or the
+    text is no longer."""
     if limit is None or len(text) <= limit:
         return text
     end = limit  # the first character left out: cut back to whitespace
