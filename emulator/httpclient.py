@@ -3,10 +3,9 @@
 aiohttp's client cost the emulator about 0.19 ms of CPU per event (request and response objects, URL parsing,
 timeouts, tracing hooks), two events per ticket (three until 2026-12-05); this one writes the request in one
 buffer and hands the answer's bytes to llhttp (Node's HTTP parser, through httptools) as they arrive: about
-0.05 ms. It sends only
-what delivery needs, a POST with a Content-Length body; llhttp reads every framing of the answer (Content-Length,
-chunked transfer coding, the end of the connection) and 1xx interim answers are skipped. Delivery keeps aiohttp
-for https:// URLs.
+0.05 ms. It sends only what delivery needs, a POST with a Content-Length body; llhttp reads every framing of the
+answer (Content-Length, chunked transfer coding, the end of the connection) and 1xx interim answers are skipped.
+Delivery keeps aiohttp for https:// URLs.
 
 A kept-alive connection the function closed just before it was reused (gunicorn closes idle ones after a
 few seconds) fails with no byte of an answer: the request is sent once more on a new connection, as
