@@ -151,4 +151,6 @@ def test_a_refused_write_never_changes_the_tree(emu):
             assert _tree(emu) == before
 
     refused_writes_change_nothing()
-    assert answers[401] >= 100 and answers[200] >= 20, answers  # both sides of the rules were exercised
+    # Both sides of the rules were exercised. Hypothesis draws anew each run and 19-46 of 300 writes were allowed
+    # in the runs seen; a floor of 20 failed one of them. Below 5 by chance: under once in 40,000 runs, even at 19.
+    assert answers[401] >= 100 and answers[200] >= 5, answers
