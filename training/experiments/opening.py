@@ -14,20 +14,17 @@ cross-validation) with the paired bootstrap of the log-MAE. Writes ``bench/resul
 
 import argparse
 import json
-import tempfile
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 
-from bench.models import BENCHMARKS, DATASETS, RESULTS, SEED, SPLITS, split_file
+from bench.models import RESULTS, SEED, SPLITS
 from ticketml.features import model_inputs
 from training import baselines
 from training.baselines import _logreg, _text_features
-from training.benchmark import _compare, _read
-from training.experiments import HEADS, head_split
+from training.benchmark import _compare
+from training.experiments import HEADS, HeadSplit, head_split
 from training.folds import macro_f1_codes
-from training.mapping import load_mapping
 
 RESOLUTION_DATASETS = ("gitbugs-hadoop",)
 # The airline tweets (at most 280 characters) are never cut, so by default only these are measured.
@@ -35,11 +32,8 @@ DEFAULT_DATASETS = ("endava-urgency", "gitbugs-hadoop")
 _BOOTSTRAP = 1000
 
 
-def classification(name: str, method: str, limits: list[int]) -> dict | None:
+def classification(split: HeadSplit, limits: list[int]) -> dict:
     """The text baseline on the whole description and on each opening, for one dataset and split."""
-    split = head_split(name, method)
-    if split is None:
-        return None
     head, labels, test = split.head, split.labels, split.test
     rows, test_rows, y, times = split.rows, split.test_rows, split.y, split.times
     truth = np.array([labels.index(getattr(test[i], head)) for i in test_rows])
@@ -68,16 +62,9 @@ def classification(name: str, method: str, limits: list[int]) -> dict | None:
     return out
 
 
-def resolution(name: str, method: str, limits: list[int]) -> dict | None:
+def resolution(split: HeadSplit, method: str, limits: list[int]) -> dict:
     """The TF-IDF ridge baseline's log-MAE on the whole description and on each opening."""
-    folder, file, mapping_name, _, _ = BENCHMARKS[name]
-    mapping = load_mapping(mapping_name)
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = split_file(DATASETS / folder / file, mapping_name, Path(tmp), method)
-        if paths is None:
-            return None
-        train = _read(paths[0], mapping, False).examples
-        test = _read(paths[1], mapping, False).examples
+    train, test = split.train, split.test  # every example of the split, with a priority or not
 
     def log_errors(description_chars):
         texts = (model_inputs([e.ticket for e in train], description_chars)[0],
@@ -112,11 +99,12 @@ def main(argv=None) -> int:
     out = RESULTS / "models" / "opening.json"
     for name in args.only or list(DEFAULT_DATASETS):
         for method in args.splits:
-            found = {"classification": classification(name, method, args.limits)}
-            if name in RESOLUTION_DATASETS:
-                found["resolution"] = resolution(name, method, args.limits)
-            if found["classification"] is None:
+            split = head_split(name, method)
+            if split is None:
                 continue
+            found = {"classification": classification(split, args.limits)}
+            if name in RESOLUTION_DATASETS:
+                found["resolution"] = resolution(split, method, args.limits)
             doc["results"].setdefault(name, {})[method] = found
             for kind, result in found.items():
                 whole = result["whole"].get("value", result["whole"].get("log_mae"))
