@@ -7,8 +7,10 @@ fsyncs the WAL at every commit, so an acknowledged write survives `kill -9` and 
 file can be inspected with any SQLite tool. Concurrent writes are grouped into one transaction
 (group commit), so the fsync cost is shared and throughput grows with concurrency.
 
-Layout: `log` holds committed writes since the last snapshot, `snapshot` one JSON tree per
-namespace, `rules` the rules source per namespace, and `outbox` the events still to deliver.
+Layout: `log` holds committed writes since the last snapshot, `snapshot` the last complete snapshot's sequence
+number per namespace (with its JSON tree in `tree` as written before 2026-12-07, or '' when the tree is in
+`snapshot_part`), `snapshot_part` the parts of snapshots (`store.snapshot_parts`, in `id` order), `rules` the rules
+source per namespace, and `outbox` the events still to deliver.
 """
 
 import os
@@ -16,13 +18,17 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from emulator import values
+from emulator import tree as tree_module, values
 from emulator.errors import StorageUnavailable
 
 DB_FILENAME = "database.sqlite3"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, ns TEXT NOT NULL, sets TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshot (ns TEXT PRIMARY KEY, seq INTEGER NOT NULL, tree TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshot_part (
+    id INTEGER PRIMARY KEY, ns TEXT NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS snapshot_part_by_ns ON snapshot_part (ns, seq, id);
 CREATE TABLE IF NOT EXISTS rules (ns TEXT PRIMARY KEY, source TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY,
@@ -87,7 +93,7 @@ class Journal:
         with self._lock:
             # As bytes (BLOB): orjson parses UTF-8 directly, where a str of a whole tree would be built first,
             # at up to four bytes a character, and kept in memory as a high-water mark.
-            snaps = {ns: (seq, values.loads(tree))
+            snaps = {ns: (seq, values.loads(tree) if tree else self._assembled(ns, seq))
                      for ns, seq, tree in self._conn.execute("SELECT ns, seq, CAST(tree AS BLOB) FROM snapshot")}
             rows = self._conn.execute("SELECT seq, ns, CAST(sets AS BLOB) FROM log ORDER BY seq").fetchall()
             rules = dict(self._conn.execute("SELECT ns, source FROM rules"))
@@ -95,6 +101,12 @@ class Journal:
         trees = {ns: tree for ns, (_, tree) in snaps.items()}
         log = [(seq, ns, values.loads(sets)) for seq, ns, sets in rows if seq > snaps.get(ns, (0,))[0]]
         return trees, log, rules, last
+
+    def _assembled(self, ns: str, seq: int):
+        """The tree of the snapshot (ns, seq) from its parts (the caller holds the lock)."""
+        rows = self._conn.execute("SELECT CAST(data AS BLOB) FROM snapshot_part WHERE ns = ? AND seq = ? ORDER BY id",
+                                  (ns, seq))
+        return tree_module.assemble((tuple(path), part) for path, part in map(values.loads, (r[0] for r in rows)))
 
     def commit(self, records: list[Record]) -> None:
         """Write `records` in one transaction and fsync it.
@@ -111,8 +123,12 @@ class Journal:
                         conn.execute("INSERT INTO log (seq, ns, sets) VALUES (?, ?, ?)", (rec.seq, rec.ns, rec.payload))
                     elif rec.kind == "rules":
                         conn.execute("INSERT OR REPLACE INTO rules (ns, source) VALUES (?, ?)", (rec.ns, rec.payload))
-                    elif rec.kind == "snapshot":
-                        conn.execute("INSERT OR REPLACE INTO snapshot (ns, seq, tree) VALUES (?, ?, ?)", (rec.ns, rec.seq, rec.payload))
+                    elif rec.kind == "snapshot_part":
+                        conn.execute("INSERT INTO snapshot_part (ns, seq, data) VALUES (?, ?, ?)",
+                                     (rec.ns, rec.seq, rec.payload))
+                    elif rec.kind == "snapshot":  # the parts of (ns, seq) are all written: they are the snapshot now
+                        conn.execute("INSERT OR REPLACE INTO snapshot (ns, seq, tree) VALUES (?, ?, '')", (rec.ns, rec.seq))
+                        conn.execute("DELETE FROM snapshot_part WHERE ns = ? AND seq != ?", (rec.ns, rec.seq))
                         conn.execute("DELETE FROM log WHERE ns = ? AND seq <= ?", (rec.ns, rec.seq))
                     if rec.outbox:
                         conn.executemany("INSERT INTO outbox (id, trigger, ordering_key, event) VALUES (?, ?, ?, ?)", rec.outbox)

@@ -22,6 +22,10 @@ from emulator.storage import Journal, Record
 
 NULL_ETAG = "null_etag"
 SNAPSHOT_EVERY = 50_000
+# A snapshot is written in parts of at most this many children of one node (a node with more children than this
+# is split into parts of its own), one part at a time between other work: a year of tickets (183 MB of JSON) in one
+# piece held the event loop for half a second and every commit behind it for over a second more.
+SNAPSHOT_PART_CHILDREN = 256
 _log = logging.getLogger(__name__)
 
 
@@ -91,6 +95,7 @@ class Database:
         self._undurable: dict[tuple, int] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._since_snapshot = 0
+        self._snapshotting: asyncio.Task | None = None
 
     def load(self) -> int:
         """Rebuild memory from the journal. Returns the number of log entries replayed."""
@@ -228,10 +233,44 @@ class Database:
             raise
 
     def snapshot(self) -> None:
-        """Queue a snapshot of every namespace; the log before it is dropped when it commits."""
-        for ns, root in self.roots.items():
-            self._enqueue(None, Record("snapshot", ns, self._seq, values.dumps(root)))
+        """Start a snapshot of every namespace, unless one is under way; the log up to the write applied last is
+        dropped when it completes (`_snapshot`)."""
         self._since_snapshot = 0
+        if self._snapshotting is None or self._snapshotting.done():
+            self._snapshotting = asyncio.get_running_loop().create_task(self._snapshot(self._seq))
+
+    async def snapshot_finished(self) -> None:
+        """Wait for the snapshot under way, if any, to complete or give up."""
+        if self._snapshotting is not None:
+            await asyncio.wait([self._snapshotting])
+
+    async def _snapshot(self, seq: int) -> None:
+        """Journal each namespace's tree in parts (`tree.snapshot_parts`), one part at a time, while writes go on.
+
+        The parts are taken at different moments after write `seq`, so together they are no one moment's tree;
+        but every write after `seq` stays in the log and is replayed over them on load. A write sets values at
+        absolute paths, so replaying writes in order over a tree that already holds some of their effects ends
+        where replaying them over the tree at `seq` does (`tests/emulator/test_store.py` writes during snapshots
+        and compares the reloaded tree). Each namespace's snapshot completes with a record after its last part,
+        committed in one transaction with dropping its log up to `seq` and its older parts; a crash before that
+        leaves the previous snapshot in force. A failed commit (rolled back, which may reuse sequence numbers)
+        abandons it.
+        """
+        loop = asyncio.get_running_loop()
+
+        async def journaled(record: Record) -> None:
+            done = loop.create_future()
+            self._enqueue(None, record, done)
+            await done  # one part at a time: the event loop serves requests in between
+
+        try:
+            for ns in list(self.roots):
+                # Each part is serialised as soon as it is taken, before anything else runs.
+                for path, part in tree.snapshot_parts(self.roots.get(ns), SNAPSHOT_PART_CHILDREN):
+                    await journaled(Record("snapshot_part", ns, seq, values.dumps([list(path), part])))
+                await journaled(Record("snapshot", ns, seq, ""))
+        except StorageUnavailable:
+            return  # the commit failed and was rolled back; the next snapshot starts over
 
     def _enqueue(self, change, record, fut=None):
         self._pending.append((change, record, fut))
@@ -278,7 +317,10 @@ class Database:
                 _log.exception("commit hook failed for seq %s", change.seq)
 
     def _rollback(self, entries, exc: StorageUnavailable) -> None:
-        """Undo every applied-but-not-durable write, newest first, and fail its request."""
+        """Undo every applied-but-not-durable write, newest first, and fail its request; abandon a snapshot under
+        way (it may hold some of them, and the sequence numbers given back are given again)."""
+        if self._snapshotting is not None:
+            self._snapshotting.cancel()
         for change, _, fut in reversed(entries):
             if change is not None:
                 self._count_undurable(change, -1)
@@ -295,7 +337,11 @@ class Database:
                 fut.set_exception(StorageUnavailable(str(exc)))
 
     async def close(self) -> None:
-        """Flush what is queued, then close the journal."""
+        """Flush what is queued, then close the journal (a snapshot under way is abandoned: the one before it stays
+        in force)."""
+        if self._snapshotting is not None:
+            self._snapshotting.cancel()
+            await asyncio.wait([self._snapshotting])
         await self.settle()
         self._executor.shutdown(wait=True)
         self.journal.close()

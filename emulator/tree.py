@@ -93,3 +93,54 @@ def resolve_server_values(root, path: tuple[str, ...], value, now_ms: int):
             if isinstance(child, dict):
                 value[key] = resolve_server_values(root, path + (key,), child, now_ms)
     return value
+
+
+def snapshot_parts(root, limit: int):
+    """Yield `(path, part)` pieces of a stored tree that `assemble` puts back together: `part` is a dict of at most
+    `limit` children of the node at `path`, or, for a root that is not an object, the root itself. A child that
+    has more than `limit` children of its own is split the same way instead of going into its parent's part.
+
+    Lazy: each node's keys are listed when it is reached and each child is read when its part is made, so the
+    caller may let the tree change between parts, as long as it serialises each part before it does.
+    """
+    if root is None:
+        return
+    if not isinstance(root, dict):
+        yield (), root
+        return
+    yield from _node_parts(root, (), limit)
+
+
+def _node_parts(node: dict, path: tuple[str, ...], limit: int):
+    keys = list(node)
+    for start in range(0, len(keys), limit):
+        part, large = {}, []
+        for key in keys[start:start + limit]:
+            child = node.get(key)
+            if isinstance(child, dict) and len(child) > limit:
+                large.append((key, child))
+            elif child is not None:
+                part[key] = child
+        if part:
+            yield path, part
+        for key, child in large:
+            yield from _node_parts(child, path + (key,), limit)
+
+
+def assemble(parts) -> object:
+    """The tree whose `snapshot_parts` are `parts` (in their order), or None for none."""
+    root = None
+    for path, part in parts:
+        if not path and not isinstance(part, dict):
+            root = part
+            continue
+        if not isinstance(root, dict):
+            root = {}
+        node = root
+        for key in path:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = node[key] = {}
+            node = child
+        node.update(part)
+    return root

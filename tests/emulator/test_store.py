@@ -1,11 +1,13 @@
 """The store in-process: commit, rollback when the journal fails, snapshots, replay, push ids."""
 
 import asyncio
+import random
 import threading
 
 import pytest
 
 from emulator import store as store_module
+from emulator import tree
 from emulator.errors import StorageUnavailable
 from emulator.pushid import PUSH_CHARS, PushIdGenerator
 from emulator.storage import Journal
@@ -55,6 +57,7 @@ def test_snapshot_compacts_the_log_and_replays(tmp_path, monkeypatch):
         for i in range(25):
             await db.write("ns", "put", ("k", str(i)), [(("k", str(i)), i)])
         await db.write("other", "put", (), [((), "leaf")])
+        await db.snapshot_finished()
         await db.close()
 
     run(scenario())
@@ -188,3 +191,175 @@ def test_a_read_knows_which_locations_wait_for_a_commit(tmp_path):
         await db.close()
 
     run(scenario())
+
+
+# ---- snapshots in parts -----------------------------------------------------------------------------------------
+
+def _random_tree(rnd: random.Random, depth: int = 0):
+    """A stored tree: objects with 0-12 children (numbers, strings, booleans, priorities, nested objects)."""
+    roll = rnd.random()
+    if depth >= 3 or roll < 0.3:
+        return rnd.choice([rnd.randint(-5, 5), rnd.choice("abc") * rnd.randint(1, 3), True, 1.5])
+    if roll < 0.35:
+        return {".value": rnd.randint(0, 9), ".priority": rnd.randint(0, 9)}
+    node = {f"k{rnd.randint(0, 30)}": _random_tree(rnd, depth + 1) for _ in range(rnd.randint(1, 12))}
+    if rnd.random() < 0.1:
+        node[".priority"] = "p"
+    return node
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_snapshot_parts_put_the_tree_back_together(seed):
+    rnd = random.Random(seed)
+    root = _random_tree(rnd) if seed % 5 else rnd.choice([7, "leaf", None, {"only": 1}])
+    for limit in (1, 2, 3, 5, 100):
+        parts = list(tree.snapshot_parts(root, limit))
+        assert tree.assemble(parts) == root
+        assert all(not isinstance(part, dict) or 0 < len(part) <= limit for _, part in parts)
+
+
+def test_a_node_with_many_children_is_split_into_parts_of_its_own():
+    root = {"tickets": {f"t{i:03}": {"s": i} for i in range(10)}, "config": {"a": 1}}
+    parts = list(tree.snapshot_parts(root, 4))
+    assert parts[0] == ((), {"config": {"a": 1}})
+    assert [(path, sorted(part)) for path, part in parts[1:]] == [
+        (("tickets",), ["t000", "t001", "t002", "t003"]), (("tickets",), ["t004", "t005", "t006", "t007"]),
+        (("tickets",), ["t008", "t009"])]
+
+
+def _random_write(rnd: random.Random):
+    """A put or a multi-path patch at random paths of the keys the trees above use, deletes among them."""
+    def path():
+        return tuple(f"k{rnd.randint(0, 8)}" for _ in range(rnd.randint(1, 3)))
+
+    def value():
+        return None if rnd.random() < 0.25 else _random_tree(rnd, 1)
+
+    if rnd.random() < 0.5:
+        where = path()
+        return "put", where, [(where, value())]
+    first = path()[:1]
+    sets = {first + (f"k{rnd.randint(0, 8)}",): value() for _ in range(rnd.randint(1, 3))}
+    return "patch", first, list(sets.items())
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_writes_during_a_snapshot_are_replayed_over_its_parts(tmp_path, monkeypatch, seed):
+    # The parts are taken at different moments while writes go on; the log after the snapshot's start, replayed
+    # over them, must give the tree as it is in memory.
+    monkeypatch.setattr(store_module, "SNAPSHOT_EVERY", 30)
+    monkeypatch.setattr(store_module, "SNAPSHOT_PART_CHILDREN", 2)
+    rnd = random.Random(seed)
+    during, taken_at = [], []
+    parts_of = tree.snapshot_parts
+
+    def spied(root, limit):  # the writes applied when each part is taken
+        for piece in parts_of(root, limit):
+            taken_at.append(db._seq)
+            yield piece
+
+    monkeypatch.setattr(tree, "snapshot_parts", spied)
+
+    async def scenario():
+        nonlocal db
+        db = Database(Journal(tmp_path))
+        for i in range(200):
+            kind, base, sets = _random_write(rnd)
+            pending = [asyncio.ensure_future(db.write("ns", kind, base, sets))]
+            if rnd.random() < 0.3:  # another namespace, in the same batches
+                pending.append(asyncio.ensure_future(db.write("other", *_random_write(rnd))))
+            if db._snapshotting is not None and not db._snapshotting.done():
+                during.append(i)
+            await asyncio.gather(*pending)
+        await db.snapshot_finished()
+        memory = dict(db.roots)
+        await db.close()
+        return memory
+
+    db = None
+    memory = run(scenario())
+    assert len(during) > 50  # most writes happened while a snapshot was being taken
+    assert len(set(taken_at)) > 50  # and between its parts: each part is taken when its turn comes
+    journal = Journal(tmp_path)
+    assert journal.execute("SELECT COUNT(*) FROM snapshot WHERE tree = ''")[0][0] == 2
+    assert journal.execute("SELECT COUNT(*) FROM log")[0][0] < 200 * 1.3
+    reopened = Database(journal)
+    reopened.load()
+    assert {ns: root for ns, root in reopened.roots.items() if root is not None} == {
+        ns: root for ns, root in memory.items() if root is not None}
+
+
+def test_a_snapshot_cut_short_leaves_the_one_before_in_force(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "SNAPSHOT_EVERY", 10**9)
+    monkeypatch.setattr(store_module, "SNAPSHOT_PART_CHILDREN", 1)
+
+    async def scenario():
+        db = Database(Journal(tmp_path))
+        for i in range(6):
+            await db.write("ns", "put", ("t", str(i)), [(("t", str(i)), {"n": i})])
+        db.snapshot()
+        await db.snapshot_finished()  # complete: the log is empty
+        for i in range(6, 12):
+            await db.write("ns", "put", ("t", str(i)), [(("t", str(i)), {"n": i})])
+        db.snapshot()
+        await asyncio.sleep(0)
+        while not db.journal.execute("SELECT COUNT(*) FROM snapshot_part WHERE seq = 12")[0][0]:
+            await asyncio.sleep(0.001)
+        await db.write("ns", "put", ("t", "0"), [(("t", "0"), None)])
+        memory = db.roots["ns"]
+        await db.close()  # the second snapshot is abandoned with some of its parts written
+        return memory
+
+    memory = run(scenario())
+    journal = Journal(tmp_path)
+    assert journal.execute("SELECT seq FROM snapshot") == [(6,)]
+    assert 0 < journal.execute("SELECT COUNT(*) FROM snapshot_part WHERE seq = 12")[0][0] < 12
+    reopened = Database(journal)
+    reopened.load()
+    assert reopened.roots["ns"] == memory == {"t": {str(i): {"n": i} for i in range(1, 12)}}
+
+
+def test_a_failed_commit_abandons_the_snapshot_under_way(tmp_path, monkeypatch):
+    # A rollback may reuse sequence numbers: a snapshot begun before it must not complete, or it would drop from
+    # the log writes made after the rollback that none of its parts hold.
+    monkeypatch.setattr(store_module, "SNAPSHOT_EVERY", 10**9)
+    monkeypatch.setattr(store_module, "SNAPSHOT_PART_CHILDREN", 1)
+
+    async def scenario():
+        db = Database(GatedJournal(tmp_path))
+        db.journal.gate.set()
+        for i in range(5):
+            await db.write("ns", "put", ("t", str(i)), [(("t", str(i)), i)])
+        db.journal.gate.clear()
+        held = asyncio.ensure_future(db.write("ns", "put", ("t", "x"), [(("t", "x"), 1)]))
+        db.snapshot()  # begun at seq 6, which will be rolled back
+        await asyncio.sleep(0.05)
+        db.journal.fail = True
+        db.journal.gate.set()
+        with pytest.raises(StorageUnavailable):
+            await held
+        db.journal.fail = False
+        await db.snapshot_finished()
+        for i in range(5, 9):  # seq 6 again, and on
+            await db.write("ns", "put", ("t", str(i)), [(("t", str(i)), i)])
+        memory = db.roots["ns"]
+        await db.close()
+        return memory
+
+    memory = run(scenario())
+    journal = Journal(tmp_path)
+    assert journal.execute("SELECT COUNT(*) FROM snapshot")[0][0] == 0
+    reopened = Database(journal)
+    reopened.load()
+    assert reopened.roots["ns"] == memory == {"t": {str(i): i for i in range(9)}}
+
+
+def test_a_data_dir_with_a_snapshot_in_one_piece_still_loads(tmp_path):
+    # Data dirs written before snapshots came in parts hold the whole tree in `snapshot.tree`.
+    journal = Journal(tmp_path)
+    journal.execute("INSERT INTO snapshot (ns, seq, tree) VALUES ('ns', 3, ?)", ('{"a":{"b":1},"c":2}',))
+    journal.execute("INSERT INTO log (seq, ns, sets) VALUES (4, 'ns', ?)", ('[[["a","d"],3]]',))
+    journal.execute("INSERT INTO log (seq, ns, sets) VALUES (2, 'ns', ?)", ('[[["old"],1]]',))
+    db = Database(journal)
+    assert db.load() == 1
+    assert db.roots["ns"] == {"a": {"b": 1, "d": 3}, "c": 2}
