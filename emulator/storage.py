@@ -127,9 +127,8 @@ class Journal:
                         conn.execute("INSERT INTO snapshot_part (ns, seq, data) VALUES (?, ?, ?)",
                                      (rec.ns, rec.seq, rec.payload))
                     elif rec.kind == "snapshot":  # the parts of (ns, seq) are all written: they are the snapshot now
+                        # What it replaces (older parts, the log up to seq) is left to `collect`, a little at a time.
                         conn.execute("INSERT OR REPLACE INTO snapshot (ns, seq, tree) VALUES (?, ?, '')", (rec.ns, rec.seq))
-                        conn.execute("DELETE FROM snapshot_part WHERE ns = ? AND seq != ?", (rec.ns, rec.seq))
-                        conn.execute("DELETE FROM log WHERE ns = ? AND seq <= ?", (rec.ns, rec.seq))
                     if rec.outbox:
                         conn.executemany("INSERT INTO outbox (id, trigger, ordering_key, event) VALUES (?, ?, ?, ?)", rec.outbox)
                 conn.execute("COMMIT")
@@ -139,6 +138,37 @@ class Journal:
                 except sqlite3.Error:
                     pass
                 raise StorageUnavailable(f'The data dir "{self.path.parent}" refused the write ({exc}). The write was not applied.') from exc
+
+    def collect(self, ns: str, limit_parts: int = 4, limit_log: int = 2000) -> int:
+        """Delete, in one transaction, up to `limit_parts` snapshot parts and `limit_log` log rows of `ns` that its
+        snapshot in force makes useless (parts of other snapshots, writes it holds). Returns how many went: 0 when
+        nothing is left. Called from the writer thread, between commits, so that none waits long behind it.
+
+        Raises:
+          StorageUnavailable: the transaction failed; nothing of it is deleted.
+        """
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                found = conn.execute("SELECT seq FROM snapshot WHERE ns = ?", (ns,)).fetchone()
+                deleted = 0
+                if found is not None:
+                    deleted += conn.execute(
+                        "DELETE FROM snapshot_part WHERE id IN "
+                        "(SELECT id FROM snapshot_part WHERE ns = ? AND seq != ? LIMIT ?)",
+                        (ns, found[0], limit_parts)).rowcount
+                    deleted += conn.execute(
+                        "DELETE FROM log WHERE seq IN (SELECT seq FROM log WHERE ns = ? AND seq <= ? LIMIT ?)",
+                        (ns, found[0], limit_log)).rowcount
+                conn.execute("COMMIT")
+                return deleted
+            except sqlite3.Error as exc:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise StorageUnavailable(f'The data dir "{self.path.parent}" failed: {exc}.') from exc
 
     def execute(self, sql: str, params=()) -> list:
         """Run one statement on the journal's connection (used by event delivery for its outbox)."""

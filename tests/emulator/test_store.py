@@ -363,3 +363,42 @@ def test_a_data_dir_with_a_snapshot_in_one_piece_still_loads(tmp_path):
     db = Database(journal)
     assert db.load() == 1
     assert db.roots["ns"] == {"a": {"b": 1, "d": 3}, "c": 2}
+
+
+def test_what_a_snapshot_replaces_is_deleted_a_little_at_a_time_and_loads_the_same_throughout(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "SNAPSHOT_EVERY", 10**9)
+    monkeypatch.setattr(store_module, "SNAPSHOT_PART_CHILDREN", 2)
+    collect = Journal.collect
+    monkeypatch.setattr(Journal, "collect", lambda self, ns: 0)  # the store leaves it all to the test
+
+    async def scenario():
+        db = Database(Journal(tmp_path))
+        for i in range(7):
+            await db.write("ns", "put", ("t", str(i)), [(("t", str(i)), {"n": i})])
+        db.snapshot()
+        await db.snapshot_finished()
+        for i in range(7, 12):
+            await db.write("ns", "patch", ("t",), [(("t", str(i)), {"n": i}), (("t", str(i - 7)), None)])
+        db.snapshot()
+        await db.snapshot_finished()
+        await db.write("ns", "put", ("u",), [(("u",), 1)])
+        memory = db.roots["ns"]
+        await db.close()
+        return memory
+
+    memory = run(scenario())
+    journal = Journal(tmp_path)
+    count = lambda table: journal.execute(f"SELECT COUNT(*) FROM {table}")[0][0]  # noqa: E731
+    assert journal.execute("SELECT seq FROM snapshot") == [(12,)]
+    assert (count("snapshot_part"), count("log")) == (4 + 4, 13)  # the first snapshot's parts, every write
+    steps = []
+    while True:
+        reopened = Database(journal)
+        reopened.load()
+        assert reopened.roots["ns"] == memory
+        gone = collect(journal, "ns", limit_parts=1, limit_log=3)
+        steps.append(gone)
+        if not gone:
+            break
+    assert (count("snapshot_part"), count("log")) == (4, 1)  # the snapshot in force, and the write after it
+    assert steps[:4] == [4, 4, 4, 4] and steps[-1] == 0
