@@ -1,12 +1,14 @@
 """Snapshot benchmark: what a snapshot of a year of tickets costs the writes made meanwhile.
 
 Run: `python -m bench.snapshot [--tickets 100000] [--rate 200] [--seconds 12] [--runs 2]`. In-process, over a real
-SQLite journal in a temporary folder: the store holds `--tickets` stored tickets (`bench.scale_data`, about 1.8 KB
-of JSON each, as a year of the pipeline leaves them); a writer patches one ticket's enrichment at `--rate` writes a
+SQLite journal in a temporary folder: the store holds `--tickets` stored tickets (`bench.scale_data`, about 1.8 KB of
+JSON each, as a year of the pipeline leaves them); a writer patches one ticket's enrichment at `--rate` writes a
 second, each write timed from its call to its durability (what a client waits for); two seconds in, a snapshot
-starts, as one does every `store.SNAPSHOT_EVERY` writes, and replaces the one taken (untimed) before the writes. A ticker notes how late the event loop runs a 1 ms sleep
-(how long anything else waited). Printed per run: the write latency before and during the snapshot, the loop's
-worst lateness, and how long the snapshot took. Saves `bench/results/snapshot.json`.
+starts, as one does every `store.SNAPSHOT_EVERY` writes, and replaces the one taken (untimed) before the writes and
+the `--log-rows` writes logged since. A ticker notes how late the event loop runs a 1 ms sleep (how long anything
+else waited). Printed per run: the write latency before and during the snapshot (until what it replaces is
+deleted), the loop's worst lateness, how long the snapshot took and then its cleanup. Saves
+`bench/results/snapshot.json`.
 """
 
 import argparse
@@ -17,14 +19,15 @@ import time
 
 from bench.report import fsync_ms, machine, pct, save, table, speed_probe_ms
 from bench.scale_data import Tickets
-from emulator.storage import Journal
+from emulator import values
+from emulator.storage import Journal, Record
 from emulator.store import Database
 
 NS = "bench"
 
 
-async def _run(tickets: Tickets, rate: float, seconds: float, start_after: float) -> dict:
-    with tempfile.TemporaryDirectory(dir=".") as folder:
+async def _run(tickets: Tickets, rate: float, seconds: float, start_after: float, log_rows: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-snapshot-") as folder:
         journal = _Journal(folder)
         db = Database(journal)
         db.roots[NS] = {"tickets": {key: ticket for key, ticket in tickets.items}}
@@ -46,12 +49,16 @@ async def _run(tickets: Tickets, rate: float, seconds: float, start_after: float
                                                            (("tickets", key, "status"), "open")])
             latencies.append((started, time.perf_counter() - started))
 
-        # The data dir holds a snapshot already, as it does at every snapshot after the first: the timed one
-        # replaces it.
+        # The data dir holds a snapshot already, as it does at every snapshot after the first, and the log the
+        # writes since (`log_rows` of them, each a ticket's write-back): the timed snapshot replaces both.
         db.snapshot()
-        while journal.snapshot_done is None:
-            await asyncio.sleep(0.01)
+        await _finished(db, journal)
         journal.snapshot_done = None
+        record = values.dumps([[["tickets", keys[0]], tickets.items[0][1]]])
+        for start in range(0, log_rows, 1000):
+            seqs = range(db._seq + 1, db._seq + 1 + min(1000, log_rows - start))
+            journal.commit([Record("write", NS, seq, record) for seq in seqs])
+            db._seq = db._durable_seq = seqs[-1]
         ticker = asyncio.ensure_future(tick())
         began = time.perf_counter()
         writes, snapshot_at = [], None
@@ -63,18 +70,18 @@ async def _run(tickets: Tickets, rate: float, seconds: float, start_after: float
             if snapshot_at is None and time.perf_counter() - began >= start_after:
                 snapshot_at = time.perf_counter()
                 db.snapshot()
+                finished = asyncio.ensure_future(_finished(db, journal))
         await asyncio.gather(*writes)
-        while journal.snapshot_done is None:
-            await asyncio.sleep(0.01)
+        end = await finished
         snapshot_s = journal.snapshot_done - snapshot_at
         stop = True
         await ticker
         await db.close()
-    end = snapshot_at + snapshot_s
     before = [s * 1000 for t, s in latencies if t < snapshot_at]
     during = [s * 1000 for t, s in latencies if snapshot_at <= t <= end]
     return {
         "writes": len(latencies), "snapshot_s": round(snapshot_s, 3),
+        "cleanup_s": round(end - snapshot_at - snapshot_s, 3),
         "before_p50_ms": round(pct(before, 50), 2), "before_p99_ms": round(pct(before, 99), 2),
         "during_n": len(during),
         "during_p50_ms": round(pct(during, 50), 2) if during else None,
@@ -83,6 +90,18 @@ async def _run(tickets: Tickets, rate: float, seconds: float, start_after: float
         "max_write_ms": round(max(s for _, s in latencies) * 1000, 2),
         "loop_worst_late_ms": round(max(late for _, late in lateness) * 1000, 2),
     }
+
+
+async def _finished(db: Database, journal: "_Journal") -> float:
+    """When the snapshot under way is complete and what it replaces is deleted: the store's own signal where it
+    has one (which waits for both), else the commit that ends it (a snapshot in one piece, as before 2026-12-07,
+    deleted the one before in the same transaction)."""
+    finished = getattr(db, "snapshot_finished", None)
+    if finished is not None:
+        await finished()
+    while journal.snapshot_done is None:
+        await asyncio.sleep(0.005)
+    return max(journal.snapshot_done, time.perf_counter() if finished is not None else 0.0)
 
 
 class _Journal(Journal):
@@ -103,6 +122,8 @@ def main(argv=None) -> None:
     p.add_argument("--rate", type=float, default=200.0, help="writes a second")
     p.add_argument("--seconds", type=float, default=12.0)
     p.add_argument("--runs", type=int, default=2)
+    p.add_argument("--log-rows", type=int, default=50_000,
+                   help="writes in the log before the snapshot (a snapshot comes every 50,000)")
     p.add_argument("--out", default="bench/results/snapshot.json")
     args = p.parse_args(argv)
     print(f"building {args.tickets:,} stored tickets ...", flush=True)
@@ -111,17 +132,19 @@ def main(argv=None) -> None:
     probe = speed_probe_ms()
     rows = []
     for run in range(args.runs):
-        row = {"run": run + 1, **asyncio.run(_run(tickets, args.rate, args.seconds, 2.0))}
+        row = {"run": run + 1, **asyncio.run(_run(tickets, args.rate, args.seconds, 2.0, args.log_rows))}
         rows.append(row)
         print(row, flush=True)
     table(f"{args.tickets:,} tickets, {args.rate:g} writes/s: a snapshot meanwhile", [
-        ("run", "run"), ("snapshot s", "snapshot_s"), ("before p50/p99 ms", "before"),
+        ("run", "run"), ("snapshot s", "snapshot_s"), ("cleanup s", "cleanup_s"), ("before p50/p99 ms", "before"),
         ("during n", "during_n"), ("during p50/p99/max ms", "during"), ("loop worst late ms", "loop_worst_late_ms")],
         [{**r, "before": f"{r['before_p50_ms']} / {r['before_p99_ms']}",
           "during": f"{r['during_p50_ms']} / {r['during_p99_ms']} / {r['during_max_ms']}"} for r in rows])
+    with tempfile.TemporaryDirectory(prefix="bench-snapshot-") as folder:  # where the runs' journals were
+        fsync = fsync_ms(folder)
     save(args.out, {"benchmark": "snapshot", "machine": machine(), "speed_probe_ms": probe,
-                    "fsync_ms": fsync_ms("."), "tickets": args.tickets, "rate": args.rate,
-                    "seconds": args.seconds, "median_snapshot_s": statistics.median(r["snapshot_s"] for r in rows),
+                    "fsync_ms": fsync, "tickets": args.tickets, "rate": args.rate,
+                    "seconds": args.seconds, "log_rows": args.log_rows, "median_snapshot_s": statistics.median(r["snapshot_s"] for r in rows),
                     "rows": rows})
 
 

@@ -128,7 +128,8 @@ class Journal:
                                      (rec.ns, rec.seq, rec.payload))
                     elif rec.kind == "snapshot":  # the parts of (ns, seq) are all written: they are the snapshot now
                         # What it replaces (older parts, the log up to seq) is left to `collect`, a little at a time.
-                        conn.execute("INSERT OR REPLACE INTO snapshot (ns, seq, tree) VALUES (?, ?, '')", (rec.ns, rec.seq))
+                        conn.execute("INSERT OR REPLACE INTO snapshot (ns, seq, tree) VALUES (?, ?, '')",
+                                     (rec.ns, rec.seq))
                     if rec.outbox:
                         conn.executemany("INSERT INTO outbox (id, trigger, ordering_key, event) VALUES (?, ?, ?, ?)", rec.outbox)
                 conn.execute("COMMIT")
@@ -139,7 +140,7 @@ class Journal:
                     pass
                 raise StorageUnavailable(f'The data dir "{self.path.parent}" refused the write ({exc}). The write was not applied.') from exc
 
-    def collect(self, ns: str, limit_parts: int = 4, limit_log: int = 2000) -> int:
+    def collect(self, ns: str, limit_parts: int = 2, limit_log: int = 500) -> int:
         """Delete, in one transaction, up to `limit_parts` snapshot parts and `limit_log` log rows of `ns` that its
         snapshot in force makes useless (parts of other snapshots, writes it holds). Returns how many went: 0 when
         nothing is left. Called from the writer thread, between commits, so that none waits long behind it.

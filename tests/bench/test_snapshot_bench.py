@@ -1,0 +1,14 @@
+"""The snapshot benchmark still runs: a small tree, a short run, a snapshot replacing another while writes go on."""
+
+from tests.bench.conftest import run_bench
+
+
+def test_a_short_snapshot_benchmark_times_the_writes_made_during_a_snapshot(tmp_path):
+    run, result = run_bench("bench.snapshot", "--tickets", "2000", "--seconds", "3", "--runs", "1",
+                            out=tmp_path / "snapshot.json", timeout=180)
+    assert result["benchmark"] == "snapshot" and result["tickets"] == 2000 and result["fsync_ms"]["p50"] > 0
+    (row,) = result["rows"]
+    assert row["writes"] == 600 and 0 < row["snapshot_s"] < 3, row
+    assert row["during_n"] > 0 and 0 < row["during_p50_ms"] <= row["during_p99_ms"] <= row["max_write_ms"], row
+    assert 0 < row["before_p50_ms"] <= row["before_p99_ms"], row
+    assert "a snapshot meanwhile" in run.stdout
