@@ -1,16 +1,18 @@
 """Durable storage of the database: a SQLite journal in WAL mode, with periodic snapshots.
 
 Why SQLite rather than a hand-written append-only file: one SQLite transaction covers the write
-itself, the events it triggers (the outbox) and a snapshot, so "the write and its event are both
-there or both absent" holds after any crash without recovery code of ours; `synchronous=FULL`
+itself and the events it triggers (the outbox), and a snapshot is in force from the transaction that
+records its completion, so "the write and its event are both there or both absent" and "a snapshot is
+whole or not used" hold after any crash without recovery code of ours; `synchronous=FULL`
 fsyncs the WAL at every commit, so an acknowledged write survives `kill -9` and power loss; and the
 file can be inspected with any SQLite tool. Concurrent writes are grouped into one transaction
 (group commit), so the fsync cost is shared and throughput grows with concurrency.
 
 Layout: `log` holds committed writes since the last snapshot, `snapshot` the last complete snapshot's sequence
-number per namespace (with its JSON tree in `tree` as written before 2026-12-07, or '' when the tree is in
-`snapshot_part`), `snapshot_part` the parts of snapshots (`store.snapshot_parts`, in `id` order), `rules` the rules
-source per namespace, and `outbox` the events still to deliver.
+number per namespace, with its tree in `tree`: `parts:<attempt>` when it is the `snapshot_part` rows of that attempt
+(`tree.snapshot_parts`, in `id` order; each attempt at a snapshot has its own random number, so the parts of one
+abandoned are never taken for another's), or the JSON tree itself as snapshots were written before 2026-12-07;
+`rules` the rules source per namespace, and `outbox` the events still to deliver.
 """
 
 import os
@@ -22,13 +24,14 @@ from emulator import tree as tree_module, values
 from emulator.errors import StorageUnavailable
 
 DB_FILENAME = "database.sqlite3"
+_PARTS = b"parts:"  # how `snapshot.tree` starts when the tree is in parts (JSON never starts so)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, ns TEXT NOT NULL, sets TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshot (ns TEXT PRIMARY KEY, seq INTEGER NOT NULL, tree TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshot_part (
-    id INTEGER PRIMARY KEY, ns TEXT NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL
+    id INTEGER PRIMARY KEY, ns TEXT NOT NULL, attempt INTEGER NOT NULL, data TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS snapshot_part_by_ns ON snapshot_part (ns, seq, id);
+CREATE INDEX IF NOT EXISTS snapshot_part_by_attempt ON snapshot_part (ns, attempt, id);
 CREATE TABLE IF NOT EXISTS rules (ns TEXT PRIMARY KEY, source TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY,
@@ -45,7 +48,8 @@ CREATE INDEX IF NOT EXISTS outbox_ready ON outbox (dead, ordering_key, id);
 
 
 class Record:
-    """One unit to journal: a write, a rules change, a snapshot, or outbox rows."""
+    """One unit to journal: a write, a rules change, a snapshot's part (`seq`: the attempt's number) or completion
+    (`payload`: the attempt's number), or outbox rows."""
 
     __slots__ = ("kind", "ns", "seq", "payload", "outbox")
 
@@ -93,7 +97,7 @@ class Journal:
         with self._lock:
             # As bytes (BLOB): orjson parses UTF-8 directly, where a str of a whole tree would be built first,
             # at up to four bytes a character, and kept in memory as a high-water mark.
-            snaps = {ns: (seq, values.loads(tree) if tree else self._assembled(ns, seq))
+            snaps = {ns: (seq, self._assembled(ns, tree) if tree.startswith(_PARTS) else values.loads(tree))
                      for ns, seq, tree in self._conn.execute("SELECT ns, seq, CAST(tree AS BLOB) FROM snapshot")}
             rows = self._conn.execute("SELECT seq, ns, CAST(sets AS BLOB) FROM log ORDER BY seq").fetchall()
             rules = dict(self._conn.execute("SELECT ns, source FROM rules"))
@@ -102,10 +106,12 @@ class Journal:
         log = [(seq, ns, values.loads(sets)) for seq, ns, sets in rows if seq > snaps.get(ns, (0,))[0]]
         return trees, log, rules, last
 
-    def _assembled(self, ns: str, seq: int):
-        """The tree of the snapshot (ns, seq) from its parts (the caller holds the lock)."""
-        rows = self._conn.execute("SELECT CAST(data AS BLOB) FROM snapshot_part WHERE ns = ? AND seq = ? ORDER BY id",
-                                  (ns, seq))
+    def _assembled(self, ns: str, marker: bytes):
+        """The tree of a snapshot in parts (`marker`: its `tree`, `parts:<attempt>`) from its parts (the caller holds
+        the lock)."""
+        rows = self._conn.execute(
+            "SELECT CAST(data AS BLOB) FROM snapshot_part WHERE ns = ? AND attempt = ? ORDER BY id",
+            (ns, int(marker[len(_PARTS):])))
         return tree_module.assemble((tuple(path), part) for path, part in map(values.loads, (r[0] for r in rows)))
 
     def commit(self, records: list[Record]) -> None:
@@ -123,13 +129,13 @@ class Journal:
                         conn.execute("INSERT INTO log (seq, ns, sets) VALUES (?, ?, ?)", (rec.seq, rec.ns, rec.payload))
                     elif rec.kind == "rules":
                         conn.execute("INSERT OR REPLACE INTO rules (ns, source) VALUES (?, ?)", (rec.ns, rec.payload))
-                    elif rec.kind == "snapshot_part":
-                        conn.execute("INSERT INTO snapshot_part (ns, seq, data) VALUES (?, ?, ?)",
+                    elif rec.kind == "snapshot_part":  # `seq` is the attempt's number
+                        conn.execute("INSERT INTO snapshot_part (ns, attempt, data) VALUES (?, ?, ?)",
                                      (rec.ns, rec.seq, rec.payload))
-                    elif rec.kind == "snapshot":  # the parts of (ns, seq) are all written: they are the snapshot now
+                    elif rec.kind == "snapshot":  # the attempt (`payload`) has all its parts: they are the snapshot now
                         # What it replaces (older parts, the log up to seq) is left to `collect`, a little at a time.
-                        conn.execute("INSERT OR REPLACE INTO snapshot (ns, seq, tree) VALUES (?, ?, '')",
-                                     (rec.ns, rec.seq))
+                        conn.execute("INSERT OR REPLACE INTO snapshot (ns, seq, tree) VALUES (?, ?, ?)",
+                                     (rec.ns, rec.seq, f"parts:{int(rec.payload)}"))
                     if rec.outbox:
                         conn.executemany("INSERT INTO outbox (id, trigger, ordering_key, event) VALUES (?, ?, ?, ?)", rec.outbox)
                 conn.execute("COMMIT")
@@ -152,16 +158,18 @@ class Journal:
             conn = self._conn
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                found = conn.execute("SELECT seq FROM snapshot WHERE ns = ?", (ns,)).fetchone()
+                found = conn.execute("SELECT seq, substr(tree, 1, 40) FROM snapshot WHERE ns = ?", (ns,)).fetchone()
                 deleted = 0
                 if found is not None:
+                    seq, marker = found
+                    attempt = int(marker[len(_PARTS):]) if marker.startswith("parts:") else None
                     deleted += conn.execute(
                         "DELETE FROM snapshot_part WHERE id IN "
-                        "(SELECT id FROM snapshot_part WHERE ns = ? AND seq != ? LIMIT ?)",
-                        (ns, found[0], limit_parts)).rowcount
+                        "(SELECT id FROM snapshot_part WHERE ns = ? AND attempt IS NOT ? LIMIT ?)",
+                        (ns, attempt, limit_parts)).rowcount
                     deleted += conn.execute(
                         "DELETE FROM log WHERE seq IN (SELECT seq FROM log WHERE ns = ? AND seq <= ? LIMIT ?)",
-                        (ns, found[0], limit_log)).rowcount
+                        (ns, seq, limit_log)).rowcount
                 conn.execute("COMMIT")
                 return deleted
             except sqlite3.Error as exc:

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 import logging
+import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -263,12 +264,13 @@ class Database:
             self._enqueue(None, record, done)
             await done  # one part at a time: the event loop serves requests in between
 
+        attempt = secrets.randbits(62)  # its parts' mark: an abandoned attempt's are never read as another's
         try:
             for ns in list(self.roots):
                 # Each part is serialised as soon as it is taken, before anything else runs.
                 for path, part in tree.snapshot_parts(self.roots.get(ns), SNAPSHOT_PART_CHILDREN):
-                    await journaled(Record("snapshot_part", ns, seq, values.dumps([list(path), part])))
-                await journaled(Record("snapshot", ns, seq, ""))
+                    await journaled(Record("snapshot_part", ns, attempt, values.dumps([list(path), part])))
+                await journaled(Record("snapshot", ns, seq, str(attempt)))
                 # Then what it replaces goes, a little at a time, in the writer thread between commits (deleting
                 # the last one's 183 MB of parts in one transaction held every commit for 0.7 s).
                 while await loop.run_in_executor(self._executor, self.journal.collect, ns):
