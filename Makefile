@@ -68,6 +68,7 @@ bench: $(DEV_STAMP) model/current.json
 	$(BIN)/python -m bench.faults
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.snapshot
+	$(BIN)/python -m bench.gc_pauses
 	@echo "The 30-minute soak is separate: $(BIN)/python -m bench.soak --minutes 30"
 
 clean:

@@ -144,8 +144,8 @@ def main(argv=None) -> None:
         fsync = fsync_ms(folder)
     save(args.out, {"benchmark": "snapshot", "machine": machine(), "speed_probe_ms": probe,
                     "fsync_ms": fsync, "tickets": args.tickets, "rate": args.rate,
-                    "seconds": args.seconds, "log_rows": args.log_rows, "median_snapshot_s": statistics.median(r["snapshot_s"] for r in rows),
-                    "rows": rows})
+                    "seconds": args.seconds, "log_rows": args.log_rows,
+                    "median_snapshot_s": statistics.median(r["snapshot_s"] for r in rows), "rows": rows})
 
 
 if __name__ == "__main__":

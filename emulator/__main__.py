@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 
+from emulator import gcpolicy
 from emulator.errors import ConfigError, StorageUnavailable
 from emulator.server import EmulatorServer
 from emulator.settings import load_settings
@@ -45,6 +46,7 @@ async def serve(settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await server.start()
+    gcpolicy.install()  # after the load: the tree is frozen out of full collections (emulator/gcpolicy.py)
     where = "in memory" if settings.data_dir is None else f"data in {settings.data_dir}"
     where += ", uvloop" if type(loop).__module__.startswith("uvloop") else ", asyncio loop"
     if server.hosting_port is not None:  # printed first: the database line means everything is up
