@@ -1,6 +1,6 @@
 """Soak: the whole stack at a moderate, steady load for a long time, watching memory, open files and every ticket.
 
-Run: `python -m bench.soak [--minutes 30] [--rate 20] [--every 30] [--drain 120]`. Every `--every`
+Run: `python -m bench.soak [--minutes 30] [--rate 20] [--every 30] [--drain 120] [--stored N]`. Every `--every`
 seconds it records, per process (children included: gunicorn's worker), resident memory and open file
 descriptors, and, counted since the start: tickets submitted, enriched and forwarded, duplicates in the
 helpdesk, dead letters, events retried, the outbox backlog, and the p50/p99 write-to-enrichment latency
@@ -14,6 +14,11 @@ since the last sample; the rest comes from the emulator's `/metrics`. After the 
 (`--drain` seconds at most) waits for every ticket to be enriched and forwarded; then one full read of
 `/tickets` and the helpdesk's list verify that each was enriched and forwarded exactly once. Prints the
 tables and saves JSON.
+
+`--stored N` starts from a year of tickets instead of an empty database: N realistic tickets as the pipeline leaves
+them (`bench.scale_data`, 2% open), written into the data dir by an emulator without triggers before the stack
+starts, so the stack loads them as it would after a restart and the function sees none of them. The stream and
+the final read then watch only the keys after the stored ones (`orderBy="$key"`, `startAt`): the soak's tickets.
 """
 
 import argparse
@@ -27,6 +32,7 @@ from pathlib import Path
 
 import requests
 
+from bench import scale_data
 from bench.burst import ADMIN, HELPDESK_AUTH
 from bench.pipeline import ticket
 from bench.report import machine, metric, pct, save, table
@@ -35,6 +41,8 @@ from stack.procs import ROOT
 from stack.tokens import user_token
 
 PER_PAGE = 100  # the helpdesk API's largest page
+STORED_OPEN_SHARE = 0.02  # `--stored`: the share of open tickets, as in bench.scale
+STORED_BATCH = 2000  # `--stored`: tickets per multi-path PATCH while seeding
 FIELDS = ("enrichment", "helpdesk")  # what the function writes back: the model's fields, the helpdesk link
 
 
@@ -108,8 +116,8 @@ class TicketStream:
     changed. A dropped stream reconnects (its first event is then the whole tree; counted in `reconnects`).
     """
 
-    def __init__(self, db: str):
-        self.db = db
+    def __init__(self, db: str, query: dict | None = None):
+        self.db, self.query = db, query or {}
         self.first_seen: dict[str, dict[str, float]] = {f: {} for f in FIELDS}  # field -> key -> perf_counter
         self.enriched_log: list[tuple[str, float]] = []  # (key, when), in the order enrichments appeared
         self.reconnects = -1
@@ -136,7 +144,7 @@ class TicketStream:
         while not self._stop.is_set():
             try:
                 with requests.get(f"{self.db}/tickets.json", headers={"Accept": "text/event-stream", **ADMIN},
-                                  stream=True, timeout=(10, None)) as r:
+                                  params=self.query, stream=True, timeout=(10, None)) as r:
                     self.reconnects += 1
                     kind = None
                     for line in r.iter_lines(chunk_size=None):
@@ -214,9 +222,10 @@ def _p(values: list[float], q: float) -> float | None:
     return round(pct(values, q), 1) if values else None
 
 
-def verify(db: str, sent: dict[str, float], desk: Helpdesk) -> dict:
-    """One full read of `/tickets`: each acknowledged ticket enriched, linked and in the helpdesk exactly once."""
-    tickets = requests.get(f"{db}/tickets.json", headers=ADMIN, timeout=300).json() or {}
+def verify(db: str, sent: dict[str, float], desk: Helpdesk, query: dict | None = None) -> dict:
+    """One full read of `/tickets` (of `query`'s part of it): each acknowledged ticket enriched, linked and in the
+    helpdesk exactly once."""
+    tickets = requests.get(f"{db}/tickets.json", params=query or {}, headers=ADMIN, timeout=300).json() or {}
     desk.catch_up()
 
     def enriched(key):
@@ -263,14 +272,48 @@ def emulator_counts(db: str) -> dict:
             "outbox_pending": int(metric(text, "rtdb_outbox_pending"))}
 
 
+def preload(data_dir: Path, n: int, seed: int) -> tuple[dict, dict]:
+    """Write `n` stored tickets into the database data dir `data_dir` with an emulator without triggers.
+
+    Returns the query that selects only tickets written after them, and what the seeding took.
+    """
+    from bench.scale import Emulator, seed as write_batches  # (psutil, the scale benchmark's, only when needed)
+
+    data = scale_data.Tickets(n, STORED_OPEN_SHARE, seed=seed, now_ms=int(time.time() * 1000))
+    triggers = data_dir.parent / "no-triggers.json"
+    triggers.write_text('{"triggers": []}')
+    emulator = Emulator(data_dir, triggers)
+    emulator.start()
+    try:
+        with requests.Session() as session:
+            seeded = write_batches(session, emulator.url, data.batches(STORED_BATCH))
+    finally:
+        emulator.stop()
+    # Push ids grow with time: the soak's keys sort after the newest stored one, and "-" is the lowest push id
+    # character, so this is above every stored key and below every later one.
+    after = max(key for key, _ in data.items) + "-"
+    return {"orderBy": '"$key"', "startAt": json.dumps(after)}, {**seeded, "tickets": n, "open": data.open_count}
+
+
 def run(args) -> tuple[list[str], list[dict], dict]:
     """Start the stack, load and sample it, drain and verify it; the process names, the samples, the totals."""
     samples = []
     with tempfile.TemporaryDirectory() as tmp:
+        query, stored = None, None
+        if args.stored:
+            query, stored = preload(Path(tmp) / "database", args.stored, args.seed)
+            print(f"stored {args.stored:,} tickets in {stored['seconds']} s", flush=True)
+        started_at = time.perf_counter()
         stack = Stack(ports=Ports.free(), data_dir=Path(tmp), model_dir=ROOT / "model").start()
         db = stack.urls["database"]
         try:
-            stream = TicketStream(db).start()
+            if stored:
+                stored["stack_start_s"] = round(time.perf_counter() - started_at, 2)
+                stored["loaded"] = len(requests.get(f"{db}/tickets.json", params={"shallow": "true"}, headers=ADMIN,
+                                                    timeout=300).json() or {})
+                if stored["loaded"] != args.stored:
+                    raise RuntimeError(f"the stack loaded {stored['loaded']} of the {args.stored} stored tickets")
+            stream = TicketStream(db, query).start()
             desk = Helpdesk(stack.urls["helpdesk"])
             submitter = Submitter(db, args.rate).start()
             started, logged, all_ms = time.monotonic(), 0, []
@@ -294,8 +337,9 @@ def run(args) -> tuple[list[str], list[dict], dict]:
             window, logged = latency_ms(stream, submitter.sent, logged)
             all_ms += window
             stream.stop()
-            totals = {**verify(db, submitter.sent, desk), "submit_errors": submitter.errors, **emulator_counts(db),
-                      "drain_s": drain_s, "enrich_p50_ms": _p(all_ms, 50), "enrich_p99_ms": _p(all_ms, 99),
+            totals = {**verify(db, submitter.sent, desk, query), "stored_before": stored,
+                      "submit_errors": submitter.errors, **emulator_counts(db), "drain_s": drain_s,
+                      "enrich_p50_ms": _p(all_ms, 50), "enrich_p99_ms": _p(all_ms, 99),
                       "stream_reconnects": stream.reconnects}
         finally:
             stack.stop()
@@ -321,6 +365,9 @@ def main(argv=None):
     p.add_argument("--rate", type=float, default=20, help="tickets per second")
     p.add_argument("--every", type=float, default=30, help="seconds between samples")
     p.add_argument("--drain", type=float, default=120, help="at most this many seconds for the backlog to clear")
+    p.add_argument("--stored", type=int, default=0,
+                   help="start from this many stored tickets (a year is 50,000-100,000), not an empty database")
+    p.add_argument("--seed", type=int, default=7, help="the stored tickets' generator seed")
     p.add_argument("--out", default="bench/results/soak.json")
     args = p.parse_args(argv)
     names, samples, totals = run(args)
@@ -343,7 +390,8 @@ def main(argv=None):
           f"dead letters {t['dead_letters']}, events retried {t['events_retried']}; "
           f"write-to-enrichment p50 {t['enrich_p50_ms']} ms, p99 {t['enrich_p99_ms']} ms")
     save(args.out, {"benchmark": "soak", "machine": machine(), "minutes": args.minutes, "rate": args.rate,
-                    "every": args.every, "samples": samples, "summary": summary, "totals": totals})
+                    "every": args.every, "stored": args.stored, "samples": samples, "summary": summary,
+                    "totals": totals})
 
 
 if __name__ == "__main__":
