@@ -69,9 +69,12 @@ class ChildIndex:
 
 @dataclass(frozen=True)
 class Window:
-    """What a query listener was last sent: its children's names and the range of their positions."""
+    """What a query listener was last sent: its children's names and the range of their positions.
 
-    names: frozenset
+    `names` is the listener's own set: a query without a limit keeps it up to date child by child (`inside`).
+    """
+
+    names: set
     first: tuple | None
     last: tuple | None
     full: bool  # a limit query that returned as many children as its limit
@@ -129,10 +132,10 @@ class Indexes:
 
     def _window(self, query, names, kids) -> Window:
         if not names:
-            return Window(frozenset(), None, None, False)
+            return Window(set(), None, None, False)
         limit = query.limit_to_first if query.limit_to_first is not None else query.limit_to_last
         position = lambda name: queries.sort_key(query.order_by, name, kids[name], values.priority_of(kids[name]))
-        return Window(frozenset(names), position(names[0]), position(names[-1]),
+        return Window(set(names), position(names[0]), position(names[-1]),
                       limit is not None and len(names) >= limit)
 
     def _on_write(self, change, _root_before):
@@ -176,19 +179,29 @@ def touches(query: queries.Query, window: Window, name: str, child) -> bool:
     """Whether writing `child` (None: deleted) as the child `name` can change a listener's window."""
     if name in window.names:
         return True
-    if child is None:
-        return False
-    position = queries.sort_key(query.order_by, name, child, values.priority_of(child))
-    lower, upper = queries._bounds(query)
-    if not all(queries._after(position, b, strict) for b, strict in lower):
-        return False
-    if not all(queries._after(b, position, strict) for b, strict in upper):
+    if not inside(query, name, child):
         return False
     if window.full:
+        position = queries.sort_key(query.order_by, name, child, values.priority_of(child))
         if query.limit_to_first is not None:
             return position < window.last
         return position > window.first
     return True
+
+
+def unlimited(query: queries.Query) -> bool:
+    """True for a query without limitToFirst or limitToLast: its result is every child within its bounds."""
+    return query.limit_to_first is None and query.limit_to_last is None
+
+
+def inside(query: queries.Query, name: str, child) -> bool:
+    """Whether the child `name`, stored as `child` (None: absent), is within `query`'s bounds (start, end, equal)."""
+    if child is None:
+        return False
+    position = queries.sort_key(query.order_by, name, child, values.priority_of(child))
+    lower, upper = queries._bounds(query)
+    return (all(queries._after(position, b, strict) for b, strict in lower)
+            and all(queries._after(b, position, strict) for b, strict in upper))
 
 
 def _is_object(node) -> bool:

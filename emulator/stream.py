@@ -220,31 +220,52 @@ class Registry:
 
         When the change wrote below the listened location and the last window is known, only the children
         that left the result (as `null`), entered it, or were written are sent, each at its own path, as
-        for a plain stream; otherwise the whole result, if it differs from the last one sent.
+        for a plain stream; otherwise the whole result, if it differs from the last one sent. A query without a
+        limit has as its result every child within its bounds, so that is decided from the written children
+        alone, whatever the size of the result (the queue's open tickets, a page's every ticket since a key); a
+        limit query selects its window again (a page: its limit's worth of children).
         """
         old = listener.window
-        if touched and old is not None and not any(
-                index.touches(listener.query, old, name, child) for name, child in touched):
+        query = listener.query
+        if touched and old is not None and not any(index.touches(query, old, name, child) for name, child in touched):
             return
-        if listener.query not in results:
-            results[listener.query] = self.select_query(listener)
-        picked, window = results[listener.query]
+        if touched and old is not None and index.unlimited(query):
+            changes = {}
+            for name, child in touched:
+                if index.inside(query, name, child):
+                    old.names.add(name)
+                    changes[name] = listener.encode_child(child)
+                elif name in old.names:
+                    old.names.discard(name)
+                    changes[name] = "null"
+            self._send_children(listener, changes)
+            return
+        if query not in results:
+            results[query] = self.select_query(listener)
+        picked, window = results[query]
+        if window is not None:  # the listener's own copy: a query without a limit changes it in place
+            window = index.Window(set(window.names), window.first, window.last, window.full)
         listener.window = window
         if touched and old is not None and window is not None:
             written = {name for name, _ in touched}
             changes = {name: "null" for name in old.names - window.names}
             for name in window.names - old.names | (written & old.names & window.names):
                 changes[name] = listener.encode_child(picked[name])
-            if len(changes) == 1:
-                listener.send_query_child(*changes.popitem())
-            elif changes:  # one change moved several children: one event, as a multi-path update makes one
-                listener.send_query_children(changes)
-            listener.last_query_json = None  # not kept up to date child by child: the next full result is sent
+            self._send_children(listener, changes)
             return
         data = listener.encode_result(picked)
         if data != listener.last_query_json:
             listener.last_query_json = data
             listener.send_query_result(data)
+
+    @staticmethod
+    def _send_children(listener: Listener, changes: dict) -> None:
+        """Send a query listener the children that changed in its result ({name: JSON text, "null" if it left})."""
+        if len(changes) == 1:
+            listener.send_query_child(*changes.popitem())
+        elif changes:  # one change moved several children: one event, as a multi-path update makes one
+            listener.send_query_children(changes)
+        listener.last_query_json = None  # not kept up to date child by child: the next full result is sent
 
     @staticmethod
     def _frames_for(change: Change, lpath: tuple) -> bytes:

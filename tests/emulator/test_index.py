@@ -176,3 +176,72 @@ def test_indexes_are_bounded_and_an_unindexed_child_order_takes_the_reference_pa
         assert (NS, ("x", "1"), "other") not in indexes._built
 
     asyncio.run(scenario())
+
+
+def _view_after(view, sent: list[bytes]):
+    """A query stream's client's copy of the result after the SSE frames `sent` (put and patch, as the SDK reads)."""
+    for raw in b"".join(sent).decode().split("\n\n"):
+        if not raw:
+            continue
+        event, data = (line.split(": ", 1)[1] for line in raw.split("\n"))
+        message = json.loads(data)
+        path = [p for p in message["path"].split("/") if p]
+        items = [(path, message["data"])] if event == "put" else [([k], v) for k, v in message["data"].items()]
+        for where, value in items:
+            if not where:
+                view = dict(value or {})
+            elif value is None:
+                view.pop(where[0], None)
+            else:
+                view[where[0]] = value
+    return view
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(initial=st.dictionaries(KEYS, children(), max_size=8), ops=st.lists(writes(), min_size=4, max_size=24),
+       q=query_params())
+def test_a_query_stream_rebuilds_its_result_from_what_it_is_sent(initial, ops, q):
+    """After every write, what a query listener was sent (its first result, then children that changed, entered or
+    left it) adds up to the query's result: limit queries select their window again, the others follow it child by
+    child (`Registry._refresh_query`)."""
+    from emulator.stream import Listener, Registry
+
+    class Transport:
+        def __init__(self):
+            self.sent = []
+
+        def is_closing(self):
+            return False
+
+        def get_write_buffer_size(self):
+            return 0
+
+        def write(self, data):
+            self.sent.append(data)
+
+    async def scenario():
+        db = Database(FailingJournal())
+        indexes = Indexes(db, lambda ns, path, order_by: True)
+        registry = Registry(select_query=lambda listener: indexes.select(listener.ns, listener.path, listener.query),
+                            node_at=db.get)
+        db.commit_hooks.append(registry.on_commit)
+        await db.write(NS, "put", LOCATION, [(LOCATION, normalized(initial, 1))])
+        listener, transport = Listener(NS, LOCATION, q), Transport()
+        picked, listener.window = indexes.select(NS, LOCATION, q)
+        listener.last_query_json = listener.encode_result(picked)
+        transport.sent.append(f'event: put\ndata: {{"path":"/","data":{listener.last_query_json}}}\n\n'.encode())
+        listener.attach(transport, chunked=False)
+        registry.add(listener)
+        for kind, base, sets in ops:
+            sets = [(p, normalized(v, len(p)) if isinstance(v, dict) else v) for p, v in sets]
+            db.journal.fail = kind == "fail"
+            try:
+                await db.write(NS, "put" if kind == "fail" else kind, base, sets)
+            except Exception:  # noqa: BLE001 - the failed commit, or e.g. a priority set on a missing node
+                pass
+            db.journal.fail = False
+            picked, _ = indexes.select(NS, LOCATION, q)
+            expected = {k: values.render(v) for k, v in (picked or {}).items()}
+            assert _view_after({}, transport.sent) == expected, (kind, sets, q)
+
+    asyncio.run(scenario())
