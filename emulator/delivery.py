@@ -22,6 +22,7 @@ import aiohttp
 import orjson
 
 from emulator import values
+from emulator.errors import StorageUnavailable
 from emulator.httpclient import HttpClient
 from emulator.triggers import Trigger
 
@@ -62,6 +63,7 @@ class Delivery:
         self._later: list[tuple[float, int, str]] = []
         self._tiebreak = itertools.count()
         self._acks: list[int] = []
+        self._acking: asyncio.Task | None = None  # the ack flush under way: never awaited by the loop itself
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()  # everything in flight: deliveries and journal bookkeeping
         self._deliveries = 0  # deliveries in flight: only these count against the concurrency limit
@@ -92,6 +94,8 @@ class Delivery:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._acking is not None:  # not cancelled: its acks would be delivered again after a restart
+            await asyncio.gather(self._acking, return_exceptions=True)
         await self._flush_acks()
         if self._session is not None:
             await self._session.close()
@@ -152,9 +156,11 @@ class Delivery:
                 self._busy.add(key)
                 self._deliveries += 1
                 self._spawn(self._deliver(queue[0]))
-            if self._acks and loop.time() - last_ack >= ACK_FLUSH_S:
+            # The flush runs beside the loop: it waits for the journal's thread, which may be busy with a slow
+            # commit, and deliveries must not wait for it (their acks only say what need not be sent again).
+            if self._acks and loop.time() - last_ack >= ACK_FLUSH_S and (self._acking is None or self._acking.done()):
                 last_ack = loop.time()
-                await self._flush_acks()
+                self._acking = loop.create_task(self._flush_acks())
             wait = ACK_FLUSH_S if self._acks else None
             if self._later:
                 wait = min(wait or 3600, max(0.0, self._later[0][0] - time.monotonic()))
@@ -240,7 +246,12 @@ class Delivery:
         acks, self._acks = self._acks, []
         for i in range(0, len(acks), 500):
             part = acks[i:i + 500]
-            await self._journal(f"DELETE FROM outbox WHERE id IN ({','.join('?' * len(part))})", part)
+            try:
+                await self._journal(f"DELETE FROM outbox WHERE id IN ({','.join('?' * len(part))})", part)
+            except StorageUnavailable as exc:  # kept for the next flush; a restart meanwhile delivers them again
+                self._acks[:0] = acks[i:]
+                _log.warning("could not delete %d delivered events from the outbox: %s", len(acks) - i, exc)
+                return
 
     async def _journal(self, sql, params=()):
         loop = asyncio.get_running_loop()

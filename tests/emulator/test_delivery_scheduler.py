@@ -8,13 +8,15 @@ the next write. The crash tests caught it about half the time; this reproduces i
 
 import asyncio
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 from aiohttp import web
 
-from emulator.delivery import Delivery
+from emulator.delivery import ACK_FLUSH_S, Delivery
+from emulator.errors import StorageUnavailable
 from emulator.triggers import Trigger
 
 
@@ -85,3 +87,78 @@ def test_forty_tickets_that_each_fail_once_all_arrive():
     keys = [f"t{i}" for i in range(40)]
     attempts = asyncio.run(_scenario(keys, concurrency=4, journal_delay=0.01, timeout=20))
     assert {k: attempts.get(k) for k in keys} == {k: [500, 200] for k in keys}
+
+
+class StuckDeletes:
+    """A journal whose deletions of delivered events wait for `release` (a commit held up behind a slow
+    checkpoint), or fail while `failing` is set (a full disk); every other statement answers at once."""
+
+    def __init__(self):
+        self.release, self.failing = threading.Event(), False
+        self.deleted: list[int] = []
+
+    def execute(self, sql, params=()):
+        if sql.startswith("DELETE FROM outbox"):
+            if self.failing:
+                raise StorageUnavailable("the disk is full")
+            self.release.wait(10)
+            self.deleted += params
+        return [(0,)] if "MAX(id)" in sql else []
+
+
+async def _while_deletions_stick(fail_first: bool) -> tuple[list[str], list[int]]:
+    arrived: list[str] = []
+
+    async def function(request: web.Request) -> web.Response:
+        arrived.append(request.headers["ce-subject"].rsplit("/", 1)[1])
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/", function)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    trigger = Trigger("enrich", ("tickets", "{ticketId}"), "google.firebase.database.ref.v1.written",
+                      f"http://127.0.0.1:{port}/", max_attempts=5, min_backoff_s=0.01, max_backoff_s=0.02,
+                      timeout_s=5)
+    executor = ThreadPoolExecutor(1)
+    journal = StuckDeletes()
+    journal.failing = fail_first
+    server = SimpleNamespace(db=SimpleNamespace(commit_hooks=[], _executor=executor, journal=journal))
+    delivery = Delivery([trigger], concurrency=4)
+
+    async def until(condition, seconds=5.0):
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+
+    try:
+        await delivery.start(server)
+        delivery.on_commit(SimpleNamespace(outbox=[(1, "enrich", "tickets/a", _event("a"))]))
+        await until(lambda: arrived == ["a"])
+        await asyncio.sleep(3 * ACK_FLUSH_S)  # a's deletion has been tried (and failed, or is stuck)
+        journal.failing = False
+        for i, key in enumerate("bcd", start=2):  # each written after the one before was delivered
+            delivery.on_commit(SimpleNamespace(outbox=[(i, "enrich", f"tickets/{key}", _event(key))]))
+            await until(lambda: key in arrived, 1.0)
+        seen = list(arrived)
+    finally:
+        journal.release.set()
+        await delivery.stop()
+        await runner.cleanup()
+        executor.shutdown()
+    return seen, sorted(journal.deleted)
+
+
+def test_events_keep_flowing_while_the_deletion_of_delivered_ones_waits_for_the_journal():
+    arrived, deleted = asyncio.run(_while_deletions_stick(fail_first=False))
+    assert arrived == ["a", "b", "c", "d"]
+    assert deleted == [1, 2, 3, 4]  # each deleted once it could be, none forgotten at the stop
+
+
+def test_delivered_events_whose_deletion_failed_are_deleted_at_a_later_flush():
+    arrived, deleted = asyncio.run(_while_deletions_stick(fail_first=True))
+    assert arrived == ["a", "b", "c", "d"]
+    assert deleted == [1, 2, 3, 4]
