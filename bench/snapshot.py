@@ -5,28 +5,32 @@ SQLite journal in a temporary folder: the store holds `--tickets` stored tickets
 JSON each, as a year of the pipeline leaves them); a writer patches one ticket's enrichment at `--rate` writes a
 second, each write timed from its call to its durability (what a client waits for); two seconds in, a snapshot
 starts, as one does every `store.SNAPSHOT_EVERY` writes, and replaces the one taken (untimed) before the writes and
-the `--log-rows` writes logged since. A ticker notes how late the event loop runs a 1 ms sleep (how long anything
-else waited). Printed per run: the write latency before and during the snapshot (until what it replaces is
-deleted), the loop's worst lateness, how long the snapshot took and then its cleanup. Saves
-`bench/results/snapshot.json`.
+the `--log-rows` writes logged since. The collector runs as in `python -m emulator` (`emulator.gcpolicy` installed
+after the load; `--no-gc-policy` leaves it as Python sets it). A ticker notes how late the event loop runs a 1 ms
+sleep (how long anything else waited). Printed per run: the write latency before, during (until what the snapshot
+replaces is deleted) and after the snapshot (`--seconds 80` times the minute after), the loop's worst lateness, how
+long the snapshot took and then its cleanup; the JSON adds every write and loop delay over 50 ms and every full
+collection, in seconds from the snapshot's start. Saves `bench/results/snapshot.json`.
 """
 
 import argparse
 import asyncio
+import gc
 import statistics
 import tempfile
 import time
 
 from bench.report import fsync_ms, machine, pct, save, table, speed_probe_ms
 from bench.scale_data import Tickets
-from emulator import values
+from emulator import gcpolicy, values
 from emulator.storage import Journal, Record
 from emulator.store import Database
 
 NS = "bench"
 
 
-async def _run(tickets: Tickets, rate: float, seconds: float, start_after: float, log_rows: int) -> dict:
+async def _run(tickets: Tickets, rate: float, seconds: float, start_after: float, log_rows: int,
+               gc_policy: bool = True) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-snapshot-") as folder:
         journal = _Journal(folder)
         db = Database(journal)
@@ -35,6 +39,15 @@ async def _run(tickets: Tickets, rate: float, seconds: float, start_after: float
         latencies: list[tuple[float, float]] = []  # (started, seconds to durable)
         lateness: list[tuple[float, float]] = []
         stop = False
+        collections: list[tuple[float, float]] = []  # (started, seconds) of each full collection
+        started_gc = [0.0]
+
+        def timed(phase, info):
+            if info.get("generation") == 2:
+                if phase == "start":
+                    started_gc[0] = time.perf_counter()
+                else:
+                    collections.append((started_gc[0], time.perf_counter() - started_gc[0]))
 
         async def tick():
             while not stop:
@@ -59,6 +72,9 @@ async def _run(tickets: Tickets, rate: float, seconds: float, start_after: float
             seqs = range(db._seq + 1, db._seq + 1 + min(1000, log_rows - start))
             journal.commit([Record("write", NS, seq, record) for seq in seqs])
             db._seq = db._durable_seq = seqs[-1]
+        if gc_policy:
+            gcpolicy.install()  # as `python -m emulator` does after its load
+        gc.callbacks.append(timed)
         ticker = asyncio.ensure_future(tick())
         began = time.perf_counter()
         writes, snapshot_at = [], None
@@ -77,17 +93,30 @@ async def _run(tickets: Tickets, rate: float, seconds: float, start_after: float
         stop = True
         await ticker
         await db.close()
+        gc.callbacks.remove(timed)
+        gcpolicy.uninstall()
     before = [s * 1000 for t, s in latencies if t < snapshot_at]
     during = [s * 1000 for t, s in latencies if snapshot_at <= t <= end]
+    after = [s * 1000 for t, s in latencies if t > end]
+    # What waited over 50 ms, in seconds from the snapshot's start (a full collection or the disk can hold a write
+    # well after the cleanup).
+    slow = {"writes": [[round(t - snapshot_at, 2), round(s * 1000, 1)] for t, s in latencies if s > 0.05],
+            "loop": [[round(t - snapshot_at, 2), round(late * 1000, 1)] for t, late in lateness if late > 0.05],
+            "full_collections": [[round(t - snapshot_at, 2), round(s * 1000, 1)] for t, s in collections]}
     return {
         "writes": len(latencies), "snapshot_s": round(snapshot_s, 3),
         "cleanup_s": round(end - snapshot_at - snapshot_s, 3),
+        "before_n": len(before),
         "before_p50_ms": round(pct(before, 50), 2), "before_p99_ms": round(pct(before, 99), 2),
         "during_n": len(during),
         "during_p50_ms": round(pct(during, 50), 2) if during else None,
         "during_p99_ms": round(pct(during, 99), 2) if during else None,
         "during_max_ms": round(max(during), 2) if during else None,
+        "after_n": len(after),
+        "after_p99_ms": round(pct(after, 99), 2) if after else None,
+        "after_max_ms": round(max(after), 2) if after else None,
         "max_write_ms": round(max(s for _, s in latencies) * 1000, 2),
+        "slow_from_snapshot_s_ms": slow,
         "loop_worst_late_ms": round(max(late for _, late in lateness) * 1000, 2),
     }
 
@@ -124,6 +153,8 @@ def main(argv=None) -> None:
     p.add_argument("--runs", type=int, default=2)
     p.add_argument("--log-rows", type=int, default=50_000,
                    help="writes in the log before the snapshot (a snapshot comes every 50,000)")
+    p.add_argument("--no-gc-policy", action="store_true",
+                   help="leave the collector as Python sets it (the emulator's process installs emulator.gcpolicy)")
     p.add_argument("--out", default="bench/results/snapshot.json")
     args = p.parse_args(argv)
     print(f"building {args.tickets:,} stored tickets ...", flush=True)
@@ -132,19 +163,22 @@ def main(argv=None) -> None:
     probe = speed_probe_ms()
     rows = []
     for run in range(args.runs):
-        row = {"run": run + 1, **asyncio.run(_run(tickets, args.rate, args.seconds, 2.0, args.log_rows))}
+        row = {"run": run + 1, **asyncio.run(_run(tickets, args.rate, args.seconds, 2.0, args.log_rows,
+                                                         not args.no_gc_policy))}
         rows.append(row)
         print(row, flush=True)
     table(f"{args.tickets:,} tickets, {args.rate:g} writes/s: a snapshot meanwhile", [
         ("run", "run"), ("snapshot s", "snapshot_s"), ("cleanup s", "cleanup_s"), ("before p50/p99 ms", "before"),
-        ("during n", "during_n"), ("during p50/p99/max ms", "during"), ("loop worst late ms", "loop_worst_late_ms")],
+        ("during n", "during_n"), ("during p50/p99/max ms", "during"), ("after p99/max ms", "after"),
+        ("loop worst late ms", "loop_worst_late_ms")],
         [{**r, "before": f"{r['before_p50_ms']} / {r['before_p99_ms']}",
-          "during": f"{r['during_p50_ms']} / {r['during_p99_ms']} / {r['during_max_ms']}"} for r in rows])
+          "during": f"{r['during_p50_ms']} / {r['during_p99_ms']} / {r['during_max_ms']}",
+          "after": f"{r['after_p99_ms']} / {r['after_max_ms']}"} for r in rows])
     with tempfile.TemporaryDirectory(prefix="bench-snapshot-") as folder:  # where the runs' journals were
         fsync = fsync_ms(folder)
     save(args.out, {"benchmark": "snapshot", "machine": machine(), "speed_probe_ms": probe,
                     "fsync_ms": fsync, "tickets": args.tickets, "rate": args.rate,
-                    "seconds": args.seconds, "log_rows": args.log_rows,
+                    "seconds": args.seconds, "log_rows": args.log_rows, "gc_policy": not args.no_gc_policy,
                     "median_snapshot_s": statistics.median(r["snapshot_s"] for r in rows), "rows": rows})
 
 

@@ -11,4 +11,9 @@ def test_a_short_snapshot_benchmark_times_the_writes_made_during_a_snapshot(tmp_
     assert row["writes"] == 600 and 0 < row["snapshot_s"] < 3, row
     assert row["during_n"] > 0 and 0 < row["during_p50_ms"] <= row["during_p99_ms"] <= row["max_write_ms"], row
     assert 0 < row["before_p50_ms"] <= row["before_p99_ms"], row
+    assert row["before_n"] + row["during_n"] + row["after_n"] == row["writes"], row
+    assert row["after_n"] > 0 and 0 < row["after_p99_ms"] <= row["after_max_ms"] <= row["max_write_ms"], row
+    slow = row["slow_from_snapshot_s_ms"]
+    assert set(slow) == {"writes", "loop", "full_collections"}, slow
+    assert all(ms > 50 for _, ms in slow["writes"] + slow["loop"]), slow
     assert "a snapshot meanwhile" in run.stdout
