@@ -47,6 +47,7 @@ async def serve(settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     await server.start()
     gcpolicy.install()  # after the load: the tree is frozen out of full collections (emulator/gcpolicy.py)
+    collector = loop.create_task(gcpolicy.collect_when_idle(server.db.idle_for))
     where = "in memory" if settings.data_dir is None else f"data in {settings.data_dir}"
     where += ", uvloop" if type(loop).__module__.startswith("uvloop") else ", asyncio loop"
     if server.hosting_port is not None:  # printed first: the database line means everything is up
@@ -57,6 +58,7 @@ async def serve(settings) -> None:
     try:
         await stop.wait()
     finally:
+        collector.cancel()
         await server.stop()
 
 

@@ -97,6 +97,7 @@ class Database:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._since_snapshot = 0
         self._snapshotting: asyncio.Task | None = None
+        self._last_write = time.monotonic()
 
     def load(self) -> int:
         """Rebuild memory from the journal. Returns the number of log entries replayed."""
@@ -117,6 +118,10 @@ class Database:
     def get(self, ns: str, path: tuple[str, ...]):
         """The stored node at `path` (may include writes not yet durable: see `settle`)."""
         return tree.get(self.roots.get(ns), path)
+
+    def idle_for(self) -> float:
+        """Seconds since the last write was applied (or since the database was made)."""
+        return time.monotonic() - self._last_write
 
     def durable_at(self, ns: str, path: tuple[str, ...]) -> bool:
         """True when nothing at, above or below `path` waits to be durable, so what `get` answers there is
@@ -213,6 +218,7 @@ class Database:
         change.done = asyncio.get_running_loop().create_future()
         self._enqueue(change, Record("write", ns, change.seq, payload, outbox))
         self._count_undurable(change, +1)
+        self._last_write = time.monotonic()
         self._since_snapshot += 1
         if self._since_snapshot >= SNAPSHOT_EVERY:
             self.snapshot()
