@@ -8,10 +8,9 @@ survivors are frozen (`gc.freeze`), so the next traverses only what was created 
 
 What is frozen while still in use and later forms unreachable cycles (a request's objects, say) is never collected
 by those: at 200 tickets a second about 1,900 such objects in five minutes. So after every `FULL_EVERY`-th full
-collection one over everything is due, and it waits for a quiet moment:
-`collect_when_idle` makes it once the database has seen no write for `IDLE_S`, or after `MAX_DEFER_S` under a
-load that never pauses. Made at once, it held every request for 0.5 s each time at a year of tickets (every five
-minutes at 200 tickets a second).
+collection one over everything is due, and it waits for a quiet moment: `collect_when_idle` makes it once the
+database has seen no write for `IDLE_S`, or after `MAX_DEFER_S` under a load that never pauses. Made at once, it
+held every request for 0.5-0.8 s each time at a year of tickets (every five minutes at 200 tickets a second).
 """
 
 import asyncio

@@ -39,16 +39,8 @@ def _event(key: str) -> str:
                        "data": {"data": None, "delta": {"subject": key}}})
 
 
-async def _scenario(keys: list[str], concurrency: int, journal_delay: float, timeout: float) -> dict:
-    attempts: dict[str, list[int]] = {}
-
-    async def function(request: web.Request) -> web.Response:
-        key = request.headers["ce-subject"].rsplit("/", 1)[1]
-        tries = attempts.setdefault(key, [])
-        status = 500 if not tries else 200  # each event fails once, then succeeds
-        tries.append(status)
-        return web.Response(status=status)
-
+async def _function_at_a_port(function) -> tuple[web.AppRunner, Trigger]:
+    """`function` served on a free port, and an `enrich` trigger on tickets pointing at it (quick retries)."""
     app = web.Application()
     app.router.add_post("/", function)
     runner = web.AppRunner(app)
@@ -59,6 +51,20 @@ async def _scenario(keys: list[str], concurrency: int, journal_delay: float, tim
     trigger = Trigger("enrich", ("tickets", "{ticketId}"), "google.firebase.database.ref.v1.written",
                       f"http://127.0.0.1:{port}/", max_attempts=5, min_backoff_s=0.01, max_backoff_s=0.02,
                       timeout_s=5)
+    return runner, trigger
+
+
+async def _scenario(keys: list[str], concurrency: int, journal_delay: float, timeout: float) -> dict:
+    attempts: dict[str, list[int]] = {}
+
+    async def function(request: web.Request) -> web.Response:
+        key = request.headers["ce-subject"].rsplit("/", 1)[1]
+        tries = attempts.setdefault(key, [])
+        status = 500 if not tries else 200  # each event fails once, then succeeds
+        tries.append(status)
+        return web.Response(status=status)
+
+    runner, trigger = await _function_at_a_port(function)
     executor = ThreadPoolExecutor(1)
     journal = SlowJournal(journal_delay)
     server = SimpleNamespace(db=SimpleNamespace(commit_hooks=[], _executor=executor, journal=journal))
@@ -113,16 +119,7 @@ async def _while_deletions_stick(fail_first: bool) -> tuple[list[str], list[int]
         arrived.append(request.headers["ce-subject"].rsplit("/", 1)[1])
         return web.Response(status=200)
 
-    app = web.Application()
-    app.router.add_post("/", function)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    trigger = Trigger("enrich", ("tickets", "{ticketId}"), "google.firebase.database.ref.v1.written",
-                      f"http://127.0.0.1:{port}/", max_attempts=5, min_backoff_s=0.01, max_backoff_s=0.02,
-                      timeout_s=5)
+    runner, trigger = await _function_at_a_port(function)
     executor = ThreadPoolExecutor(1)
     journal = StuckDeletes()
     journal.failing = fail_first
