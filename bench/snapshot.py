@@ -4,9 +4,10 @@ Run: `python -m bench.snapshot [--tickets 100000] [--rate 200] [--seconds 12] [-
 SQLite journal in a temporary folder: the store holds `--tickets` stored tickets (`bench.scale_data`, about 1.8 KB of
 JSON each, as a year of the pipeline leaves them); a writer patches one ticket's enrichment at `--rate` writes a
 second, each write timed from its call to its durability (what a client waits for); two seconds in, a snapshot
-starts, as one does every `store.SNAPSHOT_EVERY` writes, and replaces the one taken (untimed) before the writes and
-the `--log-rows` writes logged since. The collector runs as in `python -m emulator` (`emulator.gcpolicy` installed
-after the load; `--no-gc-policy` leaves it as Python sets it). A ticker notes how late the event loop runs a 1 ms
+starts, as one does when the log has grown by the size of the last (`store.SNAPSHOT_GROWTH`), and replaces the one
+taken (untimed) before the writes and the `--log-rows` writes logged since. The collector runs as in
+`python -m emulator` (`emulator.gcpolicy` installed after the load; `--no-gc-policy` leaves it as Python sets it).
+A ticker notes how late the event loop runs a 1 ms
 sleep (how long anything else waited). Printed per run: the write latency before, during (until what the snapshot
 replaces is deleted) and after the snapshot (`--seconds 80` times the minute after), the loop's worst lateness, how
 long the snapshot took and then its cleanup; the JSON adds every write and loop delay over 50 ms and every full
@@ -152,7 +153,7 @@ def main(argv=None) -> None:
     p.add_argument("--seconds", type=float, default=12.0)
     p.add_argument("--runs", type=int, default=2)
     p.add_argument("--log-rows", type=int, default=50_000,
-                   help="writes in the log before the snapshot (a snapshot comes every 50,000)")
+                   help="writes in the log before the snapshot (until 2026-12-07 one came every 50,000)")
     p.add_argument("--no-gc-policy", action="store_true",
                    help="leave the collector as Python sets it (the emulator's process installs emulator.gcpolicy)")
     p.add_argument("--out", default="bench/results/snapshot.json")

@@ -3,9 +3,9 @@
 Run: `python -m bench.soak [--minutes 30] [--rate 20] [--every 30] [--drain 120] [--stored N]`. Every `--every`
 seconds it records, per process (children included: gunicorn's worker), resident memory and open file
 descriptors, and, counted since the start: tickets submitted, enriched and forwarded, duplicates in the
-helpdesk, dead letters, events retried, the outbox backlog, and the p50/p99 write-to-enrichment latency
-of the tickets enriched in that window. Growth from the first to the last quarter is summarised, so a
-leak shows as a trend, not a single number.
+helpdesk, dead letters, events retried, the outbox backlog, the emulator's snapshots and the size of its log since
+the last, and the p50/p99 write-to-enrichment latency of the tickets enriched in that window. Growth from the
+first to the last quarter is summarised, so a leak shows as a trend, not a single number.
 
 The sampling stays cheap as `/tickets` grows: one SSE stream on `/tickets`, opened while it is empty,
 tells when each ticket's enrichment and helpdesk link become visible (what the web page does; a few
@@ -267,9 +267,14 @@ def growth(samples: list[dict], names: list[str]) -> dict:
 def emulator_counts(db: str) -> dict:
     """Dead letters and retried deliveries since the start, and the outbox backlog, from the emulator's /metrics."""
     text = requests.get(f"{db}/metrics", timeout=30).text
+    try:  # snapshots completed, and the log's size: not counted by emulators before 2026-12-07 evening
+        snapshots = {"snapshots": int(metric(text, "rtdb_snapshots_total")),
+                     "log_mb": round(metric(text, "rtdb_log_bytes") / 1e6, 1)}
+    except KeyError:
+        snapshots = {"snapshots": None, "log_mb": None}
     return {"dead_letters": int(metric(text, "rtdb_events_dead_lettered_total")),
             "events_retried": int(metric(text, "rtdb_events_retried_total")),
-            "outbox_pending": int(metric(text, "rtdb_outbox_pending"))}
+            "outbox_pending": int(metric(text, "rtdb_outbox_pending")), **snapshots}
 
 
 def preload(data_dir: Path, n: int, seed: int) -> tuple[dict, dict]:
@@ -376,8 +381,8 @@ def main(argv=None):
           "write-to-enrichment ms of the window's tickets, resident MB",
           [("min", "t_min"), ("submitted", "submitted"), ("enriched", "enriched"), ("forwarded", "forwarded"),
            ("dup", "duplicates"), ("dead", "dead_letters"), ("retried", "events_retried"),
-           ("outbox", "outbox_pending"), ("p50 ms", "enrich_p50_ms"), ("p99 ms", "enrich_p99_ms"),
-           *[(f"{n} MB", f"{n}_mb") for n in names]],
+           ("outbox", "outbox_pending"), ("snapshots", "snapshots"), ("log MB", "log_mb"),
+           ("p50 ms", "enrich_p50_ms"), ("p99 ms", "enrich_p99_ms"), *[(f"{n} MB", f"{n}_mb") for n in names]],
           [{**s, **{f"{n}_mb": s[n]["rss_mb"] for n in names}} for s in samples])
     table("Resident memory MB and open files per process, first quarter of the samples -> last",
           [("process", "process"), ("first-quarter MB", "rss_first_quarter_mb"),

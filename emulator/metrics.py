@@ -1,8 +1,9 @@
 """Prometheus metrics of one emulator, served at `GET /metrics` on the database port.
 
-Counts and latency histograms for requests, committed writes, open streams and event delivery
-(delivered, retried, dead-lettered, pending). Each server has its own registry, so several
-emulators in one process (tests) do not mix their numbers.
+Counts and latency histograms for requests, committed writes, open streams, event delivery
+(delivered, retried, dead-lettered, pending) and snapshots (completed, how long they took, the size of the one in
+force and of the log since). Each server has its own registry, so several emulators in one process (tests) do not
+mix their numbers.
 """
 
 import time
@@ -33,6 +34,12 @@ class Metrics:
         self.delivery_seconds = Histogram("rtdb_event_delivery_seconds", "From commit to acknowledgement by the function",
                                           buckets=_LATENCY_BUCKETS, registry=r)
         self.outbox_pending = Gauge("rtdb_outbox_pending", "Events waiting for delivery (not dead)", registry=r)
+        self.snapshots = Counter("rtdb_snapshots", "Snapshots completed (each replaces the log before it)", registry=r)
+        self.snapshot_seconds = Histogram("rtdb_snapshot_seconds", "From a snapshot's start to its completion",
+                                          buckets=_LATENCY_BUCKETS, registry=r)
+        self.snapshot_bytes = Gauge("rtdb_snapshot_bytes", "Size of the snapshot in force", registry=r)
+        self.log_bytes = Gauge("rtdb_log_bytes", "Bytes logged since the snapshot in force or under way began",
+                               registry=r)
 
     def attach(self, server) -> None:
         """Subscribe to the server's store, streams and delivery."""
@@ -56,6 +63,14 @@ class Metrics:
         self.streams.set_function(lambda: len(registry))
         self.realtime.set_function(lambda: len(server.realtime.connections) if server.realtime is not None else 0)
         self.outbox_pending.set_function(lambda: delivery.pending)
+        self.snapshot_bytes.set_function(lambda: db.snapshot_bytes)
+        self.log_bytes.set_function(lambda: db.logged_bytes)
+
+        def on_snapshot(seconds, _nbytes):
+            self.snapshots.inc()
+            self.snapshot_seconds.observe(seconds)
+
+        db.snapshot_hooks.append(on_snapshot)
         delivery.observer = self
 
     @web.middleware

@@ -110,29 +110,45 @@ class Journal:
         """Read the stored state.
 
         Returns:
-          (trees, log, rules, last_seq): snapshot trees per namespace, the (seq, ns, sets)
-          log rows after each namespace's snapshot in order, rules sources per namespace, and
-          the highest sequence number seen.
+          (trees, log, rules, last_seq, snapshot_bytes, log_bytes): snapshot trees per namespace, the (seq, ns,
+          sets) log rows after each namespace's snapshot in order, rules sources per namespace, the highest
+          sequence number seen, and the bytes of the snapshots and of those log rows as stored.
         """
         with self._lock:
             # As bytes (BLOB): orjson parses UTF-8 directly, where a str of a whole tree would be built first,
             # at up to four bytes a character, and kept in memory as a high-water mark.
-            snaps = {ns: (seq, self._assembled(ns, tree) if tree.startswith(_PARTS) else values.loads(tree))
-                     for ns, seq, tree in self._conn.execute("SELECT ns, seq, CAST(tree AS BLOB) FROM snapshot")}
+            snaps, snapshot_bytes = {}, 0
+            for ns, seq, stored in self._conn.execute("SELECT ns, seq, CAST(tree AS BLOB) FROM snapshot").fetchall():
+                if stored.startswith(_PARTS):
+                    tree, nbytes = self._assembled(ns, stored)
+                else:  # one piece, as snapshots were written before 2026-12-07
+                    tree, nbytes = values.loads(stored), len(stored)
+                snaps[ns] = (seq, tree)
+                snapshot_bytes += nbytes
             rows = self._conn.execute("SELECT seq, ns, CAST(sets AS BLOB) FROM log ORDER BY seq").fetchall()
             rules = dict(self._conn.execute("SELECT ns, source FROM rules"))
         last = max([seq for seq, _ in snaps.values()] + [row[0] for row in rows] + [0])
         trees = {ns: tree for ns, (_, tree) in snaps.items()}
-        log = [(seq, ns, values.loads(sets)) for seq, ns, sets in rows if seq > snaps.get(ns, (0,))[0]]
-        return trees, log, rules, last
+        rows = [row for row in rows if row[0] > snaps.get(row[1], (0,))[0]]
+        log = [(seq, ns, values.loads(sets)) for seq, ns, sets in rows]
+        return trees, log, rules, last, snapshot_bytes, sum(len(sets) for _, _, sets in rows)
 
     def _assembled(self, ns: str, marker: bytes):
-        """The tree of a snapshot in parts (`marker`: its `tree`, `parts:<attempt>`) from its parts (the caller holds
-        the lock)."""
+        """The tree of a snapshot in parts (`marker`: its `tree`, `parts:<attempt>`) from its parts, and their bytes
+        (the caller holds the lock)."""
         rows = self._conn.execute(
             "SELECT CAST(data AS BLOB) FROM snapshot_part WHERE ns = ? AND attempt = ? ORDER BY id",
             (ns, int(marker[len(_PARTS):])))
-        return tree_module.assemble((tuple(path), part) for path, part in map(values.loads, (r[0] for r in rows)))
+        nbytes = 0
+
+        def parts():
+            nonlocal nbytes
+            for (data,) in rows:
+                nbytes += len(data)
+                path, part = values.loads(data)
+                yield tuple(path), part
+
+        return tree_module.assemble(parts()), nbytes
 
     def commit(self, records: list[Record]) -> None:
         """Write `records` in one transaction and fsync it.

@@ -22,7 +22,12 @@ from emulator.errors import BadRequest, DataStale, PreconditionFailed, StorageUn
 from emulator.storage import Journal, Record
 
 NULL_ETAG = "null_etag"
-SNAPSHOT_EVERY = 50_000
+# A snapshot replaces the log once the bytes written to it since the last one reach SNAPSHOT_GROWTH times the size
+# of the last snapshot, and at least SNAPSHOT_MIN_BYTES. A snapshot costs in proportion to the tree, so this keeps
+# its cost per byte written the same at any size (a fixed count of writes made a year of tickets, 183 MB, rewrite
+# itself every 83 s at 200 tickets a second); and a load replays at most that much log over the snapshot.
+SNAPSHOT_GROWTH = 1.0
+SNAPSHOT_MIN_BYTES = 64 * 1024 * 1024
 # A snapshot is written in parts of at most this many children of one node (a node with more children than this
 # is split into parts of its own), one part at a time between other work: a year of tickets (183 MB of JSON) in one
 # piece held the event loop for half a second and every commit behind it for over a second more.
@@ -95,13 +100,15 @@ class Database:
         # for a set two or more keys deep, (ns,) for a shallower one. A read elsewhere need not wait for them.
         self._undurable: dict[tuple, int] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
-        self._since_snapshot = 0
+        self._logged_bytes = 0  # the log's bytes since the start of the snapshot in force or under way
+        self.snapshot_bytes = 0  # the size of the snapshot in force (all namespaces), 0 when there is none
+        self.snapshot_hooks: list = []  # fn(seconds, nbytes) after a snapshot is complete, before its cleanup
         self._snapshotting: asyncio.Task | None = None
         self._last_write = time.monotonic()
 
     def load(self) -> int:
         """Rebuild memory from the journal. Returns the number of log entries replayed."""
-        trees, log, rules, last = self.journal.load()
+        trees, log, rules, last, self.snapshot_bytes, self._logged_bytes = self.journal.load()
         self.roots.update(trees)
         self.rules.update(rules)
         for _, ns, sets in log:
@@ -110,7 +117,6 @@ class Database:
                 root, _ = tree.set_at(root, tuple(path), value)
             self.roots[ns] = root
         self._seq = self._durable_seq = last
-        self._since_snapshot = len(log)
         return len(log)
 
     # ---- reads -------------------------------------------------------------------------
@@ -219,8 +225,8 @@ class Database:
         self._enqueue(change, Record("write", ns, change.seq, payload, outbox))
         self._count_undurable(change, +1)
         self._last_write = time.monotonic()
-        self._since_snapshot += 1
-        if self._since_snapshot >= SNAPSHOT_EVERY:
+        self._logged_bytes += len(payload)
+        if self._logged_bytes >= self.snapshot_due_at():
             self.snapshot()
         return change
 
@@ -239,19 +245,28 @@ class Database:
                 self.rules[ns] = old
             raise
 
+    @property
+    def logged_bytes(self) -> int:
+        """Bytes written to the log since the start of the snapshot in force or under way."""
+        return self._logged_bytes
+
+    def snapshot_due_at(self) -> float:
+        """The log's size (`logged_bytes`) at which the next snapshot starts."""
+        return max(SNAPSHOT_MIN_BYTES, SNAPSHOT_GROWTH * self.snapshot_bytes)
+
     def snapshot(self) -> None:
         """Start a snapshot of every namespace, unless one is under way; the log up to the write applied last is
         dropped when it completes (`_snapshot`)."""
-        self._since_snapshot = 0
         if self._snapshotting is None or self._snapshotting.done():
-            self._snapshotting = asyncio.get_running_loop().create_task(self._snapshot(self._seq))
+            covered, self._logged_bytes = self._logged_bytes, 0
+            self._snapshotting = asyncio.get_running_loop().create_task(self._snapshot(self._seq, covered))
 
     async def snapshot_finished(self) -> None:
         """Wait for the snapshot under way, if any, to complete or give up."""
         if self._snapshotting is not None:
             await asyncio.wait([self._snapshotting])
 
-    async def _snapshot(self, seq: int) -> None:
+    async def _snapshot(self, seq: int, covered: int) -> None:
         """Journal each namespace's tree in parts (`tree.snapshot_parts`), one part at a time, while writes go on.
 
         The parts are taken at different moments after write `seq`, so together they are no one moment's tree;
@@ -261,7 +276,8 @@ class Database:
         and compares the reloaded tree). Each namespace's snapshot completes with a record after its last part;
         a crash before that leaves the previous snapshot in force. Its log up to `seq` and the parts of older
         snapshots, which load no longer reads, are then deleted in small transactions. A failed commit (rolled
-        back, which may reuse sequence numbers) abandons the snapshot.
+        back, which may reuse sequence numbers) abandons the snapshot, and the log it would have replaced counts
+        towards the next (`covered`: its bytes).
         """
         loop = asyncio.get_running_loop()
 
@@ -271,18 +287,35 @@ class Database:
             await done  # one part at a time: the event loop serves requests in between
 
         attempt = secrets.randbits(62)  # its parts' mark: an abandoned attempt's are never read as another's
+        started, nbytes, parts, namespaces = time.perf_counter(), 0, 0, list(self.roots)
         try:
-            for ns in list(self.roots):
+            for ns in namespaces:
                 # Each part is serialised as soon as it is taken, before anything else runs.
                 for path, part in tree.snapshot_parts(self.roots.get(ns), SNAPSHOT_PART_CHILDREN):
-                    await journaled(Record("snapshot_part", ns, attempt, values.dumps([list(path), part])))
+                    payload = values.dumps([list(path), part])
+                    nbytes, parts = nbytes + len(payload), parts + 1
+                    await journaled(Record("snapshot_part", ns, attempt, payload))
                 await journaled(Record("snapshot", ns, seq, str(attempt)))
+        except StorageUnavailable:
+            self._logged_bytes += covered  # the commit failed and was rolled back; the next snapshot starts over
+            return
+        except asyncio.CancelledError:  # abandoned (a rollback, or close): the log it would replace stays
+            self._logged_bytes += covered
+            raise
+        seconds = time.perf_counter() - started
+        self.snapshot_bytes = nbytes
+        for hook in self.snapshot_hooks:
+            hook(seconds, nbytes)
+        try:
+            for ns in namespaces:
                 # Then what it replaces goes, a little at a time, in the writer thread between commits (deleting
                 # the last one's 183 MB of parts in one transaction held every commit for 0.7 s).
                 while await loop.run_in_executor(self._executor, self.journal.collect, ns):
                     pass
         except StorageUnavailable:
-            return  # the commit failed and was rolled back; the next snapshot starts over
+            return  # what is left is deleted after the next snapshot
+        _log.info("snapshot at write %d: %.1f MB in %d parts in %.2f s, then %.2f s deleting what it replaced",
+                  seq, nbytes / 1e6, parts, seconds, time.perf_counter() - started - seconds)
 
     def _enqueue(self, change, record, fut=None):
         self._pending.append((change, record, fut))

@@ -6,7 +6,8 @@ import pytest
 from bench.soak import TicketStream, metric
 from tests.bench.conftest import run_bench
 
-COUNTS = ("submitted", "enriched", "forwarded", "duplicates", "dead_letters", "events_retried", "outbox_pending")
+COUNTS = ("submitted", "enriched", "forwarded", "duplicates", "dead_letters", "events_retried", "outbox_pending",
+          "snapshots")
 
 
 def test_a_short_soak_counts_every_ticket_and_loses_none(tmp_path):
@@ -18,6 +19,7 @@ def test_a_short_soak_counts_every_ticket_and_loses_none(tmp_path):
         assert all(isinstance(s[key], int) for key in COUNTS), s
         assert s["enriched"] <= s["submitted"] and s["forwarded"] <= s["submitted"], s
         assert s["database"]["rss_mb"] > 0 and s["enrich"]["fds"] > 0, s
+        assert s["log_mb"] > 0 and s["snapshots"] == 0, s  # the stored tickets' 0.9 MB and more: under the minimum
     assert [s["submitted"] for s in samples] == sorted(s["submitted"] for s in samples)
     assert samples[-1]["submitted"] >= 100  # 5/s for 30 s, give or take the machine's load
     assert samples[-1]["enrich_p50_ms"] <= samples[-1]["enrich_p99_ms"]

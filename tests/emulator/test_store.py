@@ -50,7 +50,7 @@ def test_failed_commit_rolls_back_memory_and_fails_every_pending_write(tmp_path)
 
 
 def test_snapshot_compacts_the_log_and_replays(tmp_path, monkeypatch):
-    monkeypatch.setattr(store_module, "SNAPSHOT_EVERY", 10)
+    monkeypatch.setattr(store_module, "SNAPSHOT_MIN_BYTES", 150)  # about 10 writes
 
     async def scenario():
         db = Database(Journal(tmp_path))
@@ -68,6 +68,60 @@ def test_snapshot_compacts_the_log_and_replays(tmp_path, monkeypatch):
     db.load()
     assert db.roots["ns"] == {"k": {str(i): i for i in range(25)}}
     assert db.roots["other"] == "leaf"
+
+
+def test_a_snapshot_falls_when_the_log_has_grown_by_the_size_of_the_last_one(tmp_path, monkeypatch):
+    # A snapshot costs in proportion to the tree: one every fixed count of writes made a year of tickets rewrite
+    # itself every 83 s at 200 tickets a second. By bytes, its cost per byte written stays the same at any size.
+    monkeypatch.setattr(store_module, "SNAPSHOT_MIN_BYTES", 100)
+    monkeypatch.setattr(store_module, "SNAPSHOT_GROWTH", 1.0)
+    taken = []
+
+    async def scenario():
+        db = Database(Journal(tmp_path))
+        db.snapshot_hooks.append(lambda seconds, nbytes: taken.append(nbytes))
+        await db.write("ns", "put", ("big",), [(("big",), "x" * 5000)])  # over the minimum: a snapshot starts
+        await db.snapshot_finished()
+        assert len(taken) == 1 and 5000 < db.snapshot_bytes == taken[0] < 5100
+        assert db.logged_bytes == 0 and db.snapshot_due_at() == db.snapshot_bytes
+        first, before = db._snapshotting, []
+        while db._snapshotting is first:  # small writes: none starts one until the log is as big as the snapshot
+            before.append(db.logged_bytes)
+            i = len(before)
+            await db.write("ns", "put", ("t", str(i)), [(("t", str(i)), "y" * 40)])
+        assert before[-1] < taken[0] <= before[-1] + 60 and len(before) > 50  # the write that reached it started it
+        await db.snapshot_finished()
+        assert len(taken) == 2 and db.logged_bytes == 0
+        await db.write("ns", "put", ("u",), [(("u",), 1)])
+        kept = db.snapshot_bytes, db.logged_bytes
+        await db.close()
+        return kept
+
+    kept = run(scenario())
+    reopened = Database(Journal(tmp_path))
+    reopened.load()  # the sizes that decide the next snapshot survive a restart
+    assert (reopened.snapshot_bytes, reopened.logged_bytes) == kept and kept[1] > 0
+
+
+def test_a_snapshot_given_up_leaves_its_log_counted_towards_the_next(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "SNAPSHOT_MIN_BYTES", 10**12)
+
+    async def scenario():
+        db = Database(FlakyJournal(tmp_path))
+        for i in range(5):
+            await db.write("ns", "put", ("t", str(i)), [(("t", str(i)), i)])
+        logged = db.logged_bytes
+        db.journal.fail = True
+        db.snapshot()
+        await db.snapshot_finished()
+        assert db.logged_bytes == logged and db.snapshot_bytes == 0  # nothing was replaced
+        db.journal.fail = False
+        db.snapshot()
+        await db.snapshot_finished()
+        assert db.logged_bytes == 0 and db.snapshot_bytes > 0
+        await db.close()
+
+    run(scenario())
 
 
 def test_server_values_resolve_against_state_before_the_write(tmp_path):
@@ -247,7 +301,7 @@ def _random_write(rnd: random.Random):
 def test_writes_during_a_snapshot_are_replayed_over_its_parts(tmp_path, monkeypatch, seed):
     # The parts are taken at different moments while writes go on; the log after the snapshot's start, replayed
     # over them, must give the tree as it is in memory.
-    monkeypatch.setattr(store_module, "SNAPSHOT_EVERY", 30)
+    monkeypatch.setattr(store_module, "SNAPSHOT_MIN_BYTES", 1000)  # about 30 writes
     monkeypatch.setattr(store_module, "SNAPSHOT_PART_CHILDREN", 2)
     rnd = random.Random(seed)
     during, taken_at = [], []
@@ -290,7 +344,7 @@ def test_writes_during_a_snapshot_are_replayed_over_its_parts(tmp_path, monkeypa
 
 
 def test_a_snapshot_cut_short_leaves_the_one_before_in_force(tmp_path, monkeypatch):
-    monkeypatch.setattr(store_module, "SNAPSHOT_EVERY", 10**9)
+    monkeypatch.setattr(store_module, "SNAPSHOT_MIN_BYTES", 10**12)
     monkeypatch.setattr(store_module, "SNAPSHOT_PART_CHILDREN", 1)
 
     async def scenario():
@@ -322,7 +376,7 @@ def test_a_snapshot_cut_short_leaves_the_one_before_in_force(tmp_path, monkeypat
 def test_a_failed_commit_abandons_the_snapshot_under_way(tmp_path, monkeypatch):
     # A rollback may reuse sequence numbers: a snapshot begun before it must not complete, or it would drop from
     # the log writes made after the rollback that none of its parts hold.
-    monkeypatch.setattr(store_module, "SNAPSHOT_EVERY", 10**9)
+    monkeypatch.setattr(store_module, "SNAPSHOT_MIN_BYTES", 10**12)
     monkeypatch.setattr(store_module, "SNAPSHOT_PART_CHILDREN", 1)
 
     async def scenario():
@@ -363,10 +417,11 @@ def test_a_data_dir_with_a_snapshot_in_one_piece_still_loads(tmp_path):
     db = Database(journal)
     assert db.load() == 1
     assert db.roots["ns"] == {"a": {"b": 1, "d": 3}, "c": 2}
+    assert (db.snapshot_bytes, db.logged_bytes) == (len('{"a":{"b":1},"c":2}'), len('[[["a","d"],3]]'))
 
 
 def test_what_a_snapshot_replaces_is_deleted_a_little_at_a_time_and_loads_the_same_throughout(tmp_path, monkeypatch):
-    monkeypatch.setattr(store_module, "SNAPSHOT_EVERY", 10**9)
+    monkeypatch.setattr(store_module, "SNAPSHOT_MIN_BYTES", 10**12)
     monkeypatch.setattr(store_module, "SNAPSHOT_PART_CHILDREN", 2)
     collect = Journal.collect
     monkeypatch.setattr(Journal, "collect", lambda self, ns: 0)  # the store leaves it all to the test
@@ -407,7 +462,7 @@ def test_what_a_snapshot_replaces_is_deleted_a_little_at_a_time_and_loads_the_sa
 def test_the_parts_of_an_abandoned_snapshot_are_never_read_as_another_ones(tmp_path, monkeypatch):
     # A process that dies mid-snapshot leaves parts behind; its successor may reach the same sequence number with
     # other writes (those not yet durable at the crash are lost) and snapshot there: only its own parts count.
-    monkeypatch.setattr(store_module, "SNAPSHOT_EVERY", 10**9)
+    monkeypatch.setattr(store_module, "SNAPSHOT_MIN_BYTES", 10**12)
     journal = Journal(tmp_path)
     journal.execute("INSERT INTO snapshot_part (ns, attempt, data) VALUES ('ns', 1, ?)", ('[["t"],{"ghost":1}]',))
 

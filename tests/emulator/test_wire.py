@@ -7,6 +7,7 @@ import time
 import pytest
 import requests
 
+from bench.report import metric
 from tests.emulator.conftest import ADMIN, NS
 
 
@@ -249,3 +250,5 @@ def test_metrics_endpoint_counts_writes_and_requests(http, base, emulator):
     assert 'rtdb_http_requests_total{method="GET",status="200"}' in text
     assert "rtdb_write_commit_seconds_bucket" in text and "rtdb_streams_open" in text
     assert "rtdb_events_delivered_total" in text and "rtdb_outbox_pending" in text
+    assert metric(text, "rtdb_log_bytes") > 0 and metric(text, "rtdb_snapshots_total") >= 0
+    assert "rtdb_snapshot_seconds_bucket" in text and metric(text, "rtdb_snapshot_bytes") >= 0
