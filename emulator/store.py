@@ -10,6 +10,7 @@ the same transaction (the CloudEvents for functions).
 
 import asyncio
 import base64
+import gc
 import hashlib
 import logging
 import secrets
@@ -107,7 +108,19 @@ class Database:
         self._last_write = time.monotonic()
 
     def load(self) -> int:
-        """Rebuild memory from the journal. Returns the number of log entries replayed."""
+        """Rebuild memory from the journal. Returns the number of log entries replayed.
+
+        The collector is off meanwhile: what is parsed holds no cycles, and each full collection it would make
+        as the tree grows goes over all of the tree parsed so far."""
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._load()
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _load(self) -> int:
         trees, log, rules, last, self.snapshot_bytes, self._logged_bytes = self.journal.load()
         self.roots.update(trees)
         self.rules.update(rules)

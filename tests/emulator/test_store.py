@@ -1,13 +1,14 @@
 """The store in-process: commit, rollback when the journal fails, snapshots, replay, push ids."""
 
 import asyncio
+import gc
 import random
 import threading
 
 import pytest
 
 from emulator import store as store_module
-from emulator import tree
+from emulator import tree, values
 from emulator.errors import StorageUnavailable
 from emulator.pushid import PUSH_CHARS, PushIdGenerator
 from emulator.storage import Journal
@@ -122,6 +123,33 @@ def test_a_snapshot_given_up_leaves_its_log_counted_towards_the_next(tmp_path, m
         await db.close()
 
     run(scenario())
+
+
+def test_a_load_runs_no_collection_and_leaves_the_collector_as_it_was(tmp_path):
+    # Each full collection while a year of tickets is parsed goes over all of it parsed so far: a load of 183 MB
+    # of snapshot and 96 MB of log took 5.3-5.6 s with them and 1.5-1.6 s without.
+    journal = Journal(tmp_path)
+    journal.execute("INSERT INTO snapshot (ns, seq, tree) VALUES ('ns', 1, ?)",
+                    (values.dumps({"t": {f"k{i}": {"a": {"b": i}} for i in range(20_000)}}),))
+    for seq in range(2, 200):
+        journal.execute("INSERT INTO log (seq, ns, sets) VALUES (?, 'ns', ?)",
+                        (seq, values.dumps([[["u", str(seq)], {"c": [1, {"d": 2}]}]])))
+    collections = []
+
+    def note(phase, info):
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(note)
+    try:
+        for enabled in (True, False):
+            gc.enable() if enabled else gc.disable()
+            db = Database(journal)
+            assert db.load() == 198 and len(db.roots["ns"]["t"]) == 20_000
+            assert collections == [] and gc.isenabled() == enabled
+    finally:
+        gc.callbacks.remove(note)
+        gc.enable()
 
 
 def test_server_values_resolve_against_state_before_the_write(tmp_path):
