@@ -1,11 +1,12 @@
 """Soak: the whole stack at a moderate, steady load for a long time, watching memory, open files and every ticket.
 
 Run: `python -m bench.soak [--minutes 30] [--rate 20] [--every 30] [--drain 120] [--stored N]`. Every `--every`
-seconds it records, per process (children included: gunicorn's worker), resident memory and open file
-descriptors, and, counted since the start: tickets submitted, enriched and forwarded, duplicates in the
-helpdesk, dead letters, events retried, the outbox backlog, the emulator's snapshots and the size of its log since
-the last, and the p50/p99 write-to-enrichment latency of the tickets enriched in that window. Growth from the
-first to the last quarter is summarised, so a leak shows as a trend, not a single number.
+seconds it records, per process (children included: gunicorn's worker), resident memory, open file descriptors
+and CPU time (shown as CPU ms per ticket of each window, with the soak's own), and, counted since the start:
+tickets submitted, enriched and forwarded, duplicates in the helpdesk, dead letters, events retried, the outbox
+backlog, the emulator's snapshots and the size of its log since the last, and the p50/p99 write-to-enrichment
+latency of the tickets enriched in that window. Growth from the first to the last quarter is summarised, so a leak
+shows as a trend, not a single number.
 
 The sampling stays cheap as `/tickets` grows: one SSE stream on `/tickets`, opened while it is empty,
 tells when each ticket's enrichment and helpdesk link become visible (what the web page does; a few
@@ -35,7 +36,7 @@ import requests
 from bench import scale_data
 from bench.burst import ADMIN, HELPDESK_AUTH
 from bench.pipeline import ticket
-from bench.report import machine, metric, pct, save, table
+from bench.report import machine, metric, pct, save, table, tree_cpu_seconds
 from stack import Ports, Stack
 from stack.procs import ROOT
 from stack.tokens import user_token
@@ -61,7 +62,7 @@ def _tree(pid: int) -> list[int]:
 
 
 def sample(pid: int) -> dict:
-    """Resident memory (MB) and open file descriptors of a process and its children."""
+    """Resident memory (MB), open file descriptors and CPU seconds so far of a process and its children."""
     rss_kb, fds = 0, 0
     for p in _tree(pid):
         try:
@@ -70,7 +71,23 @@ def sample(pid: int) -> dict:
             fds += len(os.listdir(f"/proc/{p}/fd"))
         except (OSError, StopIteration):
             pass
-    return {"rss_mb": round(rss_kb / 1024, 1), "fds": fds}
+    return {"rss_mb": round(rss_kb / 1024, 1), "fds": fds, "cpu_s": round(tree_cpu_seconds(pid), 2)}
+
+
+def cpu_per_ticket(samples: list[dict], names: list[str]) -> list[dict]:
+    """Each window's CPU ms per ticket submitted in it, per process (`<name>_cpu`) and the soak's own (`soak_cpu`:
+    the customer, the stream and the sampling)."""
+    rows, before = [], None
+    for s in samples:
+        row = {}
+        if before is not None and s["submitted"] > before["submitted"]:
+            n = s["submitted"] - before["submitted"]
+            for name in names:
+                row[f"{name}_cpu"] = round((s[name]["cpu_s"] - before[name]["cpu_s"]) * 1000 / n, 2)
+            row["soak_cpu"] = round((s["soak_cpu_s"] - before["soak_cpu_s"]) * 1000 / n, 2)
+        rows.append(row)
+        before = s
+    return rows
 
 
 class Submitter:
@@ -335,6 +352,7 @@ def run(args) -> tuple[list[str], list[dict], dict]:
                        "enrich_p50_ms": _p(window, 50), "enrich_p99_ms": _p(window, 99)}
                 for name, proc in stack.procs.items():
                     row[name] = sample(proc.proc.pid)
+                row["soak_cpu_s"] = round(time.process_time(), 2)
                 samples.append(row)
                 print(json.dumps(row), flush=True)
             submitter.join()
@@ -384,6 +402,9 @@ def main(argv=None):
            ("outbox", "outbox_pending"), ("snapshots", "snapshots"), ("log MB", "log_mb"),
            ("p50 ms", "enrich_p50_ms"), ("p99 ms", "enrich_p99_ms"), *[(f"{n} MB", f"{n}_mb") for n in names]],
           [{**s, **{f"{n}_mb": s[n]["rss_mb"] for n in names}} for s in samples])
+    table("CPU ms per ticket submitted in each window, per process and the soak's own",
+          [("min", "t_min"), *[(n, f"{n}_cpu") for n in names], ("soak", "soak_cpu")],
+          [{"t_min": s["t_min"], **c} for s, c in zip(samples, cpu_per_ticket(samples, names))])
     table("Resident memory MB and open files per process, first quarter of the samples -> last",
           [("process", "process"), ("first-quarter MB", "rss_first_quarter_mb"),
            ("last-quarter MB", "rss_last_quarter_mb"), ("growth MB", "rss_growth_mb"), ("max MB", "rss_max_mb"),
@@ -395,7 +416,8 @@ def main(argv=None):
           f"dead letters {t['dead_letters']}, events retried {t['events_retried']}; "
           f"write-to-enrichment p50 {t['enrich_p50_ms']} ms, p99 {t['enrich_p99_ms']} ms")
     save(args.out, {"benchmark": "soak", "machine": machine(), "minutes": args.minutes, "rate": args.rate,
-                    "every": args.every, "stored": args.stored, "samples": samples, "summary": summary,
+                    "every": args.every, "stored": args.stored, "samples": samples,
+                    "cpu_ms_per_ticket": cpu_per_ticket(samples, names), "summary": summary,
                     "totals": totals})
 
 

@@ -3,7 +3,7 @@ over stored tickets (`--stored`), which the stack loads and the soak's counts le
 
 import pytest
 
-from bench.soak import TicketStream, metric
+from bench.soak import TicketStream, cpu_per_ticket, metric
 from tests.bench.conftest import run_bench
 
 COUNTS = ("submitted", "enriched", "forwarded", "duplicates", "dead_letters", "events_retried", "outbox_pending",
@@ -18,7 +18,7 @@ def test_a_short_soak_counts_every_ticket_and_loses_none(tmp_path):
     for s in samples:
         assert all(isinstance(s[key], int) for key in COUNTS), s
         assert s["enriched"] <= s["submitted"] and s["forwarded"] <= s["submitted"], s
-        assert s["database"]["rss_mb"] > 0 and s["enrich"]["fds"] > 0, s
+        assert s["database"]["rss_mb"] > 0 and s["enrich"]["fds"] > 0 and s["enrich"]["cpu_s"] > 0, s
         assert s["log_mb"] > 0 and s["snapshots"] == 0, s  # the stored tickets' 0.9 MB and more: under the minimum
     assert [s["submitted"] for s in samples] == sorted(s["submitted"] for s in samples)
     assert samples[-1]["submitted"] >= 100  # 5/s for 30 s, give or take the machine's load
@@ -47,3 +47,10 @@ def test_metric_sums_labels_and_refuses_a_missing_name():
     assert metric(text, "rtdb_outbox_pending") == 3 and metric(text, "x_total") == 3
     with pytest.raises(KeyError):
         metric(text, "rtdb_events_retried_total")
+
+
+def test_cpu_per_ticket_is_each_windows_cpu_over_its_tickets():
+    samples = [{"submitted": 0, "a": {"cpu_s": 1.0}, "soak_cpu_s": 0.5},
+               {"submitted": 100, "a": {"cpu_s": 1.7}, "soak_cpu_s": 0.6},
+               {"submitted": 300, "a": {"cpu_s": 2.5}, "soak_cpu_s": 1.0}]
+    assert cpu_per_ticket(samples, ["a"]) == [{}, {"a_cpu": 7.0, "soak_cpu": 1.0}, {"a_cpu": 4.0, "soak_cpu": 2.0}]
