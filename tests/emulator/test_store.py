@@ -11,7 +11,7 @@ from emulator import store as store_module
 from emulator import tree, values
 from emulator.errors import StorageUnavailable
 from emulator.pushid import PUSH_CHARS, PushIdGenerator
-from emulator.storage import Journal
+from emulator.storage import Journal, MemoryJournal
 from emulator.store import Database
 
 
@@ -102,6 +102,29 @@ def test_a_snapshot_falls_when_the_log_has_grown_by_the_size_of_the_last_one(tmp
     reopened = Database(Journal(tmp_path))
     reopened.load()  # the sizes that decide the next snapshot survive a restart
     assert (reopened.snapshot_bytes, reopened.logged_bytes) == kept and kept[1] > 0
+
+
+def test_a_snapshot_waits_after_each_part_in_proportion_to_what_the_part_took(monkeypatch):
+    # Under a load that leaves the machine little to spare, a snapshot taken flat out built a backlog of writes.
+    monkeypatch.setattr(store_module, "SNAPSHOT_MIN_BYTES", 10**12)
+    monkeypatch.setattr(store_module, "SNAPSHOT_PART_CHILDREN", 50)
+    took = {}
+
+    async def scenario(pace):
+        monkeypatch.setattr(store_module, "SNAPSHOT_PACE", pace)
+        db = Database(MemoryJournal())
+        db.roots["ns"] = {"t": {f"k{i:05d}": {"text": "x" * 400, "n": list(range(40))} for i in range(4000)}}
+        seconds = []
+        db.snapshot_hooks.append(lambda s, _n: seconds.append(s))
+        for _ in range(2):
+            db.snapshot()
+            await db.snapshot_finished()
+        await db.close()
+        took[pace] = min(seconds)
+
+    run(scenario(0.0))
+    run(scenario(4.0))
+    assert took[4.0] > 2.5 * took[0.0], took
 
 
 def test_a_snapshot_given_up_leaves_its_log_counted_towards_the_next(tmp_path, monkeypatch):
