@@ -6,7 +6,8 @@ and CPU time (shown as CPU ms per ticket of each window, with the soak's own), a
 tickets submitted, enriched and forwarded, duplicates in the helpdesk, dead letters, events retried, the outbox
 backlog, the emulator's snapshots and the size of its log since the last, and the p50/p99 write-to-enrichment
 latency of the tickets enriched in that window. Growth from the first to the last quarter is summarised, so a leak
-shows as a trend, not a single number.
+shows as a trend, not a single number. The emulator's warnings (a late event loop among them) are printed and saved
+with the wall-clock time the load started.
 
 The sampling stays cheap as `/tickets` grows: one SSE stream on `/tickets`, opened while it is empty,
 tells when each ticket's enrichment and helpdesk link become visible (what the web page does; a few
@@ -339,6 +340,7 @@ def run(args) -> tuple[list[str], list[dict], dict]:
             desk = Helpdesk(stack.urls["helpdesk"])
             submitter = Submitter(db, args.rate).start()
             started, logged, all_ms = time.monotonic(), 0, []
+            started_wall = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
             for k in range(1, max(1, round(args.minutes * 60 / args.every)) + 1):
                 time.sleep(max(0.0, started + k * args.every - time.monotonic()))
                 sent = dict(submitter.sent)
@@ -363,7 +365,10 @@ def run(args) -> tuple[list[str], list[dict], dict]:
             totals = {**verify(db, submitter.sent, desk, query), "stored_before": stored,
                       "submit_errors": submitter.errors, **emulator_counts(db), "drain_s": drain_s,
                       "enrich_p50_ms": _p(all_ms, 50), "enrich_p99_ms": _p(all_ms, 99),
-                      "stream_reconnects": stream.reconnects}
+                      "stream_reconnects": stream.reconnects, "load_started": started_wall,
+                      # what the emulator warned of (a late event loop, say), to hold against the windows' times
+                      "emulator_warnings": [line.strip() for line in stack.procs["database"].lines
+                                            if " WARNING " in line][-200:]}
         finally:
             stack.stop()
     return list(stack.procs), samples, totals
@@ -410,6 +415,8 @@ def main(argv=None):
            ("last-quarter MB", "rss_last_quarter_mb"), ("growth MB", "rss_growth_mb"), ("max MB", "rss_max_mb"),
            ("fds first", "fds_first"), ("fds last", "fds_last")], [{"process": n, **m} for n, m in summary.items()])
     t = totals
+    for line in t["emulator_warnings"]:
+        print(f"emulator: {line}")
     print(f"\nTotals after a {t['drain_s']} s drain: {t['submitted']} submitted ({t['submit_errors']} failed "
           f"submissions, {t['stored']} stored), {t['enriched']} enriched, {t['forwarded']} forwarded "
           f"({t['helpdesk_tickets']} helpdesk tickets); lost {t['lost']}, duplicates {t['duplicates']}; "

@@ -1,9 +1,9 @@
 """Prometheus metrics of one emulator, served at `GET /metrics` on the database port.
 
 Counts and latency histograms for requests, committed writes, open streams, event delivery
-(delivered, retried, dead-lettered, pending) and snapshots (completed, how long they took, the size of the one in
-force and of the log since). Each server has its own registry, so several emulators in one process (tests) do not
-mix their numbers.
+(delivered, retried, dead-lettered, pending), snapshots (completed, how long they took, the size of the one in
+force and of the log since) and how late the event loop runs (`emulator.looplag`). Each server has its own
+registry, so several emulators in one process (tests) do not mix their numbers.
 """
 
 import time
@@ -38,6 +38,8 @@ class Metrics:
         self.snapshot_seconds = Histogram("rtdb_snapshot_seconds", "From a snapshot's start to its completion",
                                           buckets=_LATENCY_BUCKETS, registry=r)
         self.snapshot_bytes = Gauge("rtdb_snapshot_bytes", "Size of the snapshot in force", registry=r)
+        self.loop_lag = Histogram("rtdb_event_loop_lag_seconds", "How late the event loop woke for a 100 ms sleep",
+                                  buckets=_LATENCY_BUCKETS, registry=r)
         self.log_bytes = Gauge("rtdb_log_bytes", "Bytes logged since the snapshot in force or under way began",
                                registry=r)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from emulator import values
+from emulator import looplag, values
 from emulator.admin import admin_handlers
 from emulator.coverage import inspect_handlers
 from emulator.delivery import Delivery
@@ -55,6 +55,7 @@ class EmulatorServer:
         self.triggers: list = []
         self.delivery: Delivery | None = None
         self._watcher: asyncio.Task | None = None
+        self._lag: asyncio.Task | None = None  # looplag.watch: how late the event loop runs
         self._started: list = []  # extensions whose start() returned, stopped in reverse
         self.metrics = Metrics()
 
@@ -93,6 +94,7 @@ class EmulatorServer:
         self.registry.select_query = lambda l: self.api.indexes.select(l.ns, l.path, l.query)
         self.registry.node_at = self.db.get
         self.db.commit_hooks.append(self.registry.on_commit)
+        self._lag = asyncio.get_running_loop().create_task(looplag.watch(self.metrics.loop_lag.observe))
         self.triggers = list(s.triggers)
         self.delivery = Delivery(self.triggers)
         await self.delivery.start(self)
@@ -230,6 +232,8 @@ class EmulatorServer:
             self.registry.close_all()
         if self._watcher is not None:
             self._watcher.cancel()
+        if self._lag is not None:
+            self._lag.cancel()
         while self._started:
             await self._started.pop().stop()
         if self.delivery is not None:

@@ -26,6 +26,7 @@ def test_a_short_soak_counts_every_ticket_and_loses_none(tmp_path):
     assert totals["lost"] == 0 and totals["duplicates"] == 0, totals
     assert totals["submitted"] == totals["enriched"] == totals["forwarded"] == totals["helpdesk_tickets"], totals
     assert totals["dead_letters"] == 0, totals
+    assert isinstance(totals["emulator_warnings"], list) and totals["load_started"][:2] == "20", totals
     # The stored tickets were loaded by the stack, and only the soak's own were watched and counted.
     assert totals["stored_before"]["loaded"] == 500 and totals["stored"] == totals["submitted"], totals
     assert set(result["summary"]) == {"database", "webhook", "helpdesk", "enrich"}
