@@ -4,8 +4,9 @@ from tests.bench.conftest import run_bench
 
 
 def test_a_short_snapshot_benchmark_times_the_writes_made_during_a_snapshot(tmp_path):
+    # A short log to replace: its cleanup is paced (store.SNAPSHOT_PACE), and writes must follow it within the run.
     run, result = run_bench("bench.snapshot", "--tickets", "2000", "--seconds", "3", "--runs", "1",
-                            out=tmp_path / "snapshot.json", timeout=180)
+                            "--log-rows", "2000", out=tmp_path / "snapshot.json", timeout=180)
     assert result["benchmark"] == "snapshot" and result["tickets"] == 2000 and result["fsync_ms"]["p50"] > 0
     (row,) = result["rows"]
     assert row["writes"] == 600 and 0 < row["snapshot_s"] < 3, row
