@@ -30,6 +30,34 @@ def metric(text: str, name: str) -> float:
     return sum(values)
 
 
+def histogram(text: str, name: str) -> dict[float, float]:
+    """The cumulative bucket counts of the Prometheus histogram `name` in an exposition `text`, summed over
+    labels: {upper bound in seconds (inf for +Inf): observations at or under it}.
+
+    Raises:
+      KeyError: `text` has no such histogram.
+    """
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == f"{name}_bucket":
+                le = float(s.labels["le"])
+                buckets[le] = buckets.get(le, 0.0) + s.value
+    if not buckets:
+        raise KeyError(f"no {name} histogram in /metrics")
+    return dict(sorted(buckets.items()))
+
+
+def window_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float | None:
+    """The q-th percentile (0-100) of the observations a histogram gained between two readings (`histogram`),
+    as the upper bound of the bucket it falls in, in seconds (inf past the last bound); None if it gained none."""
+    gained = {le: count - before.get(le, 0.0) for le, count in after.items()}
+    total = max(gained.values(), default=0.0)
+    if total <= 0:
+        return None
+    return next(le for le, count in gained.items() if count >= q / 100 * total)
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """CPU seconds (user + system) used so far by process `pid` and its children (gunicorn's workers); 0.0 for a
     process that is gone."""

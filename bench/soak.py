@@ -5,7 +5,9 @@ seconds it records, per process (children included: gunicorn's worker), resident
 and CPU time (shown as CPU ms per ticket of each window, with the soak's own), and, counted since the start:
 tickets submitted, enriched and forwarded, duplicates in the helpdesk, dead letters, events retried, the outbox
 backlog, the emulator's snapshots and the size of its log since the last, and the p50/p99 write-to-enrichment
-latency of the tickets enriched in that window. Growth from the first to the last quarter is summarised, so a leak
+latency of the tickets enriched in that window, and where that time went: each window's p50 and p99 of the emulator's
+request, commit, delivery and event-loop lag histograms and of the function's event age, event and helpdesk call
+histograms (read off both `/metrics` pages, to their buckets' upper bounds). Growth from the first to the last quarter is summarised, so a leak
 shows as a trend, not a single number. The emulator's warnings (a late event loop among them) are printed and saved
 with the wall-clock time the load started.
 
@@ -37,7 +39,7 @@ import requests
 from bench import scale_data
 from bench.burst import ADMIN, HELPDESK_AUTH
 from bench.pipeline import ticket
-from bench.report import machine, metric, pct, save, table, tree_cpu_seconds
+from bench.report import histogram, machine, metric, pct, save, table, tree_cpu_seconds, window_quantile
 from stack import Ports, Stack
 from stack.procs import ROOT
 from stack.tokens import user_token
@@ -45,6 +47,14 @@ from stack.tokens import user_token
 PER_PAGE = 100  # the helpdesk API's largest page
 STORED_OPEN_SHARE = 0.02  # `--stored`: the share of open tickets, as in bench.scale
 STORED_BATCH = 2000  # `--stored`: tickets per multi-path PATCH while seeding
+# (name, process, histogram): the stages a ticket's time goes through, read off that process's /metrics each window
+STAGES = (("db request", "database", "rtdb_http_request_seconds"),
+          ("db commit", "database", "rtdb_write_commit_seconds"),
+          ("delivery", "database", "rtdb_event_delivery_seconds"),
+          ("loop lag", "database", "rtdb_event_loop_lag_seconds"),
+          ("event age", "enrich", "enrich_event_age_seconds"),
+          ("event", "enrich", "enrich_event_seconds"),
+          ("helpdesk", "enrich", "enrich_helpdesk_seconds"))
 FIELDS = ("enrichment", "helpdesk")  # what the function writes back: the model's fields, the helpdesk link
 
 
@@ -295,6 +305,26 @@ def emulator_counts(db: str) -> dict:
             "outbox_pending": int(metric(text, "rtdb_outbox_pending")), **snapshots}
 
 
+def stage_histograms(urls: dict[str, str]) -> dict[str, dict[float, float]]:
+    """Each of `STAGES`' histograms now, from the /metrics page `urls` names for its process."""
+    pages = {name: requests.get(url, timeout=30).text for name, url in urls.items()}
+    return {stage: histogram(pages[proc], name) for stage, proc, name in STAGES}
+
+
+def stage_window(before: dict, after: dict) -> dict[str, dict]:
+    """Per stage, the observations made between two `stage_histograms` readings: their count, and their p50 and
+    p99 in ms as bucket upper bounds (None: no observation; "inf": past the last bucket, kept valid JSON)."""
+    def ms(seconds):
+        return None if seconds is None else "inf" if seconds == float("inf") else round(seconds * 1000, 3)
+
+    window = {}
+    for stage in after:
+        p50, p99 = (window_quantile(before[stage], after[stage], q) for q in (50, 99))
+        window[stage] = {"n": int(max(after[stage].values()) - max(before[stage].values(), default=0)),
+                         "p50_ms": ms(p50), "p99_ms": ms(p99)}
+    return window
+
+
 def preload(data_dir: Path, n: int, seed: int) -> tuple[dict, dict]:
     """Write `n` stored tickets into the database data dir `data_dir` with an emulator without triggers.
 
@@ -336,6 +366,8 @@ def run(args) -> tuple[list[str], list[dict], dict]:
                                                     timeout=300).json() or {})
                 if stored["loaded"] != args.stored:
                     raise RuntimeError(f"the stack loaded {stored['loaded']} of the {args.stored} stored tickets")
+            stage_urls = {"database": f"{db}/metrics", "enrich": stack.metrics_url("enrich")}
+            stages = stage_histograms(stage_urls)
             stream = TicketStream(db, query).start()
             desk = Helpdesk(stack.urls["helpdesk"])
             submitter = Submitter(db, args.rate).start()
@@ -352,6 +384,8 @@ def run(args) -> tuple[list[str], list[dict], dict]:
                        "forwarded": sum(1 for key in sent if desk.per_ticket[key]),
                        "duplicates": desk.duplicates(), **emulator_counts(db),
                        "enrich_p50_ms": _p(window, 50), "enrich_p99_ms": _p(window, 99)}
+                stages, before = stage_histograms(stage_urls), stages
+                row["stages"] = stage_window(before, stages)
                 for name, proc in stack.procs.items():
                     row[name] = sample(proc.proc.pid)
                 row["soak_cpu_s"] = round(time.process_time(), 2)
@@ -410,6 +444,9 @@ def main(argv=None):
     table("CPU ms per ticket submitted in each window, per process and the soak's own",
           [("min", "t_min"), *[(n, f"{n}_cpu") for n in names], ("soak", "soak_cpu")],
           [{"t_min": s["t_min"], **c} for s, c in zip(samples, cpu_per_ticket(samples, names))])
+    table("Where the time went: p99 ms of each stage in each window (to its histogram bucket's upper bound)",
+          [("min", "t_min"), *[(stage, stage) for stage, _, _ in STAGES]],
+          [{"t_min": s["t_min"], **{k: v["p99_ms"] for k, v in s["stages"].items()}} for s in samples])
     table("Resident memory MB and open files per process, first quarter of the samples -> last",
           [("process", "process"), ("first-quarter MB", "rss_first_quarter_mb"),
            ("last-quarter MB", "rss_last_quarter_mb"), ("growth MB", "rss_growth_mb"), ("max MB", "rss_max_mb"),

@@ -3,7 +3,8 @@ over stored tickets (`--stored`), which the stack loads and the soak's counts le
 
 import pytest
 
-from bench.soak import TicketStream, cpu_per_ticket, metric
+from bench.report import histogram, window_quantile
+from bench.soak import STAGES, TicketStream, cpu_per_ticket, metric, stage_window
 from tests.bench.conftest import run_bench
 
 COUNTS = ("submitted", "enriched", "forwarded", "duplicates", "dead_letters", "events_retried", "outbox_pending",
@@ -30,6 +31,12 @@ def test_a_short_soak_counts_every_ticket_and_loses_none(tmp_path):
     # The stored tickets were loaded by the stack, and only the soak's own were watched and counted.
     assert totals["stored_before"]["loaded"] == 500 and totals["stored"] == totals["submitted"], totals
     assert set(result["summary"]) == {"database", "webhook", "helpdesk", "enrich"}
+    # Each window says where its time went: every stage saw observations, in order of their percentiles.
+    for s in samples:
+        assert set(s["stages"]) == {stage for stage, _, _ in STAGES}, s
+        for stage, figures in s["stages"].items():
+            assert figures["n"] > 0 and 0 < figures["p50_ms"] <= float(figures["p99_ms"]), (stage, figures)
+    assert "Where the time went" in run.stdout
     assert "lost 0, duplicates 0" in run.stdout
 
 
@@ -55,3 +62,22 @@ def test_cpu_per_ticket_is_each_windows_cpu_over_its_tickets():
                {"submitted": 100, "a": {"cpu_s": 1.7}, "soak_cpu_s": 0.6},
                {"submitted": 300, "a": {"cpu_s": 2.5}, "soak_cpu_s": 1.0}]
     assert cpu_per_ticket(samples, ["a"]) == [{}, {"a_cpu": 7.0, "soak_cpu": 1.0}, {"a_cpu": 4.0, "soak_cpu": 2.0}]
+
+
+def test_a_histograms_window_quantiles_come_from_what_it_gained_in_the_window():
+    page = ('# TYPE h histogram\nh_bucket{le="0.01",m="GET"} 5.0\nh_bucket{le="0.1",m="GET"} 9.0\n'
+            'h_bucket{le="+Inf",m="GET"} 10.0\nh_count{m="GET"} 10.0\nh_sum{m="GET"} 0.5\n'
+            'h_bucket{le="0.01",m="PUT"} 1.0\nh_bucket{le="0.1",m="PUT"} 1.0\nh_bucket{le="+Inf",m="PUT"} 1.0\n'
+            'h_count{m="PUT"} 1.0\nh_sum{m="PUT"} 0.001\n')
+    before = histogram(page, "h")
+    assert before == {0.01: 6.0, 0.1: 10.0, float("inf"): 11.0}
+    # 100 more, all between 10 and 100 ms: the window's p50 and p99 are there, whatever came before.
+    after = {0.01: 6.0, 0.1: 110.0, float("inf"): 111.0}
+    assert window_quantile(before, after, 50) == 0.1 and window_quantile(before, after, 99) == 0.1
+    after = {0.01: 56.0, 0.1: 106.0, float("inf"): 111.0}  # 50 fast, 50 middling, 5 slow
+    assert window_quantile(before, after, 50) == 0.01 and window_quantile(before, after, 99) == float("inf")
+    assert window_quantile(before, before, 99) is None
+    with pytest.raises(KeyError):
+        histogram(page, "other")
+    window = stage_window({"x": before}, {"x": after})
+    assert window == {"x": {"n": 100, "p50_ms": 10.0, "p99_ms": "inf"}}
