@@ -5,10 +5,10 @@ seconds it records, per process (children included: gunicorn's worker), resident
 and CPU time (shown as CPU ms per ticket of each window, with the soak's own), and, counted since the start:
 tickets submitted, enriched and forwarded, duplicates in the helpdesk, dead letters, events retried, the outbox
 backlog, the emulator's snapshots and the size of its log since the last, and the p50/p99 write-to-enrichment
-latency of the tickets enriched in that window, and where that time went: each window's p50 and p99 of the emulator's
-request, commit, delivery and event-loop lag histograms and of the function's event age, event and helpdesk call
-histograms (read off both `/metrics` pages, to their buckets' upper bounds). Growth from the first to the last quarter is summarised, so a leak
-shows as a trend, not a single number. The emulator's warnings (a late event loop among them) are printed and saved
+latency of the tickets enriched in that window, and where that time went: each window's p50 and p99 of the
+emulator's request, commit, delivery and event-loop lag histograms and of the function's event age, event and
+helpdesk call histograms (read off both `/metrics` pages, to their buckets' upper bounds). Growth from the first to
+the last quarter is summarised, so a leak shows as a trend, not a single number. The emulator's warnings (a late event loop among them) are printed and saved
 with the wall-clock time the load started.
 
 The sampling stays cheap as `/tickets` grows: one SSE stream on `/tickets`, opened while it is empty,
