@@ -8,8 +8,8 @@ backlog, the emulator's snapshots and the size of its log since the last, and th
 latency of the tickets enriched in that window, and where that time went: each window's p50 and p99 of the
 emulator's request, commit, delivery and event-loop lag histograms and of the function's event age, event and
 helpdesk call histograms (read off both `/metrics` pages, to their buckets' upper bounds). Growth from the first to
-the last quarter is summarised, so a leak shows as a trend, not a single number. The emulator's warnings (a late event loop among them) are printed and saved
-with the wall-clock time the load started.
+the last quarter is summarised, so a leak shows as a trend, not a single number. The emulator's warnings (a late
+event loop among them) are printed and saved with the wall-clock time the load started.
 
 The sampling stays cheap as `/tickets` grows: one SSE stream on `/tickets`, opened while it is empty,
 tells when each ticket's enrichment and helpdesk link become visible (what the web page does; a few
