@@ -11,6 +11,7 @@ Both enrichment entry points turn their event into an `events.TicketEvent` for t
 
 import dataclasses
 import functools
+import gc
 import os
 import threading
 
@@ -29,9 +30,24 @@ TICKET_REFERENCE = "/tickets/{ticketId}"
 
 def _instance_started() -> None:
     """In each serving process: load the model and clients ahead of the first event, serve metrics."""
-    threading.Thread(target=state, name="warm-up", daemon=True).start()
+    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     if os.environ.get("METRICS_PORT"):
         metrics.serve(int(os.environ["METRICS_PORT"]))
+
+
+def _warm_up() -> None:
+    """Build the instance's state, then take everything alive by then out of the cyclic collector's scans.
+
+    The modules, firebase-admin and the model leave about 72,000 objects that every full collection traverses,
+    28-38 ms in which the event loop and every thread stand still (about once a minute at 200 tickets a
+    second); frozen (`gc.freeze`), they cost a full collection nothing. They are freed as before when their last
+    reference goes (a bundle replaced by a newer one holds no reference cycle), and what is made afterwards, the
+    events' objects, is collected as usual.
+    """
+    state()
+    gc.collect()  # the garbage of loading goes first, so as not to be frozen
+    gc.freeze()
+    print(f"Instance warmed up: {gc.get_freeze_count()} objects frozen out of the collector's scans", flush=True)
 
 
 # gunicorn (functions-framework's server) imports this module, then forks the worker that serves:

@@ -14,6 +14,7 @@ import requests
 
 from bench.framework import event_request, metrics_url
 from enrichment import eventloop
+from stack.procs import wait_for
 from tests.functions.test_sdk_entry import MAIN, MODEL_DIR, serve_function
 
 
@@ -96,5 +97,21 @@ def test_events_no_retry_can_fix_are_answered_400_on_the_event_loop():
         assert 'enrich_events_total{outcome="malformed"} 1.0' in text
         headers, body = event_request(2)  # and it goes on serving
         assert requests.post(url, data=body, headers=headers, timeout=30).status_code == 200
+    finally:
+        function.stop()
+
+
+def test_the_instance_takes_what_it_loaded_out_of_the_collectors_scans():
+    # Every full collection would otherwise traverse the modules, clients and model loaded: 28-38 ms of standstill.
+    env = {"FIREBASE_DATABASE_EMULATOR_HOST": "127.0.0.1:9", "GCLOUD_PROJECT": "demo-tickets",
+           "HELPDESK_URL": "http://127.0.0.1:9", "MODEL_DIR": str(MODEL_DIR)}
+    function = serve_function(MAIN, "enrich_ticket", env)
+    try:
+        line = wait_for(lambda: next((l for l in function.lines if l.startswith("Instance warmed up: ")), None),
+                        timeout=60, what="the warm-up's line")
+        frozen = int(line.split(": ", 1)[1].split()[0])
+        assert frozen > 20_000, line  # the model alone leaves about 21,000 tracked objects
+        headers, body = event_request(1)  # and it serves as before
+        assert requests.post(function.url + "/", data=body, headers=headers, timeout=30).status_code == 200
     finally:
         function.stop()
