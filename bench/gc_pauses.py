@@ -158,8 +158,9 @@ def main(argv=None) -> None:
         [{**r, "longest": max(r["pauses_ms"], default=0),
           "writes": f"{r['write_p50_ms']} / {r['write_p99_ms']} / {r['write_p999_ms']} / {r['write_max_ms']}"}
          for r in rows])
-    save(args.out or "bench/results/gc-pauses.json", {"benchmark": "gc_pauses", "machine": machine(), "speed_probe_ms": probe,
-                    "tickets": args.tickets, "writes": args.writes, "rows": rows})
+    save(args.out or "bench/results/gc-pauses.json",
+         {"benchmark": "gc_pauses", "machine": machine(), "speed_probe_ms": probe, "tickets": args.tickets,
+          "writes": args.writes, "rows": rows})
 
 
 if __name__ == "__main__":
