@@ -7,15 +7,45 @@ Monitoring's own function metrics and the structured logs take this role and not
 The monitoring gauges (`enrich_monitor_*`) are the figures of the last `python -m training monitor
 --publish MODEL_DIR`, read from `monitor.json` beside the bundle when /metrics is scraped (again only
 when the file changed); without that file there are none.
+
+An instance served by several gunicorn workers (functions-framework's `WORKERS`) counts in every worker, and its
+/metrics, served by whichever worker bound `METRICS_PORT`, adds up all of them, those since restarted included:
+prometheus_client's multiprocess mode, in a folder of the instance's own (`PROMETHEUS_MULTIPROC_DIR` if set, else
+one made when gunicorn imports this, before it forks the workers, and removed when gunicorn exits).
 """
 
+import atexit
 import json
 import os
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily
+
+def _workers(environ) -> int:
+    """functions-framework's WORKERS (1 if unset; a value it would refuse counts as 1 here)."""
+    value = environ.get("WORKERS", "1")
+    return int(value) if value.isascii() and value.isdigit() else 1
+
+
+def _share_between_workers(environ) -> str | None:
+    """The folder in which the workers keep their values, made if needed; None for a single worker or no /metrics.
+    Must run before prometheus_client is imported: its metrics choose where to keep values then."""
+    if not environ.get("METRICS_PORT") or _workers(environ) < 2:
+        return None
+    if not environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        folder, creator = tempfile.mkdtemp(prefix="enrich-metrics-"), os.getpid()
+        environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        # Workers are forked with this hook: only the process that made the folder removes it.
+        atexit.register(lambda: os.getpid() == creator and shutil.rmtree(folder, ignore_errors=True))
+    return environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+_SHARED = _share_between_workers(os.environ)
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server  # noqa: E402
+from prometheus_client.core import GaugeMetricFamily  # noqa: E402
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 REGISTRY = CollectorRegistry()
@@ -110,10 +140,16 @@ def serve(port: int) -> None:
     with _started:
         if _server:
             return
+        registry = REGISTRY
+        if _SHARED is not None:  # every worker's values, read from the folder they share
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=_SHARED)
+            registry.register(MONITOR)
         try:
-            server, _thread = start_http_server(port, addr="127.0.0.1", registry=REGISTRY)
-        except OSError as exc:  # e.g. a second gunicorn worker on a fixed port
-            print(f"Function metrics not served on port {port}: {exc}", flush=True)
+            server, _thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+        except OSError as exc:  # another gunicorn worker on a fixed port
+            shared = " (which counts this worker's too)" if _SHARED is not None else ""
+            print(f"Function metrics not served by this worker on port {port}{shared}: {exc}", flush=True)
             return
         _server.append(server)
         print(f"Function metrics at http://127.0.0.1:{server.server_port}/metrics", flush=True)

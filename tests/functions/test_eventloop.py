@@ -5,15 +5,20 @@ of THREADS threads. So a write-back is answered while every thread waits on a da
 """
 
 import json
+import os
+import shutil
+import signal
 import socket
 import threading
 import time
 
+import psutil
 import pytest
 import requests
 
 from bench.framework import event_request, metrics_url
 from enrichment import eventloop
+from enrichment.metrics import MONITOR_FILE
 from stack.procs import wait_for
 from tests.functions.test_sdk_entry import MAIN, MODEL_DIR, serve_function
 
@@ -115,3 +120,40 @@ def test_the_instance_takes_what_it_loaded_out_of_the_collectors_scans():
         assert requests.post(function.url + "/", data=body, headers=headers, timeout=30).status_code == 200
     finally:
         function.stop()
+
+
+def _workers(function) -> set[int]:
+    return {child.pid for child in psutil.Process(function.proc.pid).children()}
+
+
+def test_metrics_add_up_every_worker_even_those_restarted_since(tmp_path):
+    model_dir = tmp_path / "model"
+    shutil.copytree(MODEL_DIR, model_dir)
+    (model_dir / MONITOR_FILE).write_text(json.dumps({"closed": 40, "priority": {"accuracy": 0.825}}))
+    env = {"FIREBASE_DATABASE_EMULATOR_HOST": "127.0.0.1:9", "GCLOUD_PROJECT": "demo-tickets",
+           "HELPDESK_URL": "http://127.0.0.1:9", "MODEL_DIR": str(model_dir), "METRICS_PORT": "0",
+           "WORKERS": "2", "THREADS": "2", "TMPDIR": str(tmp_path)}
+    function = serve_function(MAIN, "enrich_ticket", env)
+    shared = list(tmp_path.glob("enrich-metrics-*"))
+    assert len(shared) == 1, shared  # made by gunicorn's process, for all of its workers
+    try:
+        first = wait_for(lambda: len(_workers(function)) == 2 and _workers(function), timeout=30, what="two workers")
+        url = function.url + "/"
+        for i in range(10):  # each on a connection of its own, to whichever worker takes it
+            headers, body = event_request(i)
+            assert requests.post(url, data=body, headers=headers, timeout=30).status_code == 200
+        for pid in first:  # both workers killed: gunicorn starts two others
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: len(_workers(function) - first) == 2, timeout=30, what="two new workers")
+        for i in range(10, 20):
+            headers, body = event_request(i)
+            assert requests.post(url, data=body, headers=headers, timeout=30).status_code == 200
+        served = [line.split(" at ", 1)[1].strip() for line in function.lines
+                  if line.startswith("Function metrics at ")]
+        text = requests.get(served[-1], timeout=10).text  # served by one of the new workers
+        assert 'enrich_events_total{outcome="skipped_inputs_unchanged"} 20.0' in text, text[-3000:]
+        assert "enrich_monitor_priority_accuracy 0.825" in text  # and the monitoring report's gauges, once
+        assert text.count("# TYPE enrich_monitor_priority_accuracy gauge") == 1
+    finally:
+        function.stop()
+    assert not shared[0].exists()  # removed when gunicorn exits
