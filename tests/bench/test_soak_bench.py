@@ -1,10 +1,15 @@
 """The soak benchmark still runs: a half-minute soak counts every ticket and finds none lost or duplicated, here
 over stored tickets (`--stored`), which the stack loads and the soak's counts leave out."""
 
+import http.server
+import json
+import threading
+import time
+
 import pytest
 
 from bench.report import histogram, window_quantile
-from bench.soak import STAGES, TicketStream, cpu_per_ticket, metric, stage_window
+from bench.soak import STAGES, Submitter, TicketStream, cpu_per_ticket, metric, stage_window
 from tests.bench.conftest import run_bench
 
 COUNTS = ("submitted", "enriched", "forwarded", "duplicates", "dead_letters", "events_retried", "outbox_pending",
@@ -81,3 +86,46 @@ def test_a_histograms_window_quantiles_come_from_what_it_gained_in_the_window():
         histogram(page, "other")
     window = stage_window({"x": before}, {"x": after})
     assert window == {"x": {"n": 100, "p50_ms": 10.0, "p99_ms": "inf"}}
+
+
+class _SlowDatabase(http.server.ThreadingHTTPServer):
+    """Answers each POST a push id after half a second, counting the POSTs it has received."""
+
+    def __init__(self):
+        self.received = 0
+        lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(handler):
+                handler.rfile.read(int(handler.headers["Content-Length"]))
+                with lock:
+                    self.received += 1
+                    name = f"-key{self.received:04d}"
+                time.sleep(0.5)
+                body = json.dumps({"name": name}).encode()
+                handler.send_response(200)
+                handler.send_header("Content-Type", "application/json")
+                handler.send_header("Content-Length", str(len(body)))
+                handler.end_headers()
+                handler.wfile.write(body)
+
+            def log_message(handler, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def test_the_submitter_sends_on_time_however_slowly_the_database_answers():
+    database = _SlowDatabase()
+    threading.Thread(target=database.serve_forever, daemon=True).start()
+    try:
+        submitter = Submitter(f"http://127.0.0.1:{database.server_port}", rate=20).start()
+        time.sleep(1.2)
+        # 20 a second, each answered after 0.5 s: one after another would have sent 3 by now.
+        assert database.received >= 18, database.received
+        submitter.join()
+        assert len(submitter.sent) == database.received and submitter.errors == 0
+        assert all(key.startswith("-key") for key in submitter.sent)
+    finally:
+        database.shutdown()
+        database.server_close()
