@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -84,7 +85,6 @@ def _child(tickets: int, writes: int) -> None:
 
 def _function_child(collections: int, frozen: bool) -> None:
     """Load the function's state as its worker does (frozen by the warm-up, or not) and time full collections."""
-    import os
     sys.path.insert(0, str(_FUNCTIONS))
     # Never called: loading makes no database or helpdesk call.
     os.environ.update({"FIREBASE_DATABASE_EMULATOR_HOST": "127.0.0.1:9", "HELPDESK_URL": "http://127.0.0.1:9",
@@ -92,7 +92,10 @@ def _function_child(collections: int, frozen: bool) -> None:
     import main as function
     from enrichment.runtime import state
 
-    function._warm_up() if frozen else state()
+    if frozen:
+        function._warm_up()
+    else:
+        state()
     tracked = len(gc.get_objects())
     pauses = []
     for _ in range(collections):

@@ -312,9 +312,10 @@ def growth(samples: list[dict], names: list[str]) -> dict:
     return summary
 
 
-def emulator_counts(db: str) -> dict:
-    """Dead letters and retried deliveries since the start, and the outbox backlog, from the emulator's /metrics."""
-    text = requests.get(f"{db}/metrics", timeout=30).text
+def emulator_counts(db: str, text: str | None = None) -> dict:
+    """Dead letters and retried deliveries since the start, and the outbox backlog, from the emulator's /metrics
+    (`text`, when it was just read)."""
+    text = requests.get(f"{db}/metrics", timeout=30).text if text is None else text
     try:  # snapshots completed, and the log's size: not counted by emulators before 2026-12-07 evening
         snapshots = {"snapshots": int(metric(text, "rtdb_snapshots_total")),
                      "log_mb": round(metric(text, "rtdb_log_bytes") / 1e6, 1)}
@@ -325,9 +326,13 @@ def emulator_counts(db: str) -> dict:
             "outbox_pending": int(metric(text, "rtdb_outbox_pending")), **snapshots}
 
 
-def stage_histograms(urls: dict[str, str]) -> dict[str, dict[float, float]]:
-    """Each of `STAGES`' histograms now, from the /metrics page `urls` names for its process."""
-    pages = {name: requests.get(url, timeout=30).text for name, url in urls.items()}
+def metrics_pages(urls: dict[str, str]) -> dict[str, str]:
+    """The /metrics page of each process `urls` names, now."""
+    return {name: requests.get(url, timeout=30).text for name, url in urls.items()}
+
+
+def stage_histograms(pages: dict[str, str]) -> dict[str, dict[float, float]]:
+    """Each of `STAGES`' histograms, from its process's page in `pages` (`metrics_pages`)."""
     return {stage: histogram(pages[proc], name) for stage, proc, name in STAGES}
 
 
@@ -387,7 +392,7 @@ def run(args) -> tuple[list[str], list[dict], dict]:
                 if stored["loaded"] != args.stored:
                     raise RuntimeError(f"the stack loaded {stored['loaded']} of the {args.stored} stored tickets")
             stage_urls = {"database": f"{db}/metrics", "enrich": stack.metrics_url("enrich")}
-            stages = stage_histograms(stage_urls)
+            stages = stage_histograms(metrics_pages(stage_urls))
             stream = TicketStream(db, query).start()
             desk = Helpdesk(stack.urls["helpdesk"])
             submitter = Submitter(db, args.rate).start()
@@ -399,12 +404,13 @@ def run(args) -> tuple[list[str], list[dict], dict]:
                 desk.catch_up()
                 window, logged = latency_ms(stream, sent, logged)
                 all_ms += window
+                pages = metrics_pages(stage_urls)  # the emulator's page serves the counts and the stages
                 row = {"t_min": round((time.monotonic() - started) / 60, 2), "submitted": len(sent),
                        "submit_errors": submitter.errors, "enriched": stream.counts(sent)["enrichment"],
                        "forwarded": sum(1 for key in sent if desk.per_ticket[key]),
-                       "duplicates": desk.duplicates(), **emulator_counts(db),
+                       "duplicates": desk.duplicates(), **emulator_counts(db, pages["database"]),
                        "enrich_p50_ms": _p(window, 50), "enrich_p99_ms": _p(window, 99)}
-                stages, before = stage_histograms(stage_urls), stages
+                stages, before = stage_histograms(pages), stages
                 row["stages"] = stage_window(before, stages)
                 for name, proc in stack.procs.items():
                     row[name] = sample(proc.proc.pid)

@@ -38,11 +38,11 @@ def _instance_started() -> None:
 def _warm_up() -> None:
     """Build the instance's state, then take everything alive by then out of the cyclic collector's scans.
 
-    The modules, firebase-admin and the model leave about 72,000 objects that every full collection traverses,
-    28-38 ms in which the event loop and every thread stand still (about once a minute at 200 tickets a
-    second); frozen (`gc.freeze`), they cost a full collection nothing. They are freed as before when their last
-    reference goes (a bundle replaced by a newer one holds no reference cycle), and what is made afterwards, the
-    events' objects, is collected as usual.
+    The modules, firebase-admin and the model leave about 74,000 objects that every full collection traverses,
+    32-42 ms in which the event loop and every thread stand still (about once a minute at 200 tickets a second;
+    `python -m bench.gc_pauses --function`); frozen (`gc.freeze`), they cost a full collection nothing. They are
+    freed as before when their last reference goes (a bundle replaced by a newer one holds no reference cycle),
+    and what is made afterwards, the events' objects, is collected as usual.
     """
     state()
     gc.collect()  # the garbage of loading goes first, so as not to be frozen
