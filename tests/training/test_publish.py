@@ -59,15 +59,19 @@ def test_versions_are_a_digest_of_data_params_and_code_not_of_the_date():
     assert make_version("cd" * 32, {"seed": 7}) != version
 
 
-def test_retraining_the_same_data_and_seed_reuses_the_version(demo_file, tmp_path):
+def test_retraining_the_same_data_and_seed_reuses_the_version(trained, demo_file, tmp_path):
     from training.mapping import NATIVE
     from training.pipeline import run
     from training.train import TrainParams
 
-    first = run(demo_file, NATIVE, tmp_path, TrainParams(), show_progress=False,
-                now=datetime(2026, 1, 2, tzinfo=timezone.utc), publish_bundle=False)
+    # The version the session's training wrote (2026-01-02, seed 7), without current.json: retrained a year later
+    # into that folder, without publishing, the same data and seed give the same metrics and the same version,
+    # which is reused, and nothing is published.
+    first = trained[1]
+    shutil.copytree(trained[0] / VERSIONS_DIR / first.version, tmp_path / VERSIONS_DIR / first.version)
     second = run(demo_file, NATIVE, tmp_path, TrainParams(), show_progress=False,
                  now=datetime(2027, 5, 6, tzinfo=timezone.utc), publish_bundle=False)
+    assert second.card["metrics"] == first.card["metrics"]
     assert second.version == first.version
     assert list_versions(tmp_path) == [first.version]
     assert current_version(tmp_path) is None

@@ -49,13 +49,6 @@ def test_card_describes_data_split_and_review_threshold(trained):
         f"# Model card: ticket enrichment {trained[1].version}")
 
 
-def test_same_seed_gives_the_same_metrics(trained, demo_file, tmp_path):
-    again = run(demo_file, NATIVE, tmp_path, TrainParams(seed=7), show_progress=False,
-                now=FIXED_NOW)
-    assert again.card["metrics"] == trained[1].card["metrics"]
-    assert again.version == trained[1].version
-
-
 def test_the_helper_process_changes_no_result(trained, demo_file, tmp_path, monkeypatch):
     # Large data scores VADER and evaluates in another process; forced on here, it must
     # give exactly what the single process gave.
