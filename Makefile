@@ -11,6 +11,7 @@ JS_STAMP := $(JS_DIR)/node_modules/.installed
 NPM    := $(shell command -v npm)
 SEED   ?= 7
 DEMO_N ?= 20000
+TEST_WORKERS ?= auto
 
 .PHONY: up test bench train install install-dev clean help
 
@@ -55,8 +56,10 @@ train: $(STAMP)
 up: $(STAMP) model/current.json
 	$(BIN)/python -m stack
 
+# One pytest-xdist worker a core; a test file's tests stay together on one worker (their module fixtures are
+# started once). TEST_WORKERS=0 runs them in this process, one after another.
 test: $(DEV_STAMP) $(JS_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(DEV_STAMP) model/current.json
 	$(BIN)/python -m bench.emulator

@@ -131,9 +131,11 @@ def site(stack) -> str:
     return stack.urls["hosting"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
-    """Headless Debian Chromium."""
+    """Headless Debian Chromium, closed when the tests leave this folder: Playwright's sync API runs an event loop in
+    the main thread while it is open, and a test elsewhere that calls asyncio.run() in the same process (the same
+    pytest-xdist worker) would find it running."""
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
