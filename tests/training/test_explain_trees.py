@@ -8,22 +8,15 @@ import pytest
 
 from ticketml.predictor import Predictor
 from training.confidence import serving_params
-from training.data import prepare, read_records
 from training.export import export_models
-from training.mapping import NATIVE
-from training.train import TrainParams, fit_heads
 
 
 @pytest.fixture(scope="module")
-def gbm_predictor(demo_file):
-    examples = prepare(read_records(demo_file), NATIVE).examples
-    train, val, test = examples[:1200], examples[1200:1500], examples[1500:1560]
-    estimators, params = fit_heads(train, val, TrainParams(resolution_model="gbm", gbm_max_iter=30),
-                                   lambda stage: None)
-    assert params["resolution"]["kind"] == "gbm"
+def gbm_predictor(gbm_heads):
+    examples, train, val, estimators, params = gbm_heads
     models = export_models(estimators)
     params = {**params, **serving_params(models, params, train, val)}
-    return Predictor(models, params, "trees"), [e.ticket for e in test]
+    return Predictor(models, params, "trees"), [e.ticket for e in examples[1750:1810]]
 
 
 def test_tree_explanations_name_the_tickets_fields_and_words(gbm_predictor):

@@ -20,10 +20,7 @@ from ticketml import lexicon
 from ticketml.arraymodels import Rows, _counted, hstack
 from ticketml.features import PRIORITIES, SENTIMENTS, model_inputs
 from ticketml.predictor import Predictor, check_dimensions
-from training.data import prepare, read_records
 from training.export import ExportError, export_model, export_models
-from training.mapping import NATIVE
-from training.train import TrainParams, fit_heads
 
 TOLERANCE = 1e-6
 BASE = {"subject": "Export to CSV fails", "description": "The export fails with a 500 error.",
@@ -63,15 +60,11 @@ AWKWARD_TICKETS = [
 
 
 @pytest.fixture(scope="module")
-def fitted(demo_file):
+def fitted(gbm_heads):
     """Heads fitted with scikit-learn (trees forced on, so all five kinds are exercised),
     their exported models, and tickets to compare on."""
-    examples = prepare(read_records(demo_file), NATIVE).examples
-    train, val, test = examples[:1500], examples[1500:1750], examples[1750:]
-    params = TrainParams(resolution_model="gbm", gbm_max_iter=60)
-    estimators, predictor_params = fit_heads(train, val, params, lambda stage: None)
-    assert predictor_params["resolution"]["kind"] == "gbm"
-    tickets = [e.ticket for e in test] + AWKWARD_TICKETS
+    examples, _, _, estimators, predictor_params = gbm_heads
+    tickets = [e.ticket for e in examples[1750:]] + AWKWARD_TICKETS
     return estimators, export_models(estimators), predictor_params, tickets
 
 
