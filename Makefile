@@ -57,7 +57,7 @@ up: $(STAMP) model/current.json
 	$(BIN)/python -m stack
 
 # One pytest-xdist worker a core; a test file's tests stay together on one worker (their module fixtures are
-# started once). TEST_WORKERS=0 runs them in this process, one after another. The benchmarks' tests come after,
+# started once). TEST_WORKERS=0 runs them one after another, without workers. The benchmarks' tests come after,
 # alone: they check figures (a loop never 250 ms late, writes after a paced snapshot) that assume a quiet machine.
 test: $(DEV_STAMP) $(JS_STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/bench; first=$$?; \
